@@ -1,0 +1,444 @@
+r"""The NumPy reference solver: forward pass, loss, back-propagation, training, any dA/dB.
+
+Everything is float64, vectorised over neurons and samples, and batched over V variants of one
+network (same shape, other values) that solve in one call.
+
+Public arrays put the variant axis first: ``W[l]`` is (V, n_l, n_{l-1}), ``b[l]`` is (V, n_l),
+``x`` is (V, n_0, S), ``t`` is (V, n_L, S) — columns are samples, as in the sheet.
+Internally the variant axis is *last* (``W`` is (n_l, n_{l-1}, V), activations (n, S, V)), so
+that each weight is one contiguous (V,) array: for small layers this runs several times faster
+than batched (V, 2, 2) matmuls, and large layers with few variants go through BLAS instead.
+
+The equations, for layer l = 1..L with activation f_l and loss E:
+
+.. math::
+    z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}, \qquad a^{(l)} = f_l(z^{(l)}), \qquad a^{(0)} = x
+
+    \delta^{(L)} = \partial E/\partial z^{(L)} = f_L'(z^{(L)})^T \, \partial E/\partial y, \qquad
+    \delta^{(l)} = f_l'(z^{(l)})^T \, W^{(l+1)T} \delta^{(l+1)}
+
+    \partial E/\partial W^{(l)} = \delta^{(l)} a^{(l-1)T}, \qquad
+    \partial E/\partial b^{(l)} = \textstyle\sum_s \delta^{(l)}_{:,s}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .spec import Exercise, Network, Question, Ref
+
+# ---------------------------------------------------------------------------- state
+
+
+@dataclass(frozen=True)
+class Values:
+    """V variants of the values of one network (public layout: variant axis first)."""
+
+    W: tuple[np.ndarray, ...]  # (V, n_l, n_{l-1})
+    b: tuple[np.ndarray, ...]  # (V, n_l)
+    x: np.ndarray  # (V, n_0, S)
+    t: np.ndarray  # (V, n_L, S)
+
+    @property
+    def V(self) -> int:
+        return int(self.x.shape[0])
+
+    @classmethod
+    def of(cls, ex: Exercise, V: int = 1) -> "Values":
+        """The exercise's own values, repeated V times."""
+        rep = lambda a: np.repeat(np.asarray(a, float)[None], V, axis=0)  # noqa: E731
+        return cls(tuple(rep(w) for w in ex.W), tuple(rep(v) for v in ex.b), rep(ex.x), rep(ex.t))
+
+
+@dataclass
+class _State:
+    """Internal layout (variant axis last): W (n, m, V), b (n, 1, V), x (n0, S, V), t (nL, S, V)."""
+
+    W: list[np.ndarray]
+    b: list[np.ndarray]
+    x: np.ndarray
+    t: np.ndarray
+
+    @classmethod
+    def of(cls, v: Values) -> "_State":
+        last = lambda a: np.ascontiguousarray(np.moveaxis(a, 0, -1))  # noqa: E731
+        return cls([last(w) for w in v.W], [last(c)[:, None, :] for c in v.b], last(v.x), last(v.t))
+
+    def copy(self) -> "_State":
+        return _State([w.copy() for w in self.W], [c.copy() for c in self.b], self.x.copy(), self.t.copy())
+
+    def values(self) -> Values:
+        first = lambda a: np.ascontiguousarray(np.moveaxis(a, -1, 0))  # noqa: E731
+        return Values(tuple(first(w) for w in self.W), tuple(first(c[:, 0, :]) for c in self.b),
+                      first(self.x), first(self.t))
+
+
+# ---------------------------------------------------------------------------- linear algebra
+def _small(n: int, m: int, V: int) -> bool:
+    """Broadcast kernels win for tiny matrices over many variants; BLAS for the rest."""
+    return V >= 8 and n * m <= 256
+
+
+def _Wa(W: np.ndarray, a: np.ndarray) -> np.ndarray:
+    r""":math:`W a`: (n, m, V), (m, S, V) -> (n, S, V)."""
+    if _small(W.shape[0], W.shape[1], W.shape[2]):
+        return np.einsum("ijv,jsv->isv", W, a)
+    return np.matmul(W.transpose(2, 0, 1), a.transpose(2, 0, 1)).transpose(1, 2, 0)
+
+
+def _WTg(W: np.ndarray, g: np.ndarray) -> np.ndarray:
+    r""":math:`W^T g`: (n, m, V), (n, S, V) -> (m, S, V)."""
+    if _small(W.shape[0], W.shape[1], W.shape[2]):
+        return np.einsum("ijv,isv->jsv", W, g)
+    return np.matmul(W.transpose(2, 1, 0), g.transpose(2, 0, 1)).transpose(1, 2, 0)
+
+
+def _outer(g: np.ndarray, a: np.ndarray) -> np.ndarray:
+    r""":math:`\sum_s g_{:,s} a_{:,s}^T`: (n, S, V), (m, S, V) -> (n, m, V)."""
+    if _small(g.shape[0], a.shape[0], g.shape[2]):
+        return np.einsum("isv,jsv->ijv", g, a)
+    return np.matmul(g.transpose(2, 0, 1), a.transpose(2, 1, 0)).transpose(1, 2, 0)
+
+
+# ---------------------------------------------------------------------------- activations
+def activate(name: str, z: np.ndarray) -> np.ndarray:
+    r""":math:`a = f(z)` elementwise (softmax over the neuron axis 0)."""
+    if name == "sigmoid":
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-z))
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "linear":
+        return z.copy()
+    if name == "softmax":
+        e = np.exp(z - z.max(axis=0, keepdims=True))
+        return e / e.sum(axis=0, keepdims=True)
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def activation_vjp(name: str, z: np.ndarray, a: np.ndarray, ga: np.ndarray) -> np.ndarray:
+    r""":math:`\partial A/\partial z = f'(z)^T \, \partial A/\partial a` for a cotangent ``ga``."""
+    if name == "sigmoid":
+        return ga * a * (1.0 - a)
+    if name == "tanh":
+        return ga * (1.0 - a * a)
+    if name == "relu":
+        return ga * (z > 0)
+    if name == "linear":
+        return ga
+    if name == "softmax":
+        return a * (ga - (ga * a).sum(axis=0, keepdims=True))
+    raise ValueError(f"unknown activation {name!r}")
+
+
+# ---------------------------------------------------------------------------- loss
+def _weight(net: Network, S: int) -> float:
+    return 1.0 / S if net.reduction == "mean" else 1.0
+
+
+def loss(net: Network, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    r"""E summed (or averaged) over samples: (n_L, S, V) -> (V,).
+
+    half_sse :math:`\tfrac12\sum(y-t)^2`, sse :math:`\sum(y-t)^2`, mse :math:`\tfrac1K\sum(y-t)^2`
+    per sample, binary_cross_entropy :math:`-\sum[t\log y+(1-t)\log(1-y)]`,
+    cross_entropy :math:`-\sum t\log y`.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if net.loss == "half_sse":
+            per = 0.5 * (y - t) ** 2
+        elif net.loss == "sse":
+            per = (y - t) ** 2
+        elif net.loss == "mse":
+            per = (y - t) ** 2 / y.shape[0]
+        elif net.loss == "binary_cross_entropy":
+            per = -(t * np.log(y) + (1.0 - t) * np.log1p(-y))
+        elif net.loss == "cross_entropy":
+            per = -(t * np.log(y))
+        else:
+            raise ValueError(f"unknown loss {net.loss!r}")
+    return per.sum(axis=(0, 1)) * _weight(net, y.shape[1])
+
+
+def loss_grad(net: Network, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    r""":math:`\partial E/\partial y`, per sample, with the reduction's 1/S: (n_L, S, V)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if net.loss == "half_sse":
+            g = y - t
+        elif net.loss == "sse":
+            g = 2.0 * (y - t)
+        elif net.loss == "mse":
+            g = 2.0 * (y - t) / y.shape[0]
+        elif net.loss == "binary_cross_entropy":
+            g = (y - t) / (y * (1.0 - y))
+        elif net.loss == "cross_entropy":
+            g = -t / y
+        else:
+            raise ValueError(f"unknown loss {net.loss!r}")
+    return g * _weight(net, y.shape[1])
+
+
+# ---------------------------------------------------------------------------- forward / backward
+@dataclass(frozen=True)
+class Forward:
+    """``z[l]`` and ``a[l]`` for l = 0..L (``z[0]`` is None; ``a[0]`` is x): each (n_l, S, V)."""
+
+    z: tuple[np.ndarray | None, ...]
+    a: tuple[np.ndarray, ...]
+
+
+def forward(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray) -> Forward:
+    r""":math:`z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}`, :math:`a^{(l)} = f_l(z^{(l)})`."""
+    z: list[np.ndarray | None] = [None]
+    a = [x]
+    for l in range(1, net.L + 1):
+        z.append(_Wa(W[l - 1], a[-1]) + b[l - 1])
+        a.append(activate(net.activations[l - 1], z[-1]))
+    return Forward(tuple(z), tuple(a))
+
+
+@dataclass(frozen=True)
+class Backward:
+    r"""Cotangents of one scalar A per sample: ``ga[l]`` = ∂A/∂a^{(l)}, ``delta[l]`` = ∂A/∂z^{(l)}.
+
+    Both (n_l, S, V); ``delta[0]`` is None. Layers above A's own are zero.
+    """
+
+    ga: tuple[np.ndarray, ...]
+    delta: tuple[np.ndarray | None, ...]
+
+
+def reverse(net: Network, W: list[np.ndarray], fwd: Forward, t: np.ndarray, A: Ref) -> Backward:
+    r"""Reverse pass seeded at A: ``E``, or one neuron ``a``, pre-activation ``z`` or input.
+
+    :math:`\delta^{(l)} = f_l'(z^{(l)})^T g_a^{(l)}`, :math:`g_a^{(l-1)} = W^{(l)T}\delta^{(l)}`,
+    seeded with :math:`g_a^{(L)} = \partial E/\partial y` for E, or a one-hot cotangent on A.
+    """
+    L = net.L
+    ga: list[Any] = [None] * (L + 1)
+    delta: list[Any] = [None] * (L + 1)
+    if A.kind == "E":
+        k = L
+        ga[L] = loss_grad(net, fwd.a[L], t)
+    else:
+        k = A.layer
+        seed = np.zeros_like(fwd.a[k])
+        seed[A.index] = 1.0
+        if A.kind == "a":
+            ga[k] = seed
+        else:  # A = z: the layer's outputs lie downstream of it
+            ga[k], delta[k] = np.zeros_like(seed), seed
+    for l in range(L, k, -1):  # nothing above A depends on it
+        ga[l] = np.zeros_like(fwd.a[l])
+        delta[l] = np.zeros_like(fwd.a[l])
+    for l in range(k, 0, -1):
+        if delta[l] is None:
+            delta[l] = activation_vjp(net.activations[l - 1], fwd.z[l], fwd.a[l], ga[l])
+        ga[l - 1] = _WTg(W[l - 1], delta[l])
+    return Backward(tuple(ga), tuple(delta))
+
+
+def gradients(net: Network, fwd: Forward, back: Backward) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    r""":math:`dW^{(l)} = \sum_s \delta^{(l)} a^{(l-1)T}` (n, m, V) and :math:`db^{(l)}` (n, 1, V)."""
+    dW = [_outer(back.delta[l], fwd.a[l - 1]) for l in range(1, net.L + 1)]
+    db = [back.delta[l].sum(axis=1, keepdims=True) for l in range(1, net.L + 1)]
+    return dW, db
+
+
+# ---------------------------------------------------------------------------- training
+_E = Ref("E", "E")
+
+
+def _step(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray, t: np.ndarray,
+          lr: float, masks: tuple[list[Any], list[Any]]) -> None:
+    """One gradient-descent update in place; tied entries move by their summed gradient."""
+    fwd = forward(net, W, b, x)
+    dW, db = gradients(net, fwd, reverse(net, W, fwd, t, _E))
+    for group in net.ties:
+        total = sum((dW if kind == "W" else db)[l - 1][idx] for kind, l, idx in group)
+        for kind, l, idx in group:
+            (dW if kind == "W" else db)[l - 1][idx] = total
+    Wm, bm = masks
+    for l in range(net.L):
+        W[l] -= lr * (dW[l] if Wm[l] is None else dW[l] * Wm[l])
+        b[l] -= lr * (db[l] if bm[l] is None else db[l] * bm[l])
+
+
+def _masks(net: Network) -> tuple[list[Any], list[Any]]:
+    """Trainable-entry masks shaped for the internal layout; None where every entry trains."""
+    Wm = [None if m.all() else m.astype(float)[:, :, None] for m in net.W_train]
+    bm = [None if m.all() else m.astype(float)[:, None, None] for m in net.b_train]
+    return Wm, bm
+
+
+def _train(net: Network, s: _State, lr: float, epochs: int, mode: str) -> None:
+    masks = _masks(net)
+    for _ in range(epochs):
+        if mode == "online":  # one update per sample, in order: the one loop the design allows
+            for k in range(s.x.shape[1]):
+                _step(net, s.W, s.b, s.x[:, k:k + 1], s.t[:, k:k + 1], lr, masks)
+        else:
+            _step(net, s.W, s.b, s.x, s.t, lr, masks)
+
+
+def train(net: Network, values: Values, lr: float, epochs: int, mode: str = "batch") -> Values:
+    r"""Gradient descent for ``epochs`` epochs: :math:`\theta \leftarrow \theta - \eta\,\partial E/\partial\theta`.
+
+    Batch mode takes one step per epoch on E over all samples; online mode one step per sample
+    (on that sample's own loss term, with the reduction's weight). Fixed entries never move; a tied
+    parameter moves once, by its summed gradient.
+    """
+    s = _State.of(values)
+    _train(net, s, lr, epochs, mode)
+    return s.values()
+
+
+# ---------------------------------------------------------------------------- questions
+def _given(ex: Exercise, s: _State, given: tuple[tuple[str, Any], ...]) -> _State:
+    """A copy of the state with the question's ``given`` values set (every variant)."""
+    s = s.copy()
+    for name, value in given:
+        ref = ex.names[name]
+        v = np.asarray(value, dtype=float)
+        if ref.kind == "param":
+            for kind, l, idx in ex.parameters[name].uses:
+                target = s.W[l - 1] if kind == "W" else s.b[l - 1][:, 0]
+                entry = v if v.ndim == 0 else v[idx]
+                target[idx] = entry
+        elif ref.kind == "W":
+            s.W[ref.layer - 1][...] = v[..., None] if v.ndim else v
+        elif ref.kind == "b":
+            s.b[ref.layer - 1][...] = v[:, None, None] if v.ndim else v
+        elif ref.kind == "a":
+            data = s.x if ref.layer == 0 else s.t
+            data[ref.index] = v[:, None] if v.ndim else v
+        else:  # a whole input or target matrix (n, 1) or (n, S)
+            data = s.x if ref.layer == 0 else s.t
+            data[...] = v[:, :, None]
+    return s
+
+
+def _param_value(ex: Exercise, s: _State, name: str) -> np.ndarray:
+    p = ex.parameters[name]
+    if p.shape == ():
+        kind, l, idx = p.uses[0]
+        return (s.W[l - 1] if kind == "W" else s.b[l - 1][:, 0])[idx]
+    kind, l, _ = p.uses[0]
+    return s.W[l - 1] if kind == "W" else s.b[l - 1][:, 0]
+
+
+def value_of(ex: Exercise, s: _State, fwd: Forward, B: Ref) -> np.ndarray:
+    """The value of a name: internal shape (*B's shape, [S,] V)."""
+    if B.kind == "E":
+        return loss(ex.net, fwd.a[-1], s.t)
+    if B.kind == "a":
+        return fwd.a[B.layer][B.index]
+    if B.kind == "z":
+        return fwd.z[B.layer][B.index]
+    if B.kind == "A":
+        return fwd.a[B.layer]
+    if B.kind == "Z":
+        return fwd.z[B.layer]
+    if B.kind == "W":
+        return s.W[B.layer - 1]
+    if B.kind == "b":
+        return s.b[B.layer - 1][:, 0]
+    return _param_value(ex, s, B.name)
+
+
+def derivative(ex: Exercise, s: _State, fwd: Forward, A: Ref, B: Ref) -> np.ndarray:
+    r"""The total derivative dA/dB: B's shape, then a sample axis when A or B is per sample, then V.
+
+    With A = E, derivatives with respect to parameters sum over samples (E does); with A a
+    neuron, pre-activation or input they are taken per sample.
+    """
+    V, S = s.x.shape[2], s.x.shape[1]
+    per_sample = A.kind != "E"
+    if B.kind == "E":  # E is downstream of every neuron: only dE/dE is not zero
+        return np.ones((V,)) if A.kind == "E" else np.zeros((S, V))
+    back = reverse(ex.net, s.W, fwd, s.t, A)
+    if B.kind in ("a", "z", "A", "Z"):
+        g = back.ga[B.layer] if B.kind in ("a", "A") else back.delta[B.layer]
+        if g is None:  # z of the input layer cannot be named; keep the type stable
+            g = np.zeros_like(fwd.a[B.layer])
+        return g[B.index] if B.kind in ("a", "z") else g
+
+    def dW(l: int) -> np.ndarray:
+        d, a = back.delta[l], fwd.a[l - 1]
+        return d[:, None] * a[None] if per_sample else _outer(d, a)  # (n, m, [S,] V)
+
+    def db(l: int) -> np.ndarray:
+        d = back.delta[l]
+        return d if per_sample else d.sum(axis=1)  # (n, [S,] V)
+
+    if B.kind == "W":
+        return dW(B.layer)
+    if B.kind == "b":
+        return db(B.layer)
+    p = ex.parameters[B.name]
+    if p.shape != ():
+        kind, l, _ = p.uses[0]
+        return dW(l) if kind == "W" else db(l)
+    shape = (S, V) if per_sample else (V,)
+    total = np.zeros(shape)
+    cache: dict[tuple[str, int], np.ndarray] = {}
+    for kind, l, idx in p.uses:
+        if (kind, l) not in cache:
+            cache[(kind, l)] = dW(l) if kind == "W" else db(l)
+        total = total + cache[(kind, l)][idx]
+    return total
+
+
+def per_sample(A: Ref | None, B: Ref) -> bool:
+    """Whether the answer to ``A`` (None: the value of B) or ``dA/dB`` has a sample axis."""
+    if A is None:
+        return B.per_sample
+    return A.kind != "E" or B.per_sample
+
+
+def _answer(ex: Exercise, s: _State, q: Question) -> np.ndarray:
+    if q.sample is not None:
+        k = q.sample
+        s = _State(s.W, s.b, s.x[:, k:k + 1], s.t[:, k:k + 1])
+    fwd = forward(ex.net, s.W, s.b, s.x)
+    A, B = q.quantity.a, q.quantity.b
+    out = value_of(ex, s, fwd, B) if A is None else derivative(ex, s, fwd, A, B)
+    if per_sample(A, B) and (q.sample is not None or not ex.has_samples):
+        out = out[..., 0, :]  # one sample: no sample axis
+    return np.array(np.moveaxis(out, -1, 0))  # a copy: training goes on in place
+
+
+def solve(ex: Exercise, values: Values | None = None) -> dict[str, np.ndarray]:
+    """Every question's answer for V variants at once: question id -> (V, *shape) float64.
+
+    Questions that share a ``given`` share one training run, evaluated at each ``after_epochs``.
+    """
+    base = _State.of(values if values is not None else Values.of(ex))
+    groups: dict[str, list[Question]] = {}
+    for q in ex.questions:
+        groups.setdefault(json.dumps(q.given), []).append(q)
+    out: dict[str, np.ndarray] = {}
+    for qs in groups.values():
+        s = _given(ex, base, qs[0].given)
+        done = 0
+        for q in sorted(qs, key=lambda q: q.after_epochs):
+            _train(ex.net, s, ex.learning_rate, q.after_epochs - done, ex.mode)
+            done = q.after_epochs
+            out[q.id] = _answer(ex, s, q)
+    return {q.id: out[q.id] for q in ex.questions}
+
+
+def to_plain(value: np.ndarray) -> float | list[Any]:
+    """One variant's answer as JSON data: a float or nested lists of floats."""
+    arr = np.asarray(value, dtype=float)
+    return float(arr) if arr.ndim == 0 else arr.tolist()
+
+
+def answer_key(ex: Exercise) -> dict[str, Any]:
+    """The exercise's own answers: question id -> float or nested list."""
+    return {qid: to_plain(v[0]) for qid, v in solve(ex).items()}
