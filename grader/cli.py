@@ -1,0 +1,130 @@
+"""The ``grade`` command: a thin Click layer. Each command parses, calls one library function, prints.
+
+Library errors (:class:`~grader.errors.GraderError`) become ``Error: …`` and an exit status in
+:func:`main`, the one place that does so.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__, grading, report
+from .errors import GraderError
+
+EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_UNSAFE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class DefaultGroup(click.Group):
+    """``grade FILE …`` means ``grade check FILE …``: a file is the main job."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        report.write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="grade")
+def cli() -> None:
+    """Grade backpropagation exercises: answer keys, answers files and student code.
+
+    \b
+    Examples:
+      grade answers.json --exercise tutorial-4      grade an answers file
+      grade key tutorial-4                          print the answer key
+      grade validate exercises/*.json               check exercise specs
+    """
+
+
+@cli.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-e", "--exercise", envvar="GRADER_EXERCISE", help="Exercise id or spec path (default: named by the file, else tutorial-4).")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", envvar="GRADER_FORMAT", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here (atomically) instead of stdout.")
+@click.option("--show-expected", is_flag=True, help="Show expected values (instructors only).")
+@click.option("--fail-under", type=click.FloatRange(0, 100), envvar="GRADER_FAIL_UNDER", help="Exit 1 when the score is below this percentage.")
+def check(file: str, exercise: str | None, fmt: str, output: str | None, show_expected: bool, fail_under: float | None) -> None:
+    """Grade FILE, an answers JSON file, against an exercise.
+
+    \b
+    Example:
+      grade solutions/tutorial-4-matrix.answers.json --exercise tutorial-4
+      grade answers.json -e tutorial-4 --format json --fail-under 50
+    """
+    results = grading.grade_answers_file(file, exercise, reveal=show_expected)
+    text = report.results_json(results, show_expected) if fmt == "json" else report.results_text(results, show_expected)
+    _emit(text, output)
+    if fail_under is not None and results.percent < fail_under:
+        sys.exit(EXIT_BELOW)
+
+
+@cli.command("key")
+@click.argument("exercise")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the key here instead of stdout.")
+def key(exercise: str, fmt: str, output: str | None) -> None:
+    """Print the answer key of EXERCISE (a bundled id or a spec path).
+
+    \b
+    Example:
+      grade key tutorial-4
+      grade key exercises/tutorial-4-matrix.json --format json > key.json
+    """
+    k = grading.answer_key(exercise)
+    text = report.key_json(k.exercise, k.answers) if fmt == "json" else report.key_text(k.exercise, k.answers)
+    _emit(text, output)
+
+
+@cli.command("validate")
+@click.argument("exercises", nargs=-1, required=True)
+def validate(exercises: tuple[str, ...]) -> None:
+    """Check exercise specs and report every problem; exit 0 when all are valid.
+
+    \b
+    Example:
+      grade validate exercises/*.json
+    """
+    bad = 0
+    for name, errors in grading.validate(list(exercises)):
+        if errors:
+            bad += 1
+            for e in errors:
+                click.echo(f"Error: {e}", err=True)
+        else:
+            click.echo(f"ok: {name}")
+    if bad:
+        sys.exit(EXIT_USAGE)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; turn library errors into ``Error: …`` lines and documented exit statuses."""
+    try:
+        cli.main(args=argv, prog_name="grade", standalone_mode=False)
+    except GraderError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Interrupted.", err=True)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

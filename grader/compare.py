@@ -1,0 +1,221 @@
+"""Answers and tolerances: parse what a student typed, compare it with the reference.
+
+Nothing a student sends is trusted to be of the type it claims: every value is rebuilt here as
+a float64 array from plain JSON data (numbers, numeric strings, nested lists) or rejected with a
+message that says why.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import jsonio
+from .errors import AnswersError
+from .results import Results, TestResult
+from .solver import to_plain
+from .spec import Exercise, Question, Tolerance, did_you_mean
+
+_MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-"})
+MAX_ENTRIES = 1_000_000
+
+
+# ---------------------------------------------------------------------------- answers files
+def answers_object(data: Any, source: str) -> tuple[dict[str, Any], str | None]:
+    """The answers mapping of an answers document, and the exercise id it names (if any).
+
+    Accepts the key's shape ``{"exercise": ID, "answers": {...}}`` or the bare ``{...}``.
+    """
+    if not isinstance(data, dict):
+        raise AnswersError(f"{source}: (top level): expected an object of answers, got {_type(data)}")
+    if "answers" in data and set(data) <= {"answers", "exercise", "student", "name"}:
+        answers = data["answers"]
+        if not isinstance(answers, dict):
+            raise AnswersError(f"{source}: answers: expected an object of answers, got {_type(answers)}")
+        exercise = data.get("exercise")
+        if exercise is not None and not isinstance(exercise, str):
+            raise AnswersError(f"{source}: exercise: expected a string, got {_type(exercise)}")
+        return answers, exercise
+    return data, None
+
+
+def read_answers(path: str | Path) -> tuple[dict[str, Any], str | None]:
+    """Read an answers file strictly; :class:`AnswersError` names the file and place."""
+    try:
+        data = jsonio.read(path)
+    except jsonio.StrictJSONError as exc:
+        raise AnswersError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise AnswersError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return answers_object(data, str(path))
+
+
+def _type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def parse_number(value: Any) -> float:
+    """A finite float from a JSON number or a numeric string ("8.22e-2", "−0.5")."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"expected a number, got {_type(value)}")
+    if isinstance(value, str):
+        text = value.strip().translate(_MINUS).replace(" ", "")
+        if len(text) > 100:
+            raise ValueError("expected a number, got a long string")
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got the string {value[:30]!r}") from None
+    else:
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError("the number is too large") from None
+    if not math.isfinite(number):
+        raise ValueError("the value is not finite (NaN or infinity)")
+    return number
+
+
+def parse_value(value: Any) -> np.ndarray:
+    """A float64 array from a number, a numeric string or rectangular nested lists of them."""
+    def walk(v: Any, depth: int) -> Any:
+        if depth > 8:
+            raise ValueError("lists are nested too deeply")
+        if isinstance(v, list):
+            return [walk(item, depth + 1) for item in v]
+        return parse_number(v)
+
+    if isinstance(value, list) and not value:
+        raise ValueError("expected a number or a list of numbers, got an empty list")
+    plain = walk(value, 0)
+    try:
+        arr = np.array(plain, dtype=float)
+    except ValueError:
+        raise ValueError("the rows of the matrix have different lengths") from None
+    if arr.size > MAX_ENTRIES:
+        raise ValueError("too many numbers")
+    if arr.size == 0:
+        raise ValueError("expected numbers, got an empty list")
+    return arr
+
+
+# ---------------------------------------------------------------------------- tolerance
+def within(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
+    """Entrywise: is ``got`` within the tolerance of ``expected``?
+
+    ``relabs``: |got − exp| ≤ atol + rtol·|exp|. ``sigfig`` and ``decimal`` accept an answer
+    rounded *or truncated* to ``digits`` significant figures (decimal places): a difference of at
+    most one unit in the last digit kept.
+    """
+    diff = np.abs(got - expected)
+    if tol.mode == "relabs":
+        return diff <= tol.atol + tol.rtol * np.abs(expected)
+    if tol.mode == "decimal":
+        unit = 10.0 ** (-tol.digits)
+        return diff <= unit * (1 + 1e-9)
+    mag = np.abs(expected)
+    with np.errstate(divide="ignore"):
+        exponent = np.floor(np.log10(np.where(mag > 0, mag, 1.0)))
+    unit = np.where(mag > 0, 10.0 ** (exponent - tol.digits + 1), tol.atol)
+    return diff <= unit * (1 + 1e-9)
+
+
+def describe_tolerance(tol: Tolerance) -> str:
+    if tol.mode == "relabs":
+        return f"relative {tol.rtol:g}" + (f", absolute {tol.atol:g}" if tol.atol > 1e-8 else "")
+    if tol.mode == "sigfig":
+        return f"{tol.digits} significant figures"
+    return f"{tol.digits} decimal places"
+
+
+def _shape_words(shape: tuple[int, ...]) -> str:
+    if not shape:
+        return "one number"
+    if len(shape) == 1:
+        return f"a list of {shape[0]}"
+    return "a " + " × ".join(map(str, shape)) + " matrix"
+
+
+def _entry(index: tuple[int, ...]) -> str:
+    return "".join(f"[{i}]" for i in index)
+
+
+def compare(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> tuple[float, str]:
+    """The fraction of entries within tolerance and feedback that names no expected value.
+
+    Shapes are compared after squeezing singleton axes (a bias column may be written flat).
+    """
+    g, e = np.squeeze(got), np.squeeze(expected)
+    if g.shape != e.shape:
+        return 0.0, f"wrong shape: expected {_shape_words(e.shape)}, got {_shape_words(g.shape)}"
+    ok = within(g, e, tol)
+    if ok.all():
+        return 1.0, ""
+    if e.ndim == 0:
+        return 0.0, f"not within tolerance ({describe_tolerance(tol)})"
+    bad = [_entry(tuple(int(i) for i in idx)) for idx in np.argwhere(~ok)[:6]]
+    more = "" if (~ok).sum() <= 6 else ", …"
+    return float(ok.mean()), (f"{int(ok.sum())} of {ok.size} entries within tolerance "
+                              f"({describe_tolerance(tol)}); check {', '.join(bad)}{more}")
+
+
+# ---------------------------------------------------------------------------- grading
+def question_name(q: Question) -> str:
+    extra = []
+    if q.given:
+        extra.append(", ".join(f"{k} = {v}" for k, v in q.given))
+    if q.after_epochs:
+        extra.append(f"after {q.after_epochs} epoch{'s' if q.after_epochs != 1 else ''}")
+    if q.sample is not None:
+        extra.append(f"sample {q.sample}")
+    return f"{q.id}: {q.ask}" + (f" ({'; '.join(extra)})" if extra else "")
+
+
+MISSING = object()
+
+
+def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool) -> TestResult:
+    """Grade one typed answer (``value`` is raw JSON data, or :data:`MISSING`)."""
+    revealed = reveal or q.reveal
+    plain = to_plain(expected)
+    common = dict(id=q.id, name=question_name(q), max_score=q.points, expected=plain, revealed=revealed)
+    if value is MISSING:
+        return TestResult(score=0.0, status="missing", feedback="no answer", **common)
+    try:
+        got = parse_value(value)
+    except ValueError as exc:
+        return TestResult(score=0.0, status="invalid", feedback=f"invalid answer: {exc}", **common)
+    fraction, feedback = compare(got, expected, q.tolerance)
+    status = "passed" if fraction == 1.0 else ("partial" if fraction > 0 else "wrong")
+    if status != "passed" and q.feedback:
+        feedback = f"{feedback}. {q.feedback}" if feedback else q.feedback
+    return TestResult(score=round(q.points * fraction, 6), status=status, feedback=feedback,
+                      got=to_plain(got), **common)
+
+
+def grade_answers(ex: Exercise, answers: dict[str, Any], key: dict[str, np.ndarray],
+                  reveal: bool = False, warnings: tuple[str, ...] = ()) -> Results:
+    """Grade an answers mapping question by question against ``key`` (one variant's answers)."""
+    ids = [q.id for q in ex.questions]
+    notes = list(warnings)
+    for name in answers:
+        if name not in ids:
+            notes.append(f"answers: unknown question {name!r}{did_you_mean(name, ids)}; ignored")
+    tests = tuple(grade_question(q, answers.get(q.id, MISSING), key[q.id], reveal) for q in ex.questions)
+    score = round(sum(t.score for t in tests), 6)
+    return Results(ex.id, score, ex.max_score, tests, tuple(notes))
