@@ -24,6 +24,16 @@ class DefaultGroup(click.Group):
             args = ["check", *args]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context):  # the one place library errors become messages
+        try:
+            return super().invoke(ctx)
+        except GraderError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
 
 def _emit(text: str, output: str | None) -> None:
     if output:
@@ -64,7 +74,7 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
     text = report.results_json(results, show_expected) if fmt == "json" else report.results_text(results, show_expected)
     _emit(text, output)
     if fail_under is not None and results.percent < fail_under:
-        sys.exit(EXIT_BELOW)
+        click.get_current_context().exit(EXIT_BELOW)
 
 
 @cli.command("key")
@@ -102,28 +112,20 @@ def validate(exercises: tuple[str, ...]) -> None:
         else:
             click.echo(f"ok: {name}")
     if bad:
-        sys.exit(EXIT_USAGE)
+        click.get_current_context().exit(EXIT_USAGE)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; turn library errors into ``Error: …`` lines and documented exit statuses."""
+    """Run the CLI and return its exit status (errors are reported by :class:`DefaultGroup`)."""
     try:
-        cli.main(args=argv, prog_name="grade", standalone_mode=False)
-    except GraderError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        return exc.exit_code
+        code = cli.main(args=argv, prog_name="grade", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Interrupted.", err=True)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE
-    except SystemExit as exc:
-        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
-    return EXIT_OK
+    return code if isinstance(code, int) else EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -218,6 +218,9 @@ def validate(data: Any, source: str = "<spec>") -> list[SpecError]:
     out = []
     for error in errors:
         path = list(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            extra = [k for k in error.instance if k not in _schema_properties(error)]
+            path += extra[:1]  # point at the unknown key itself
         if error.context and error.validator == "oneOf":
             best = jsonschema.exceptions.best_match(error.context)
             if best is not None and len(best.absolute_path) > len(path):

@@ -1,0 +1,207 @@
+"""The ``grade`` command through Click's CliRunner, with golden files for the reports.
+
+Regenerate the golden files after an intended change with ``UPDATE_GOLDEN=1 pytest tests/test_cli.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).parent / "golden"
+SAMPLE = ROOT / "solutions" / "sample-answers.json"
+EXERCISES = ["tutorial-4-matrix", "tutorial-4-output-layer", "tutorial-4-hidden-layer"]
+
+
+def run(*args: str, **kw):
+    return CliRunner().invoke(cli.cli, list(args), catch_exceptions=False, **kw)
+
+
+def golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"differs from {path}; UPDATE_GOLDEN=1 to accept"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_key_text_and_json_golden(exercise):
+    text = run("key", exercise)
+    assert text.exit_code == 0
+    golden(f"key-{exercise}.txt", text.output)
+    js = run("key", exercise, "--format", "json")
+    assert js.exit_code == 0
+    data = json.loads(js.output)
+    assert list(data) == ["exercise", "answers"] and data["exercise"] == exercise
+    # floats may differ in the last ulp between libms: compare numbers, not bytes
+    path = GOLDEN / f"key-{exercise}.json"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(js.output)
+    want = json.loads(path.read_text())
+    assert list(data["answers"]) == list(want["answers"])
+    for qid, value in want["answers"].items():
+        assert data["answers"][qid] == pytest.approx(value, rel=1e-12, abs=1e-15), qid
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_key_graded_as_answers_scores_full_marks(exercise, tmp_path):
+    key = tmp_path / "key.json"
+    assert run("key", exercise, "-f", "json", "-o", str(key)).exit_code == 0
+    res = run(str(key), "--format", "json")
+    data = json.loads(res.output)
+    assert res.exit_code == 0
+    assert data["score"] == data["max_score"] > 0
+    assert all(t["status"] == "passed" for t in data["tests"])
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_solutions_folder_is_current(exercise):
+    """solutions/ holds the generated keys and a full-marks answers file for each exercise."""
+    res = json.loads(run("key", exercise, "-f", "json").output)
+    stored = json.loads((ROOT / "solutions" / f"{exercise}.key.json").read_text())
+    assert list(res["answers"]) == list(stored["answers"])
+    for qid, value in stored["answers"].items():
+        assert res["answers"][qid] == pytest.approx(value, rel=1e-12, abs=1e-15), qid
+    graded = json.loads(run(str(ROOT / "solutions" / f"{exercise}.answers.json"), "-f", "json").output)
+    assert graded["score"] == graded["max_score"]
+
+
+def test_sample_answers_report_golden():
+    res = run(str(SAMPLE))
+    assert res.exit_code == 0
+    golden("sample-answers.txt", res.output)
+    js = run(str(SAMPLE), "--format", "json")
+    golden("sample-answers.json", js.output)
+    data = json.loads(js.output)
+    assert list(data)[:4] == ["exercise", "score", "max_score", "percent"]
+    assert {t["status"] for t in data["tests"]} == {"passed", "wrong", "partial", "missing"}
+    for t in data["tests"]:
+        assert list(t) == ["id", "name", "score", "max_score", "status", "feedback"]  # no expected values
+
+
+def test_expected_values_only_with_show_expected():
+    hidden = run(str(SAMPLE)).output
+    shown = run(str(SAMPLE), "--show-expected").output
+    assert "expected" not in hidden
+    assert "expected [0.1384985616, -0.03809823652]" in shown
+    data = json.loads(run(str(SAMPLE), "-f", "json", "--show-expected").output)
+    delta2 = next(t for t in data["tests"] if t["id"] == "delta2")
+    assert delta2["expected"] == pytest.approx([0.13849856, -0.03809824])
+
+
+def test_fail_under_exit_status():
+    assert run(str(SAMPLE), "--fail-under", "90").exit_code == 1
+    assert run(str(SAMPLE), "--fail-under", "50").exit_code == 0
+    assert run(str(SAMPLE), "--fail-under", "150").exit_code == 2  # bad usage
+
+
+def test_environment_variables_set_options():
+    res = run(str(SAMPLE), env={"GRADER_FORMAT": "json", "GRADER_FAIL_UNDER": "95"})
+    assert res.exit_code == 1
+    assert json.loads(res.output)["exercise"] == "tutorial-4-matrix"
+
+
+def test_output_file_written(tmp_path):
+    out = tmp_path / "r.json"
+    res = run(str(SAMPLE), "-f", "json", "-o", str(out))
+    assert res.exit_code == 0 and res.output == ""
+    assert json.loads(out.read_text())["max_score"] == 17
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "the file is empty"),
+        ("{", "invalid JSON at line 1"),
+        ('{"a": 1,}', "invalid JSON"),
+        ('{"E": NaN}', "NaN is not a JSON number"),
+        ('{"E": Infinity}', "Infinity is not a JSON number"),
+        ('{"E": 1e400}', "too large"),
+        ('{"E": 1, "E": 2}', "duplicate key 'E'"),
+        ("[1, 2]", "(top level): expected an object of answers"),
+        ('{"answers": [1]}', "answers: expected an object"),
+        ("[" * 100000, "nesting is too deep"),
+    ],
+)
+def test_bad_answers_files_exit_2_with_message(tmp_path, content, message):
+    f = tmp_path / "answers.json"
+    f.write_text(content)
+    res = CliRunner().invoke(cli.cli, [str(f), "-e", "tutorial-4"])
+    assert res.exit_code == 2, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert f"Error: {f}" in res.output and message in res.output
+    assert "Traceback" not in res.output
+
+
+def test_bom_is_accepted(tmp_path):
+    f = tmp_path / "a.json"
+    f.write_text("\ufeff" + (ROOT / "solutions" / "tutorial-4-matrix.answers.json").read_text(), encoding="utf-8")
+    assert json.loads(run(str(f), "-f", "json").output)["percent"] == 100
+
+
+def test_unknown_question_is_a_warning_with_did_you_mean(tmp_path):
+    f = tmp_path / "a.json"
+    f.write_text(json.dumps({"exercise": "tutorial-4", "answers": {"delta_2": 1, "E": "0.2984"}}))
+    res = run(str(f))
+    assert res.exit_code == 0
+    assert "unknown question 'delta_2' (did you mean 'delta2'?)" in res.output
+
+
+def test_bad_values_fail_their_question_only(tmp_path):
+    f = tmp_path / "a.json"
+    answers = {"E": "zero point three", "y": [0.75, "x"], "z2": [[1.1, 1.2], [1.0]], "dW2": True,
+               "delta2": None, "dW1": [1, 2, 3], "W1_new": {"a": 1}, "W2_new": "−0.5", "delta1": "nan"}
+    f.write_text(json.dumps({"exercise": "tutorial-4", "answers": answers}))
+    data = json.loads(run(str(f), "-f", "json").output)
+    status = {t["id"]: (t["status"], t["feedback"]) for t in data["tests"]}
+    assert status["E"][0] == "invalid" and "string" in status["E"][1]
+    assert status["y"][0] == "invalid"
+    assert status["z2"][0] == "invalid" and "different lengths" in status["z2"][1]
+    assert status["dW2"][0] == "invalid" and "true/false" in status["dW2"][1]
+    assert status["delta2"][0] == "invalid" and "null" in status["delta2"][1]
+    assert status["dW1"][0] == "wrong" and "wrong shape" in status["dW1"][1]
+    assert status["W1_new"][0] == "invalid"
+    assert status["W2_new"][0] == "wrong"  # a Unicode minus parses; the shape is wrong
+    assert status["delta1"][0] == "invalid" and "not finite" in status["delta1"][1]
+    assert status["E_1000"][0] == "missing"
+
+
+def test_validate_reports_every_problem(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"id": "x", "network": {"layers": [{"neurons": ["a"]}]}, "questions": [], "lerning_rate": 1}))
+    res = CliRunner().invoke(cli.cli, ["validate", "tutorial-4", str(bad)])
+    assert res.exit_code == 2
+    assert "ok: tutorial-4" in res.output
+    assert f"{bad}: lerning_rate: unknown key 'lerning_rate' (did you mean 'learning_rate'?)" in res.output
+    assert f"{bad}: network.layers:" in res.output
+    assert f"{bad}: questions:" in res.output
+
+
+def test_validate_all_bundled_ok():
+    res = run("validate", *(str(p) for p in sorted((ROOT / "exercises").glob("*.json"))))
+    assert res.exit_code == 0 and res.output.count("ok:") == 3
+
+
+def test_unknown_exercise_is_usage_error():
+    res = CliRunner().invoke(cli.cli, ["key", "tutorial-5"])
+    assert res.exit_code == 2 and "no exercise 'tutorial-5'" in res.output
+
+
+def test_every_command_help_has_an_example():
+    for name, command in cli.cli.commands.items():
+        res = run(name, "--help")
+        assert res.exit_code == 0 and "Example" in res.output, name
+
+
+def test_main_returns_exit_status(capsys):
+    assert cli.main(["key", "tutorial-4", "-f", "json"]) == 0
+    assert cli.main([str(SAMPLE), "--fail-under", "99"]) == 1
+    assert cli.main(["key", "nope"]) == 2
+    assert "Error: no exercise 'nope'" in capsys.readouterr().err
