@@ -57,12 +57,16 @@ def cli() -> None:
 
 @cli.command("check")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("-e", "--exercise", envvar="GRADER_EXERCISE", help="Exercise id or spec path (default: named by the file, else tutorial-4).")
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", envvar="GRADER_FORMAT", show_default=True)
+@click.option("-e", "--exercise", envvar="GRADER_EXERCISE",
+              help="Exercise id or spec path (default: named by the file, else tutorial-4).")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              envvar="GRADER_FORMAT", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here (atomically) instead of stdout.")
 @click.option("--show-expected", is_flag=True, help="Show expected values (instructors only).")
-@click.option("--fail-under", type=click.FloatRange(0, 100), envvar="GRADER_FAIL_UNDER", help="Exit 1 when the score is below this percentage.")
-def check(file: str, exercise: str | None, fmt: str, output: str | None, show_expected: bool, fail_under: float | None) -> None:
+@click.option("--fail-under", type=click.FloatRange(0, 100), envvar="GRADER_FAIL_UNDER",
+              help="Exit 1 when the score is below this percentage.")
+def check(file: str, exercise: str | None, fmt: str, output: str | None, show_expected: bool,
+          fail_under: float | None) -> None:
     """Grade FILE, an answers JSON file, against an exercise.
 
     \b

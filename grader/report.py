@@ -57,7 +57,7 @@ def key_text(ex: Exercise, key: dict[str, Any]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"Answer key: {ex.id} ({ex.title})", ""]
     for r in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3])
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3])
         if r is rows[0]:
             lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 5)
     return "\n".join(lines) + "\n"

@@ -48,7 +48,7 @@ class Values:
         return int(self.x.shape[0])
 
     @classmethod
-    def of(cls, ex: Exercise, V: int = 1) -> "Values":
+    def of(cls, ex: Exercise, V: int = 1) -> Values:
         """The exercise's own values, repeated V times."""
         rep = lambda a: np.repeat(np.asarray(a, float)[None], V, axis=0)  # noqa: E731
         return cls(tuple(rep(w) for w in ex.W), tuple(rep(v) for v in ex.b), rep(ex.x), rep(ex.t))
@@ -64,11 +64,11 @@ class _State:
     t: np.ndarray
 
     @classmethod
-    def of(cls, v: Values) -> "_State":
+    def of(cls, v: Values) -> _State:
         last = lambda a: np.ascontiguousarray(np.moveaxis(a, 0, -1))  # noqa: E731
         return cls([last(w) for w in v.W], [last(c)[:, None, :] for c in v.b], last(v.x), last(v.t))
 
-    def copy(self) -> "_State":
+    def copy(self) -> _State:
         return _State([w.copy() for w in self.W], [c.copy() for c in self.b], self.x.copy(), self.t.copy())
 
     def values(self) -> Values:
