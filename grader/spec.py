@@ -686,11 +686,18 @@ def load(path: str | Path) -> Exercise:
 
 
 # ---------------------------------------------------------------------------- bundled exercises
+def exercises_folder() -> Path:
+    """The bundled specs: ``grader.exercises`` when installed, ``exercises/`` in a source tree."""
+    try:
+        return Path(str(resources.files("grader.exercises")))
+    except ModuleNotFoundError:  # running from a checkout: the package maps exercises/ there
+        return Path(__file__).resolve().parent.parent / "exercises"
+
+
 def bundled() -> dict[str, Path]:
     """Bundled exercise ids (and aliases) -> their files."""
     out: dict[str, Path] = {}
-    folder = resources.files("grader.exercises")
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+    for entry in sorted(exercises_folder().iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".json"):
             path = Path(str(entry))
             try:
