@@ -7,6 +7,7 @@ message that says why.
 
 from __future__ import annotations
 
+import ast
 import math
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from . import jsonio
 from .errors import AnswersError
 from .results import Results, TestResult
 from .solver import to_plain
-from .spec import Exercise, Question, Tolerance, did_you_mean
+from .spec import Case, Exercise, Function, Question, Tolerance, did_you_mean
 
 _MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-"})
 MAX_ENTRIES = 1_000_000
@@ -219,3 +220,57 @@ def grade_answers(ex: Exercise, answers: dict[str, Any], key: dict[str, np.ndarr
     tests = tuple(grade_question(q, answers.get(q.id, MISSING), key[q.id], reveal) for q in ex.questions)
     score = round(sum(t.score for t in tests), 6)
     return Results(ex.id, score, ex.max_score, tests, tuple(notes))
+
+
+# ---------------------------------------------------------------------------- student functions
+def _fmt_shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_outputs(fn: Function, case: Case, values: tuple[np.ndarray, ...], expected: tuple[np.ndarray, ...],
+                  tol: Tolerance, reveal: bool) -> tuple[float, str]:
+    """The fraction of ``fn``'s returns that are right on ``case``, and feedback naming the return,
+    the entry and (only when ``reveal``) the expected and received numbers. Code shapes must match
+    exactly: a bias is a column (h, 1)."""
+    labels = fn.labels
+    if len(values) != len(expected):
+        want = ", ".join(labels)
+        return 0.0, f"returned {len(values)} value{'s' * (len(values) != 1)}; expected {len(expected)} ({want})"
+    right, notes = 0, []
+    for label, got, exp in zip(labels, values, expected, strict=True):
+        if got.shape != exp.shape:
+            notes.append(f"{label} has shape {_fmt_shape(got.shape)}, expected {_fmt_shape(exp.shape)}")
+            continue
+        ok = within(got, exp, tol)
+        if ok.all():
+            right += 1
+            continue
+        idx = tuple(int(i) for i in np.argwhere(~ok)[0])
+        where = _entry(idx)
+        msg = f"{label}: {int((~ok).sum())} of {ok.size} entries wrong, first at {where}"
+        if reveal:
+            msg += f" (expected {exp[idx]:.10g}, got {got[idx]:.10g})"
+        notes.append(msg)
+    return right / len(expected), "; ".join(notes)
+
+
+def find_loops(code: str, function: str, epochs_arg: str | None = None) -> list[str]:
+    """Python loops inside ``function`` (``for``, ``while``, comprehensions), by line: the sheet asks
+    for vectorised code. A ``for _ in range(<epochs_arg>)`` loop (training epochs) is allowed."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == function]
+    found = []
+    for node in ast.walk(defs[-1]) if defs else ():
+        if isinstance(node, ast.For) and epochs_arg and isinstance(node.iter, ast.Call) \
+                and getattr(node.iter.func, "id", None) == "range" and node.iter.args \
+                and getattr(node.iter.args[-1], "id", None) == epochs_arg:
+            continue
+        kind = {ast.For: "for loop", ast.While: "while loop", ast.ListComp: "list comprehension",
+                ast.GeneratorExp: "generator expression", ast.DictComp: "dict comprehension",
+                ast.SetComp: "set comprehension"}.get(type(node))
+        if kind:
+            found.append(f"a {kind} at line {node.lineno}")
+    return found

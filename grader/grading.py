@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from . import compare, solver, spec
-from .errors import GraderError
-from .results import Results
+from . import compare, jsonio, solver, spec
+from .errors import AnswersError, GraderError
+from .results import Results, TestResult
 from .spec import Exercise
 
 DEFAULT_EXERCISE = "tutorial-4"
@@ -50,3 +51,109 @@ def grade_answers_file(path: str | Path, exercise: str | None = None, reveal: bo
         warnings.append(f"{path}: the file names exercise {named!r} but is graded against {ex.id!r}")
     key = {qid: v[0] for qid, v in solver.solve(ex).items()}
     return compare.grade_answers(ex, answers, key, reveal=reveal, warnings=tuple(warnings))
+
+
+# ---------------------------------------------------------------------------- code submissions
+CODE_TOLERANCE = spec.Tolerance("relabs", spec.CODE_RTOL, spec.CODE_ATOL)
+
+
+def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: bool) -> list[TestResult]:
+    """One test per case (the vectorized pair is one test), scored from the function's points."""
+    plain = [c for c in fn.cases if not c.group]
+    share = fn.points / len(plain) if plain else 0.0
+    tests = []
+    by_case = dict(zip((c.id for c in fn.cases), outcomes, strict=True))
+    for case in plain:
+        show = reveal or fn.reveal or case.visible
+        out = by_case[case.id]
+        name = f"{fn.name}: {case.label}"
+        if out.status != "ok":
+            tests.append(TestResult(f"{fn.name}/{case.id}", name, 0.0, share, out.status, out.message))
+            continue
+        expected = solver.function_outputs(fn, case)
+        fraction, feedback = compare.check_outputs(fn, case, out.values, expected, CODE_TOLERANCE, show)
+        status = "passed" if fraction == 1 else ("partial" if fraction > 0 else "wrong")
+        tests.append(TestResult(f"{fn.name}/{case.id}", name, round(share * fraction, 6), share, status, feedback,
+                                revealed=show))
+    pair = [c for c in fn.cases if c.group == "vectorized"]
+    if pair:
+        notes, ok = [], True
+        for case in pair:
+            out = by_case[case.id]
+            if out.status != "ok":
+                ok = False
+                notes.append(f"{case.label}: {out.status}: {out.message}")
+                continue
+            fraction, feedback = compare.check_outputs(fn, case, out.values, solver.function_outputs(fn, case),
+                                                       CODE_TOLERANCE, False)
+            if fraction < 1:
+                ok = False
+                notes.append(f"{case.label}: {feedback}")
+        epochs = next((n for n in ("epochs",) if n in fn.args), None)
+        loops = compare.find_loops(source_code, fn.name, epochs)
+        if loops:
+            notes.append(f"{fn.name} uses {', '.join(loops)}: the sheet asks for vectorised NumPy "
+                         "(matrix products and broadcasting over neurons and samples)")
+        status = "passed" if ok and not loops else "wrong"
+        score = fn.vectorized_points if status == "passed" else 0.0
+        tests.append(TestResult(f"{fn.name}/vectorized", f"{fn.name}: vectorized (1 and 1,000 samples)",
+                                score, fn.vectorized_points, status, "; ".join(notes)))
+    return tests
+
+
+def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool = False,
+                     isolation: str = "best-effort", box: Any = None, limits: Any = None) -> Results:
+    """Grade a ``.py`` or ``.ipynb`` submission: its functions in the sandbox, its ``ANSWERS`` if any.
+
+    The sandbox worker starts before the exercise is loaded; the child gets the inputs of each case
+    only, and the grader compares what comes back.
+    """
+    from . import sandbox, submission
+
+    source = submission.load_source(path)
+    own = box is None
+    box = box if box is not None else sandbox.Sandbox(isolation)
+    try:
+        start = getattr(box, "start", None)
+        if start is not None:
+            start()  # before any exercise or key is in this process's memory
+        warnings = list(source.notes)
+        if exercise is None:
+            if source.exercise is None:
+                warnings.append(f"no EXERCISE named: graded against the bundled default {DEFAULT_EXERCISE!r}")
+            exercise = source.exercise or DEFAULT_EXERCISE
+        ex = spec.load_exercise(exercise)
+        calls = [sandbox.Call(fn.name, tuple(v for _, v in case.inputs)) for fn in ex.functions for case in fn.cases]
+        run = box.run(source, calls, limits if limits is not None else sandbox.Limits())
+    finally:
+        if own:
+            box.close()
+    warnings += [f"sandbox: {layer} not available on this machine" for layer in run.missing_layers]
+    tests: list[TestResult] = []
+    k = 0
+    for fn in ex.functions:
+        outcomes = list(run.outcomes[k:k + len(fn.cases)])
+        k += len(fn.cases)
+        if run.load_status != "ok":
+            share = fn.points / max(1, len([c for c in fn.cases if not c.group]))
+            tests += [TestResult(f"{fn.name}/{c.id}", f"{fn.name}: {c.label}", 0.0, share if not c.group else 0.0,
+                                 run.load_status, run.load_message) for c in fn.cases if c.group != "vectorized"
+                      or c.id == "vectorized-1000"]
+            continue
+        tests += _case_tests(fn, outcomes, source.code, reveal)
+    if run.answers_json is not None or not ex.functions:
+        answers: dict = {}
+        if run.answers_json is not None:
+            try:
+                answers, _ = compare.answers_object(jsonio.loads(run.answers_json), f"{path}: ANSWERS")
+            except (jsonio.StrictJSONError, AnswersError) as exc:
+                warnings.append(f"{path}: ANSWERS cannot be read: {exc}")
+        key = {qid: v[0] for qid, v in solver.solve(ex).items()}
+        graded = compare.grade_answers(ex, answers, key, reveal=reveal)
+        tests += list(graded.tests)
+        warnings += list(graded.warnings)
+    else:
+        warnings.append("no ANSWERS defined: the exercise's questions were not graded, only its functions")
+    score = round(sum(t.score for t in tests), 6)
+    max_score = round(sum(t.max_score for t in tests), 6)
+    return Results(ex.id, score, max_score, tuple(tests), tuple(warnings), run.output)

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .spec import Exercise, Network, Question, Ref
+from .spec import Case, Exercise, Function, Network, Question, Ref
 
 # ---------------------------------------------------------------------------- state
 
@@ -442,3 +442,44 @@ def to_plain(value: np.ndarray) -> float | list[Any]:
 def answer_key(ex: Exercise) -> dict[str, Any]:
     """The exercise's own answers: question id -> float or nested list."""
     return {qid: to_plain(v[0]) for qid, v in solve(ex).items()}
+
+
+# ---------------------------------------------------------------------------- student functions
+def function_outputs(fn: Function, case: Case) -> tuple[np.ndarray, ...]:
+    r"""What a correct ``fn`` returns on ``case``, in the sheet's column layout.
+
+    ``a{l}``/``z{l}`` (n_l, S); ``dW{l}`` (n_l, n_{l-1}); ``db{l}`` (n_l, 1); ``delta{l}`` (n_l, S);
+    ``W{l}``/``b{l}`` after ``epochs`` epochs of training when the function takes ``epochs``;
+    ``E`` a 0-d array; ``a`` = f(z) for an elementwise activation.
+    """
+    given = dict(case.inputs)
+    if fn.activation is not None:
+        return tuple(activate(fn.activation, np.asarray(given["z"], float)) for _ in fn.returns)
+    net = case.net
+    L = net.L
+    W = [np.asarray(given.get(f"W{l}", np.zeros((net.sizes[l], net.sizes[l - 1]))), float)[..., None]
+         for l in range(1, L + 1)]
+    b = [np.asarray(given.get(f"b{l}", np.zeros((net.sizes[l], 1))), float).reshape(-1, 1)[..., None]
+         for l in range(1, L + 1)]
+    x = np.asarray(given.get("x", np.zeros((net.sizes[0], 1))), float)[..., None]
+    t = np.asarray(given.get("t", np.zeros((net.sizes[-1], x.shape[1]))), float)[..., None]
+    s = _State(W, b, x, t)
+    if "epochs" in given:
+        _train(net, s, float(given.get("lr", 0.5)), int(given["epochs"]), "batch")
+    if f"a{L}" in given and "x" not in given:  # a loss function: E from y and t alone
+        y = np.asarray(given[f"a{L}"], float)[..., None]
+        return tuple(loss(net, y, s.t)[0] * np.ones(()) for _ in fn.returns)
+    fwd = forward(net, s.W, s.b, s.x)
+    back = reverse(net, s.W, fwd, s.t, _E)
+    dW, db = gradients(net, fwd, back)
+    out = []
+    for name in fn.returns:
+        kind = name.rstrip("0123456789")
+        l = int(name[len(kind):] or 0)
+        if kind == "E":
+            arr = loss(net, fwd.a[L], s.t)
+        else:
+            arr = {"a": fwd.a, "z": fwd.z, "delta": back.delta}.get(kind, [None])[l] if kind in ("a", "z", "delta") \
+                else {"W": s.W, "b": s.b, "dW": dW, "db": db}[kind][l - 1]
+        out.append(np.array(arr[..., 0]))
+    return tuple(out)

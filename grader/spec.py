@@ -121,6 +121,41 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Case:
+    """One call of a student function: its inputs by conventional name (``x``, ``W1``, ``lr``…)."""
+
+    id: str  # "exercise", "hidden-1", "vectorized-1000", …
+    label: str  # for feedback: sizes and sample count, never values
+    net: Network
+    inputs: tuple[tuple[str, Any], ...]  # name -> float64 ndarray, float or int
+    visible: bool
+    group: str = ""  # cases of one group form one test (the vectorized pair)
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function a code submission must define (DESIGN.md, Student code).
+
+    ``args``/``returns`` are conventional names: ``x``, ``t``, ``W1``, ``b1``… (biases are
+    columns), ``z1``, ``a1``…, ``dW1``, ``db1``, ``delta1``, ``E``, ``lr``, ``epochs``, and ``z``,
+    ``a`` for an elementwise activation. ``labels`` keep the spelling the spec used.
+    """
+
+    name: str
+    args: tuple[str, ...]
+    returns: tuple[str, ...]
+    labels: tuple[str, ...]  # display names of the returns
+    points: float
+    cases: tuple[Case, ...]
+    vectorized: bool
+    vectorized_points: float
+    activation: str | None  # for an elementwise function such as sigmoid
+    reveal: bool
+    visibility: str
+    path: str
+
+
+@dataclass(frozen=True)
 class Exercise:
     r"""A compiled exercise: the network, its starting values and the questions.
 
@@ -149,6 +184,7 @@ class Exercise:
     nets: tuple[tuple[str, ...], ...] = ()  # per layer (0 is empty), the pre-activation names
     layer_names: tuple[dict[str, str], ...] = ()  # per layer: weights/bias/net/output -> name
     aliases: tuple[str, ...] = ()
+    functions: tuple[Function, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -596,6 +632,7 @@ class _Compiler:
         S_values = {s for s in (S_in, S_t) if s is not None}
         if len(S_values) > 1:
             raise self.fail("targets", f"{S_t} samples of targets for {S_in} samples of inputs")
+        has_samples = bool(S_values)  # lists given (even of one sample): a trailing sample axis
         S = S_values.pop() if S_values else 1
         x = np.broadcast_to(x, (x.shape[0], S)).copy()
         if t is None:
@@ -615,6 +652,13 @@ class _Compiler:
         )
         default = self.tolerance(d.get("tolerance"), Tolerance())
         questions = tuple(self.question(i, q, default, S) for i, q in enumerate(qs))
+        lr = float(d.get("learning_rate", 0.5))
+        from .functions import compile_function  # it builds on this module's dataclasses
+
+        functions = tuple(
+            compile_function(self, name, f, net, x, t, lr)
+            for name, f in d.get("functions", {}).items()
+        )
         if "targets" not in d:
             for i, q in enumerate(questions):
                 if q.after_epochs or q.quantity.b.kind == "E" or (q.quantity.a and q.quantity.a.kind == "E"):
@@ -629,8 +673,8 @@ class _Compiler:
             b=tuple(self.b),
             x=x,
             t=t,
-            has_samples=bool(S_values) or S > 1,
-            learning_rate=float(d.get("learning_rate", 0.5)),
+            has_samples=has_samples,
+            learning_rate=lr,
             mode=d.get("training", {}).get("mode", "batch"),
             tolerance=default,
             questions=questions,
@@ -640,6 +684,7 @@ class _Compiler:
             nets=tuple(self.nets),
             layer_names=tuple(self.layer_names),
             aliases=tuple(d.get("aliases", ())),
+            functions=functions,
             raw=d,
         )
 

@@ -1,0 +1,182 @@
+"""The ``functions`` section of a spec: signatures in the sheet's convention and seeded cases.
+
+Part of the spec stage: it turns the JSON into :class:`~grader.spec.Function` dataclasses whose
+cases hold only inputs. Expected outputs come from the solver; the sandbox sees inputs only.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Any
+
+import numpy as np
+
+from .spec import ACTIVATIONS, Case, Function, Network, lookup, parse_ask
+
+_CONVENTION = re.compile(r"^(W|b|z|a|dW|db|delta)([0-9]+)$")
+
+
+def default_signature(name: str, L: int) -> tuple[list[str], list[str]] | None:
+    """The sheet's calling convention (DESIGN.md, Student code), for an L-layer network."""
+    layers = range(1, L + 1)
+    params = [p for l in layers for p in (f"W{l}", f"b{l}")]
+    if name in ACTIVATIONS:
+        return ["z"], ["a"]
+    if name == "forward":
+        return ["x", *params], [f"a{l}" for l in layers]
+    if name == "backward":
+        return ["x", "t", *params], [f"d{p}" for p in params]
+    if name == "train":
+        return ["x", "t", *params, "lr", "epochs"], params
+    if name == "loss":
+        return [f"a{L}", "t"], ["E"]
+    return None
+
+
+def canonical(c: Any, name: str, L: int, path: str) -> str:
+    """A conventional name for ``name``: itself (``W1``, ``o``, ``y``) or a name of the exercise."""
+    if name in ("x", "t", "lr", "epochs", "E", "z", "a"):
+        return name
+    if L == 2 and name in ("o", "y"):
+        return {"o": "a1", "y": "a2"}[name]
+    m = _CONVENTION.match(name)
+    if m and (1 <= int(m.group(2)) <= L or (m.group(1) == "a" and int(m.group(2)) == 0)):
+        return "x" if name == "a0" else name
+    try:
+        top, bottom = parse_ask(name)
+    except ValueError:
+        top, bottom = None, name
+    ref = lookup(c.names, bottom)
+    if ref is not None:
+        if top is None:
+            if ref.kind in ("W", "b"):
+                return f"{ref.kind}{ref.layer}"
+            if ref.kind == "Z":
+                return f"z{ref.layer}"
+            if ref.kind == "A":
+                return "x" if ref.layer == 0 else f"a{ref.layer}"
+        elif top in ("E", "E_total") and ref.kind in ("W", "b", "Z"):
+            return {"W": "dW", "b": "db", "Z": "delta"}[ref.kind] + str(ref.layer)
+    raise c.fail(path, f"{name!r} is not an argument or return a function can have: use x, t, W1, b1, … "
+                 "z1, a1, dW1, db1, delta1, E, lr, epochs, or a layer name of this exercise")
+
+
+def _targets(net: Network, rng: np.random.Generator, S: int, lo: float, hi: float) -> np.ndarray:
+    out_act = net.activations[-1]
+    n = net.sizes[-1]
+    if out_act == "softmax" or net.loss == "cross_entropy":
+        return np.eye(n)[:, rng.integers(0, n, S)]
+    if out_act == "sigmoid" or net.loss == "binary_cross_entropy":
+        return rng.uniform(0.05, 0.95, (n, S))
+    if out_act == "tanh":
+        return rng.uniform(-0.9, 0.9, (n, S))
+    return rng.uniform(lo, hi, (n, S))
+
+
+def _inputs(fn_args: list[str], net: Network, x: np.ndarray, t: np.ndarray, W: list[np.ndarray],
+            b: list[np.ndarray], lr: float, epochs: int, z: np.ndarray) -> tuple[tuple[str, Any], ...]:
+    values: dict[str, Any] = {"x": x, "t": t, "lr": float(lr), "epochs": int(epochs), "z": z}
+    for l in range(1, net.L + 1):
+        values[f"W{l}"] = W[l - 1]
+        values[f"b{l}"] = b[l - 1].reshape(-1, 1)  # biases are columns (h, 1)
+    return tuple((a, values[a]) for a in fn_args)
+
+
+def _label(c: Any, name: str) -> str:
+    """How the exercise itself names a conventional return (``a2`` -> ``y`` on the sheet)."""
+    m = _CONVENTION.match(name)
+    if m and m.group(1) == "a":
+        return c.layer_names[int(m.group(2))].get("output", name)
+    return name
+
+
+def compile_function(c: Any, name: str, f: dict[str, Any], ex_net: Network, x: np.ndarray, t: np.ndarray,
+                     lr: float) -> Function:
+    """Compile ``functions.<name>`` with its cases: the exercise's own values, hidden random ones
+    of other sizes, and (when ``vectorized``) 1 and 1,000 samples of one network."""
+    path = f"functions.{name}"
+    L = ex_net.L
+    default = default_signature(name, L)
+    if default is None and ("args" not in f or "returns" not in f):
+        raise c.fail(path, f"{name!r} is not one of sigmoid, tanh, relu, linear, softmax, forward, backward, "
+                     "train, loss: give its 'args' and 'returns'")
+    args_raw = f.get("args", default[0] if default else [])
+    rets_raw = f.get("returns", default[1] if default else [])
+    args = [canonical(c, a, L, f"{path}.args[{i}]") for i, a in enumerate(args_raw)]
+    rets = [canonical(c, r, L, f"{path}.returns[{i}]") for i, r in enumerate(rets_raw)]
+    activation = name if name in ACTIVATIONS else None
+    if ("z" in args or "a" in rets) and activation is None:
+        raise c.fail(path, "'z' and 'a' belong to an elementwise activation function (sigmoid, tanh, …)")
+    givable = {"x", "t", "lr", "epochs", "z", f"a{L}"} | {f"{k}{l}" for k in "Wb" for l in range(1, L + 1)}
+    for i, a in enumerate(args):
+        if a not in givable:
+            raise c.fail(f"{path}.args[{i}]", f"{args_raw[i]!r} is computed by the function, not given to it")
+    lr = float(f.get("learning_rate", lr))
+    epochs = int(f.get("epochs", 100))
+    lo, hi = (float(v) for v in f.get("range", [-1.0, 1.0]))
+    if not lo < hi:
+        raise c.fail(f"{path}.range", "expected [low, high] with low < high")
+    dense = lambda sizes: Network(  # function cases: dense layers where every parameter trains
+        sizes=tuple(sizes), activations=ex_net.activations, loss=ex_net.loss, reduction=ex_net.reduction,
+        W_train=tuple(np.ones((sizes[l], sizes[l - 1]), bool) for l in range(1, len(sizes))),
+        b_train=tuple(np.ones(sizes[l], bool) for l in range(1, len(sizes))),
+    )
+    rng = np.random.default_rng([int(f.get("seed", 0)), zlib.crc32(name.encode())])
+    z_visible = np.array([[-4.0, -1.0, -0.25, 0.0, 0.25, 1.0, 4.0]])
+    cases: list[Case] = []
+    if f.get("exercise_case", True):
+        net = dense(ex_net.sizes)
+        W = [np.asarray(w) for w in c.W]
+        b = [np.asarray(v) for v in c.b]
+        cases.append(Case("exercise", "the exercise's values", net,
+                          _inputs(args, net, x, t, W, b, lr, epochs, z_visible), visible=True))
+    sizes_list = [list(s) for s in f.get("sizes", [])]
+    for i, s in enumerate(sizes_list):
+        if len(s) != L + 1:
+            raise c.fail(f"{path}.sizes[{i}]", f"expected {L + 1} layer sizes (inputs first), got {len(s)}")
+    if not sizes_list:
+        sizes_list = [[3, 4, 2], [5, 3, 1], [2, 5, 3]] if L == 2 else \
+            [[int(v) for v in rng.integers(1, 6, L + 1)] for _ in range(3)]
+    samples = [int(v) for v in f.get("samples", [4, 1, 6])]
+
+    def random_case(case_id: str, label: str, sizes: list[int], S: int, group: str = "",
+                    rng: np.random.Generator = rng) -> Case:
+        net = dense(sizes)
+        W = [rng.uniform(lo, hi, (sizes[l], sizes[l - 1])) for l in range(1, L + 1)]
+        b = [rng.uniform(lo, hi, sizes[l]) for l in range(1, L + 1)]
+        xs = rng.uniform(lo, hi, (sizes[0], S))
+        z = rng.uniform(4 * lo, 4 * hi, (sizes[1], S))
+        return Case(case_id, label, net,
+                    _inputs(args, net, xs, _targets(net, rng, S, lo, hi), W, b, lr, epochs, z),
+                    visible=False, group=group)
+
+    for k in range(int(f.get("hidden", 3))):
+        sizes = sizes_list[k % len(sizes_list)]
+        S = samples[k % len(samples)]
+        shape = f"{sizes[1]} x {S}" if activation else "-".join(map(str, sizes))
+        what = f"z of shape {shape}" if activation else f"{shape} network, {S} sample{'s' * (S != 1)}"
+        label = f"hidden case {k + 1}: {what}"
+        cases.append(random_case(f"hidden-{k + 1}", label, sizes, S))
+    vectorized = bool(f.get("vectorized", name in ("forward", "backward", "sigmoid")))
+    if vectorized:
+        sizes = sizes_list[0]
+        big = random_case("vectorized-1000", f"1,000 samples at once ({'-'.join(map(str, sizes))} network)",
+                          sizes, 1000, group="vectorized", rng=np.random.default_rng([int(f.get("seed", 0)), 1000]))
+        first = tuple((k, v[:, :1] if k in ("x", "t", "z") else v) for k, v in big.inputs)
+        cases.append(big)
+        cases.append(Case("vectorized-1", "the first of those samples alone", big.net, first, False, "vectorized"))
+    return Function(
+        name=name,
+        args=tuple(args),
+        returns=tuple(rets),
+        labels=tuple(rets_raw) if "returns" in f else tuple(_label(c, r) for r in rets),
+        points=float(f.get("points", 1)),
+        cases=tuple(cases),
+        vectorized=vectorized,
+        vectorized_points=float(f.get("vectorized_points", 0)),
+        activation=activation,
+        reveal=bool(f.get("reveal", False)),
+        visibility=f.get("visibility", "after_published"),
+        path=path,
+    )
