@@ -65,16 +65,23 @@ def cli() -> None:
 @click.option("--show-expected", is_flag=True, help="Show expected values (instructors only).")
 @click.option("--fail-under", type=click.FloatRange(0, 100), envvar="GRADER_FAIL_UNDER",
               help="Exit 1 when the score is below this percentage.")
+@click.option("--isolation", type=click.Choice(["best-effort", "strict"]), default="best-effort",
+              envvar="GRADER_ISOLATION", show_default=True,
+              help="strict: refuse to run code (exit 3) where the sandbox cannot isolate the network.")
 def check(file: str, exercise: str | None, fmt: str, output: str | None, show_expected: bool,
-          fail_under: float | None) -> None:
-    """Grade FILE, an answers JSON file, against an exercise.
+          fail_under: float | None, isolation: str) -> None:
+    """Grade FILE: a student's submission.py or notebook (.ipynb), or an answers JSON file.
 
     \b
-    Example:
-      grade solutions/tutorial-4-matrix.answers.json --exercise tutorial-4
-      grade answers.json -e tutorial-4 --format json --fail-under 50
+    Examples:
+      grade submission.py                       (the exercise named by EXERCISE = "...", else tutorial-4)
+      grade homework.ipynb --exercise tutorial-4 --format json
+      grade answers.json -e tutorial-4 --fail-under 50
     """
-    results = grading.grade_answers_file(file, exercise, reveal=show_expected)
+    if file.endswith((".py", ".ipynb")):
+        results = grading.grade_submission(file, exercise, reveal=show_expected, isolation=isolation)
+    else:
+        results = grading.grade_answers_file(file, exercise, reveal=show_expected)
     text = report.results_json(results, show_expected) if fmt == "json" else report.results_text(results, show_expected)
     _emit(text, output)
     if fail_under is not None and results.percent < fail_under:

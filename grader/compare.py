@@ -236,14 +236,16 @@ def check_outputs(fn: Function, case: Case, values: tuple[np.ndarray, ...], expe
     if len(values) != len(expected):
         want = ", ".join(labels)
         return 0.0, f"returned {len(values)} value{'s' * (len(values) != 1)}; expected {len(expected)} ({want})"
-    right, notes = 0, []
+    right, notes, oks = 0, [], []
     for label, got, exp in zip(labels, values, expected, strict=True):
+        oks.append(False)
         if got.shape != exp.shape:
             notes.append(f"{label} has shape {_fmt_shape(got.shape)}, expected {_fmt_shape(exp.shape)}")
             continue
         ok = within(got, exp, tol)
         if ok.all():
             right += 1
+            oks[-1] = True
             continue
         idx = tuple(int(i) for i in np.argwhere(~ok)[0])
         where = _entry(idx)
@@ -251,26 +253,62 @@ def check_outputs(fn: Function, case: Case, values: tuple[np.ndarray, ...], expe
         if reveal:
             msg += f" (expected {exp[idx]:.10g}, got {got[idx]:.10g})"
         notes.append(msg)
-    return right / len(expected), "; ".join(notes)
+    step = first_wrong_step(fn.returns, oks) if right < len(expected) else ""
+    return right / len(expected), "; ".join(notes) + (f". Hint: {step}" if step else "")
+
+
+_STEP = {
+    "a": "the forward pass of layer {l}: a({l}) = f(W({l}) a({p}) + b({l}))",
+    "z": "the forward pass of layer {l}: z({l}) = W({l}) a({p}) + b({l})",
+    "delta": "the error signal of layer {l}, δ({l})",
+    "dW": "the error signal of layer {l}, δ({l}), or dW({l}) = δ({l}) a({p})ᵀ",
+    "db": "the error signal of layer {l}, δ({l}), or db({l}) = Σ over samples of δ({l})",
+}
+
+
+def first_wrong_step(names: tuple[str, ...], right: list[bool]) -> str:
+    """Where a mistake shows first, following the computation: forward values from the input
+    layer up, gradients from the output layer down (back-propagation order)."""
+    order = []
+    for name, ok in zip(names, right, strict=True):
+        kind = name.rstrip("0123456789")
+        if kind in _STEP and name[len(kind):]:
+            l = int(name[len(kind):])
+            order.append(((0, l) if kind in ("a", "z") else (1, -l), kind, l, ok))
+    wrong = sorted(o for o in order if not o[3])
+    if not wrong or not any(o[3] for o in order) and len(order) < 2:
+        return ""
+    _, kind, l, _ = wrong[0]
+    return "the mistake shows first in " + _STEP[kind].format(l=l, p=l - 1)
 
 
 def find_loops(code: str, function: str, epochs_arg: str | None = None) -> list[str]:
-    """Python loops inside ``function`` (``for``, ``while``, comprehensions), by line: the sheet asks
-    for vectorised code. A ``for _ in range(<epochs_arg>)`` loop (training epochs) is allowed."""
+    """Python loops inside ``function`` and the submission's functions it calls (``for``,
+    ``while``, comprehensions), by line: the sheet asks for vectorised code. A
+    ``for _ in range(<epochs_arg>)`` loop (training epochs) is allowed."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError):
         return []
-    defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == function]
-    found = []
-    for node in ast.walk(defs[-1]) if defs else ():
-        if isinstance(node, ast.For) and epochs_arg and isinstance(node.iter, ast.Call) \
-                and getattr(node.iter.func, "id", None) == "range" and node.iter.args \
-                and getattr(node.iter.args[-1], "id", None) == epochs_arg:
+    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    found: list[str] = []
+    todo, seen = [function], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in defs:
             continue
-        kind = {ast.For: "for loop", ast.While: "while loop", ast.ListComp: "list comprehension",
-                ast.GeneratorExp: "generator expression", ast.DictComp: "dict comprehension",
-                ast.SetComp: "set comprehension"}.get(type(node))
-        if kind:
-            found.append(f"a {kind} at line {node.lineno}")
+        seen.add(name)
+        for node in ast.walk(defs[name]):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                todo.append(node.func.id)
+            if isinstance(node, ast.For) and epochs_arg and name == function and isinstance(node.iter, ast.Call) \
+                    and getattr(node.iter.func, "id", None) == "range" and node.iter.args \
+                    and getattr(node.iter.args[-1], "id", None) == epochs_arg:
+                continue
+            kind = {ast.For: "for loop", ast.While: "while loop", ast.ListComp: "list comprehension",
+                    ast.GeneratorExp: "generator expression", ast.DictComp: "dict comprehension",
+                    ast.SetComp: "set comprehension"}.get(type(node))
+            if kind:
+                where = "" if name == function else f" (in {name})"
+                found.append(f"a {kind} at line {node.lineno}{where}")
     return found

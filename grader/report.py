@@ -27,7 +27,7 @@ def fmt(value: Any, digits: int = 10) -> str:
 
 
 def _score(x: float) -> str:
-    return format(round(x, 4), "g")
+    return format(round(x, 2), "g")
 
 
 def dumps(data: Any) -> str:
@@ -109,7 +109,7 @@ def results_text(r: Results, show_expected: bool = False) -> str:
         lines.append(f"  {mark}  {t.name.ljust(width)}  {points.rjust(7)}  {t.status}")
         if t.feedback:
             lines.append(f"        {t.feedback}")
-        if (show_expected or t.revealed) and t.status != "passed":
+        if (show_expected or t.revealed) and t.status != "passed" and t.expected is not None:
             lines.append(f"        expected {fmt(t.expected)}; got {fmt(t.got) if t.got is not None else '-'}")
     for w in r.warnings:
         lines.append(f"  warning: {w}")

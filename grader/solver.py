@@ -280,8 +280,10 @@ def _train(net: Network, s: _State, lr: float, epochs: int, mode: str) -> None:
     masks = _masks(net)
     for _ in range(epochs):
         if mode == "online":  # one update per sample, in order: the one loop the design allows
+            # a one-sample step weighs its loss by 1/1; the sample's term of E weighs 1/S under "mean"
+            lr_k = lr * _weight(net, s.x.shape[1])
             for k in range(s.x.shape[1]):
-                _step(net, s.W, s.b, s.x[:, k:k + 1], s.t[:, k:k + 1], lr, masks)
+                _step(net, s.W, s.b, s.x[:, k:k + 1], s.t[:, k:k + 1], lr_k, masks)
         else:
             _step(net, s.W, s.b, s.x, s.t, lr, masks)
 
