@@ -5,7 +5,9 @@
 1. The full answer key of the tutorial-4 matrix exercise (10 questions, including E after 1000
    epochs) for V variants in one batched call, against the same key one variant at a time
    (measured on --loop variants and reported per variant).
-2. One forward + backward step of the 2-2-2 network per variant: batched vs one at a time.
+2. One training epoch (forward, backward, update) of the 2-2-2 network per variant, batched vs
+   one at a time; one forward + backward step over all V at once, against one variant at a time
+   and against the (V, 2, 2) batched-matmul layout.
 3. One epoch (forward, backward, update) of a 784-64-10 sigmoid network on 256 samples.
 """
 
@@ -54,7 +56,14 @@ def main() -> None:
     loop = best(lambda: [solver.solve(ex, one(vals, k)) for k in range(args.loop)], repeat=1) / args.loop
     rows.append((f"full key, {V:,} variants (1000 epochs)", batched / V, loop, "per variant"))
 
-    # one forward+backward step
+    # one training epoch (forward, backward, update) per variant, batched vs one at a time
+    epochs = 100
+    t_train = best(lambda: solver.train(ex.net, vals, 0.5, epochs), repeat=1) / epochs / V
+    t_train1 = best(lambda: [solver.train(ex.net, one(vals, k), 0.5, epochs) for k in range(args.loop)],
+                    repeat=1) / epochs / args.loop
+    rows.append(("training epoch, 2-2-2 (blocked, variant-last)", t_train, t_train1, "per variant"))
+
+    # one forward+backward step over all V at once (no blocking)
     s = solver._State.of(vals)
     E = solver.Ref("E", "E")
 

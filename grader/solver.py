@@ -108,8 +108,11 @@ def _outer(g: np.ndarray, a: np.ndarray) -> np.ndarray:
 def activate(name: str, z: np.ndarray) -> np.ndarray:
     r""":math:`a = f(z)` elementwise (softmax over the neuron axis 0)."""
     if name == "sigmoid":
+        a = np.negative(z)  # 1 / (1 + exp(-z)), in place on one new array
         with np.errstate(over="ignore"):
-            return 1.0 / (1.0 + np.exp(-z))
+            np.exp(a, out=a)
+        a += 1.0
+        return np.reciprocal(a, out=a)
     if name == "tanh":
         return np.tanh(z)
     if name == "relu":
@@ -125,7 +128,10 @@ def activate(name: str, z: np.ndarray) -> np.ndarray:
 def activation_vjp(name: str, z: np.ndarray, a: np.ndarray, ga: np.ndarray) -> np.ndarray:
     r""":math:`\partial A/\partial z = f'(z)^T \, \partial A/\partial a` for a cotangent ``ga``."""
     if name == "sigmoid":
-        return ga * a * (1.0 - a)
+        g = 1.0 - a  # ga ⊙ a ⊙ (1 − a), in place on one new array
+        g *= a
+        g *= ga
+        return g
     if name == "tanh":
         return ga * (1.0 - a * a)
     if name == "relu":
@@ -276,7 +282,24 @@ def _masks(net: Network) -> tuple[list[Any], list[Any]]:
     return Wm, bm
 
 
+BLOCK = 2048  # variants trained together: one block's arrays stay in cache across epochs
+
+
 def _train(net: Network, s: _State, lr: float, epochs: int, mode: str) -> None:
+    V = s.x.shape[2]
+    if V > BLOCK and epochs > 1:
+        for lo in range(0, V, BLOCK):
+            part = slice(lo, lo + BLOCK)
+            block = _State([w[..., part].copy() for w in s.W], [c[..., part].copy() for c in s.b],
+                           s.x[..., part].copy(), s.t[..., part].copy())
+            _train_block(net, block, lr, epochs, mode)
+            for whole, trained in zip(s.W + s.b, block.W + block.b, strict=True):
+                whole[..., part] = trained
+        return
+    _train_block(net, s, lr, epochs, mode)
+
+
+def _train_block(net: Network, s: _State, lr: float, epochs: int, mode: str) -> None:
     masks = _masks(net)
     for _ in range(epochs):
         if mode == "online":  # one update per sample, in order: the one loop the design allows
