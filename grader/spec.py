@@ -203,7 +203,7 @@ def _fail(source: str, path: Any, message: str) -> SpecError:
 
 
 def did_you_mean(word: str, choices: Any) -> str:
-    match = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
+    match = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.5)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
@@ -316,9 +316,18 @@ class _Compiler:
         self.source = source
         self.names: dict[str, Ref] = {}
         self.where: dict[str, str] = {}
+        self.errors: list[SpecError] = []
 
     def fail(self, path: Any, message: str) -> SpecError:
         return _fail(self.source, path, message)
+
+    def collect(self, build: Any) -> Any:
+        """``build()``, or None with its SpecError kept in ``self.errors``."""
+        try:
+            return build()
+        except SpecError as exc:
+            self.errors.append(exc)
+            return None
 
     def define(self, name: str, ref: Ref, path: str) -> None:
         if name in self.names or name in ("E", "E_total"):
@@ -651,14 +660,17 @@ class _Compiler:
             ties=self.ties,
         )
         default = self.tolerance(d.get("tolerance"), Tolerance())
-        questions = tuple(self.question(i, q, default, S) for i, q in enumerate(qs))
         lr = float(d.get("learning_rate", 0.5))
         from .functions import compile_function  # it builds on this module's dataclasses
 
+        # each question and function is checked on its own, so `grade validate` reports them all
+        questions = tuple(self.collect(lambda i=i, q=q: self.question(i, q, default, S)) for i, q in enumerate(qs))
         functions = tuple(
-            compile_function(self, name, f, net, x, t, lr)
+            self.collect(lambda name=name, f=f: compile_function(self, name, f, net, x, t, lr))
             for name, f in d.get("functions", {}).items()
         )
+        if self.errors:
+            raise self.errors[0]
         if "targets" not in d:
             for i, q in enumerate(questions):
                 if q.after_epochs or q.quantity.b.kind == "E" or (q.quantity.a and q.quantity.a.kind == "E"):
@@ -704,14 +716,16 @@ def compile_spec(data: Any, source: str = "<spec>") -> Exercise:
 
 
 def check_spec(data: Any, source: str = "<spec>") -> list[SpecError]:
-    """Every problem found: all schema errors, else the first semantic one (or none)."""
+    """Every problem found: all schema errors; else every bad question or function, or the first
+    problem of the network (later parts cannot be checked without it)."""
     errors = validate(data, source)
     if errors:
         return errors
+    compiler = _Compiler(data, source)
     try:
-        _Compiler(data, source).compile()
+        compiler.compile()
     except SpecError as exc:
-        return [exc]
+        return compiler.errors or [exc]
     return []
 
 
