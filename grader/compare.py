@@ -305,6 +305,10 @@ def find_loops(code: str, function: str, epochs_arg: str | None = None) -> list[
                     and getattr(node.iter.func, "id", None) == "range" and node.iter.args \
                     and getattr(node.iter.args[-1], "id", None) == epochs_arg:
                 continue
+            iters = [node.iter] if isinstance(node, ast.For) else \
+                [g.iter for g in getattr(node, "generators", [])]
+            if iters and all(isinstance(i, (ast.Tuple, ast.List)) for i in iters):
+                continue  # over a fixed handful of arrays (W1, b1, …), not over samples or neurons
             kind = {ast.For: "for loop", ast.While: "while loop", ast.ListComp: "list comprehension",
                     ast.GeneratorExp: "generator expression", ast.DictComp: "dict comprehension",
                     ast.SetComp: "set comprehension"}.get(type(node))

@@ -80,7 +80,15 @@ def _inputs(fn_args: list[str], net: Network, x: np.ndarray, t: np.ndarray, W: l
     for l in range(1, net.L + 1):
         values[f"W{l}"] = W[l - 1]
         values[f"b{l}"] = b[l - 1].reshape(-1, 1)  # biases are columns (h, 1)
-    return tuple((a, values[a]) for a in fn_args)
+    return tuple((a, _frozen(values[a])) for a in fn_args)
+
+
+def _frozen(value: Any) -> Any:
+    """A read-only float64 copy: a case's inputs never change after compiling."""
+    if isinstance(value, np.ndarray):
+        value = np.array(value, dtype=float)
+        value.setflags(write=False)
+    return value
 
 
 def _label(c: Any, name: str) -> str:

@@ -65,7 +65,7 @@ class _State:
 
     @classmethod
     def of(cls, v: Values) -> _State:
-        last = lambda a: np.ascontiguousarray(np.moveaxis(a, 0, -1))  # noqa: E731
+        last = lambda a: np.array(np.moveaxis(a, 0, -1), dtype=float, order="C")  # always a copy  # noqa: E731
         return cls([last(w) for w in v.W], [last(c)[:, None, :] for c in v.b], last(v.x), last(v.t))
 
     def copy(self) -> _State:
@@ -482,12 +482,13 @@ def function_outputs(fn: Function, case: Case) -> tuple[np.ndarray, ...]:
         return tuple(activate(fn.activation, np.asarray(given["z"], float)) for _ in fn.returns)
     net = case.net
     L = net.L
-    W = [np.asarray(given.get(f"W{l}", np.zeros((net.sizes[l], net.sizes[l - 1]))), float)[..., None]
+    # copies: training below works in place and the case's inputs must stay as they are
+    W = [np.array(given.get(f"W{l}", np.zeros((net.sizes[l], net.sizes[l - 1]))), float)[..., None]
          for l in range(1, L + 1)]
-    b = [np.asarray(given.get(f"b{l}", np.zeros((net.sizes[l], 1))), float).reshape(-1, 1)[..., None]
+    b = [np.array(given.get(f"b{l}", np.zeros((net.sizes[l], 1))), float).reshape(-1, 1)[..., None]
          for l in range(1, L + 1)]
-    x = np.asarray(given.get("x", np.zeros((net.sizes[0], 1))), float)[..., None]
-    t = np.asarray(given.get("t", np.zeros((net.sizes[-1], x.shape[1]))), float)[..., None]
+    x = np.array(given.get("x", np.zeros((net.sizes[0], 1))), float)[..., None]
+    t = np.array(given.get("t", np.zeros((net.sizes[-1], x.shape[1]))), float)[..., None]
     s = _State(W, b, x, t)
     if "epochs" in given:
         _train(net, s, float(given.get("lr", 0.5)), int(given["epochs"]), "batch")

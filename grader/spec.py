@@ -675,6 +675,8 @@ class _Compiler:
             for i, q in enumerate(questions):
                 if q.after_epochs or q.quantity.b.kind == "E" or (q.quantity.a and q.quantity.a.kind == "E"):
                     raise self.fail("targets", f"missing: question {q.id!r} (questions[{i}]) needs the loss E")
+        for arr in (*self.W, *self.b, x, t):  # the exercise's values are never changed in place
+            arr.setflags(write=False)
         return Exercise(
             id=d["id"],
             title=d.get("title", d["id"]),

@@ -1,0 +1,155 @@
+"""The ``functions`` section: signatures, seeded cases, expected outputs, output checks, loops."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import compare, functions, solver, spec
+from grader.errors import SpecError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_module(path: Path):
+    spec_ = importlib.util.spec_from_file_location(path.stem.replace("-", "_"), path)
+    module = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def ex():
+    return spec.load_exercise("tutorial-4")
+
+
+@pytest.fixture(scope="module")
+def reference():
+    # our own trusted reference submission, written independently of the solver in matrix form
+    return load_module(ROOT / "solutions" / "submission.py")
+
+
+def test_default_signatures_follow_the_sheet(ex):
+    f = {fn.name: fn for fn in ex.functions}
+    assert f["forward"].args == ("x", "W1", "b1", "W2", "b2") and f["forward"].returns == ("a1", "a2")
+    assert f["forward"].labels == ("o", "y")  # the exercise's own layer names
+    assert f["backward"].returns == ("dW1", "db1", "dW2", "db2")
+    assert f["train"].args[-2:] == ("lr", "epochs")
+    assert f["sigmoid"].activation == "sigmoid"
+
+
+def test_cases_cover_other_sizes_samples_and_vectorized(ex):
+    fwd = next(fn for fn in ex.functions if fn.name == "forward")
+    sizes = {c.net.sizes for c in fwd.cases}
+    assert {(2, 2, 2), (3, 4, 2), (5, 3, 1), (2, 5, 3)} <= sizes
+    samples = {dict(c.inputs)["x"].shape[1] for c in fwd.cases}
+    assert {1, 4, 6, 1000} <= samples
+    big, one = [c for c in fwd.cases if c.group == "vectorized"]
+    np.testing.assert_array_equal(dict(big.inputs)["x"][:, :1], dict(one.inputs)["x"])
+    for c in fwd.cases:  # biases are columns
+        assert dict(c.inputs)["b1"].shape == (c.net.sizes[1], 1)
+    assert [c.visible for c in fwd.cases] == [True] + [False] * (len(fwd.cases) - 1)
+
+
+def test_cases_are_deterministic_and_seeded(ex):
+    again = spec.load_exercise("tutorial-4")
+    for a, b in zip(ex.functions, again.functions, strict=True):
+        for ca, cb in zip(a.cases, b.cases, strict=True):
+            for (ka, va), (kb, vb) in zip(ca.inputs, cb.inputs, strict=True):
+                assert ka == kb
+                np.testing.assert_array_equal(va, vb)
+    data = json.loads((ROOT / "exercises" / "tutorial-4-matrix.json").read_text())
+    data["functions"]["forward"]["seed"] = 5
+    other = spec.compile_spec(data, "x.json")
+    x0 = dict(next(f for f in ex.functions if f.name == "forward").cases[1].inputs)["x"]
+    x5 = dict(next(f for f in other.functions if f.name == "forward").cases[1].inputs)["x"]
+    assert x0.shape == x5.shape and not np.allclose(x0, x5)
+
+
+def test_expected_outputs_match_an_independent_implementation(ex, reference):
+    for fn in ex.functions:
+        impl = getattr(reference, fn.name)
+        for case in fn.cases:
+            want = impl(*[np.copy(v) if isinstance(v, np.ndarray) else v for _, v in case.inputs])
+            want = want if isinstance(want, tuple) else (want,)
+            got = solver.function_outputs(fn, case)
+            assert len(got) == len(want)
+            for g, w in zip(got, want, strict=True):
+                assert g.shape == np.shape(w), (fn.name, case.id)
+                np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-13, err_msg=f"{fn.name} {case.id}")
+
+
+def test_check_outputs_names_return_entry_and_step(ex):
+    fn = next(f for f in ex.functions if f.name == "backward")
+    case = fn.cases[0]
+    exp = solver.function_outputs(fn, case)
+    tol = spec.Tolerance("relabs", 1e-6, 1e-9)
+    assert compare.check_outputs(fn, case, exp, exp, tol, True) == (1.0, "")
+    bad = list(exp)
+    bad[2] = exp[2] * 2  # dW2
+    frac, msg = compare.check_outputs(fn, case, tuple(bad), exp, tol, reveal=False)
+    assert frac == 0.75 and "dW2: 4 of 4 entries wrong, first at [0][0]" in msg and "expected" not in msg
+    assert "δ(2)" in msg
+    frac, msg = compare.check_outputs(fn, case, tuple(bad), exp, tol, reveal=True)
+    assert f"expected {exp[2][0, 0]:.10g}" in msg
+    flat = (exp[0], exp[1].ravel(), exp[2], exp[3])
+    frac, msg = compare.check_outputs(fn, case, flat, exp, tol, False)
+    assert frac == 0.75 and "db1 has shape (2,), expected (2, 1)" in msg
+    frac, msg = compare.check_outputs(fn, case, exp[:2], exp, tol, False)
+    assert frac == 0 and "returned 2 values; expected 4 (dW1, db1, dW2, db2)" in msg
+
+
+def test_first_wrong_step_follows_backprop_order():
+    names = ("dW1", "db1", "dW2", "db2")
+    assert "layer 2" in compare.first_wrong_step(names, [False, False, False, True])
+    assert "layer 1" in compare.first_wrong_step(names, [False, True, True, True])
+    assert "forward pass of layer 1" in compare.first_wrong_step(("a1", "a2"), [False, False])
+    assert compare.first_wrong_step(("W1", "b1"), [False, False]) == ""
+
+
+def test_find_loops_follows_helpers_and_allows_the_epoch_loop():
+    loops = (ROOT / "solutions" / "loops.py").read_text()
+    assert any("in _layer" in f for f in compare.find_loops(loops, "forward"))
+    assert compare.find_loops((ROOT / "solutions" / "submission.py").read_text(), "train", "epochs") == []
+    code = "def train(x, epochs):\n    for _ in range(epochs):\n        for s in x:\n            pass\n"
+    assert compare.find_loops(code, "train", "epochs") == ["a for loop at line 3"]
+    assert compare.find_loops("def f(:", "f") == []
+
+
+@pytest.mark.parametrize("patch, message", [
+    ({"frobnicate": {}}, "functions.frobnicate: 'frobnicate' is not one of"),
+    ({"forward": {"returns": ["q"]}}, "functions.forward.returns[0]: 'q' is not an argument"),
+    ({"forward": {"args": ["x", "dW1"]}}, "functions.forward.args[1]: 'dW1' is computed by the function"),
+    ({"forward": {"sizes": [[2, 3]]}}, "functions.forward.sizes[0]: expected 3 layer sizes"),
+    ({"forward": {"range": [1, -1]}}, "functions.forward.range: expected [low, high]"),
+    ({"forward": {"hiden": 2}}, "functions.forward.hiden: unknown key 'hiden' (did you mean 'hidden'?)"),
+])
+def test_bad_function_specs(patch, message):
+    data = json.loads((ROOT / "exercises" / "tutorial-4-matrix.json").read_text())
+    data["functions"].update(patch)
+    with pytest.raises(SpecError) as err:
+        spec.compile_spec(data, "x.json")
+    assert message in str(err.value)
+
+
+def test_exercise_names_map_to_the_convention(ex):
+    data = json.loads((ROOT / "exercises" / "tutorial-4-matrix.json").read_text())
+    data["functions"] = {"grads": {"args": ["x", "t", "W(1)", "b(1)", "W(2)", "b(2)"],
+                                   "returns": ["dE/dW(2)", "dE/dz(1)", "y"]}}
+    fn = spec.compile_spec(data, "x.json").functions[0]
+    assert fn.args == ("x", "t", "W1", "b1", "W2", "b2")
+    assert fn.returns == ("dW2", "delta1", "a2") and fn.labels == ("dE/dW(2)", "dE/dz(1)", "y")
+    out = solver.function_outputs(fn, fn.cases[0])
+    key = solver.answer_key(ex)
+    np.testing.assert_allclose(out[0], key["dW2"], rtol=1e-12)
+    np.testing.assert_allclose(out[1][:, 0], key["delta1"], rtol=1e-12)
+    np.testing.assert_allclose(out[2][:, 0], key["y"], rtol=1e-12)
+
+
+def test_default_signature_for_deeper_networks():
+    assert functions.default_signature("forward", 3) == (["x", "W1", "b1", "W2", "b2", "W3", "b3"], ["a1", "a2", "a3"])
+    assert functions.default_signature("unknown", 2) is None
