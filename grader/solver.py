@@ -50,7 +50,7 @@ class Values:
     @classmethod
     def of(cls, ex: Exercise, V: int = 1) -> Values:
         """The exercise's own values, repeated V times."""
-        rep = lambda a: np.repeat(np.asarray(a, float)[None], V, axis=0)  # noqa: E731
+        rep = lambda a: np.repeat(np.asarray(a, float)[None], V, axis=0)
         return cls(tuple(rep(w) for w in ex.W), tuple(rep(v) for v in ex.b), rep(ex.x), rep(ex.t))
 
 
@@ -65,14 +65,14 @@ class _State:
 
     @classmethod
     def of(cls, v: Values) -> _State:
-        last = lambda a: np.array(np.moveaxis(a, 0, -1), dtype=float, order="C")  # always a copy  # noqa: E731
+        last = lambda a: np.array(np.moveaxis(a, 0, -1), dtype=float, order="C")  # always a copy
         return cls([last(w) for w in v.W], [last(c)[:, None, :] for c in v.b], last(v.x), last(v.t))
 
     def copy(self) -> _State:
         return _State([w.copy() for w in self.W], [c.copy() for c in self.b], self.x.copy(), self.t.copy())
 
     def values(self) -> Values:
-        first = lambda a: np.ascontiguousarray(np.moveaxis(a, -1, 0))  # noqa: E731
+        first = lambda a: np.ascontiguousarray(np.moveaxis(a, -1, 0))
         return Values(tuple(first(w) for w in self.W), tuple(first(c[:, 0, :]) for c in self.b),
                       first(self.x), first(self.t))
 
