@@ -6,7 +6,9 @@ Library errors (:class:`~grader.errors.GraderError`) become ``Error: …`` and a
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 
 import click
 
@@ -59,8 +61,9 @@ def cli() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-e", "--exercise", envvar="GRADER_EXERCISE",
               help="Exercise id or spec path (default: named by the file, else tutorial-4).")
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              envvar="GRADER_FORMAT", show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(report.FORMATS), default="text",
+              envvar="GRADER_FORMAT", show_default=True,
+              help="text for people; json, gradescope (results.json), junit, markdown, github (for Actions/Classroom).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here (atomically) instead of stdout.")
 @click.option("--show-expected", is_flag=True, help="Show expected values (instructors only).")
 @click.option("--fail-under", type=click.FloatRange(0, 100), envvar="GRADER_FAIL_UNDER",
@@ -78,12 +81,17 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
       grade homework.ipynb --exercise tutorial-4 --format json
       grade answers.json -e tutorial-4 --fail-under 50
     """
+    started = time.perf_counter()
     if file.endswith((".py", ".ipynb")):
         results = grading.grade_submission(file, exercise, reveal=show_expected, isolation=isolation)
     else:
         results = grading.grade_answers_file(file, exercise, reveal=show_expected)
-    text = report.results_json(results, show_expected) if fmt == "json" else report.results_text(results, show_expected)
+    text = report.render(results, fmt, show_expected, execution_time=time.perf_counter() - started)
     _emit(text, output)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if fmt == "github" and summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(report.results_markdown(results, show_expected))
     if fail_under is not None and results.percent < fail_under:
         click.get_current_context().exit(EXIT_BELOW)
 

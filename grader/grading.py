@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,18 @@ from .results import Results, TestResult
 from .spec import Exercise
 
 DEFAULT_EXERCISE = "tutorial-4"
+
+
+def audit(ex: Exercise, variant_seed: int | None = None) -> tuple[tuple[str, Any], ...]:
+    """What a regrade needs to reproduce a result: the spec's content hash, the grader version,
+    the variant seed."""
+    from . import __version__
+
+    try:
+        digest = hashlib.sha256(Path(ex.path).read_bytes()).hexdigest()
+    except OSError:
+        digest = None
+    return (("exercise_sha256", digest), ("grader_version", __version__), ("variant_seed", variant_seed))
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,8 @@ def grade_answers_file(path: str | Path, exercise: str | None = None, reveal: bo
     if named is not None and named not in (ex.id, *ex.aliases):
         warnings.append(f"{path}: the file names exercise {named!r} but is graded against {ex.id!r}")
     key = {qid: v[0] for qid, v in solver.solve(ex).items()}
-    return compare.grade_answers(ex, answers, key, reveal=reveal, warnings=tuple(warnings))
+    results = compare.grade_answers(ex, answers, key, reveal=reveal, warnings=tuple(warnings))
+    return dataclasses.replace(results, extra=audit(ex))
 
 
 # ---------------------------------------------------------------------------- code submissions
@@ -156,4 +171,4 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
         warnings.append("no ANSWERS defined: the exercise's questions were not graded, only its functions")
     score = round(sum(t.score for t in tests), 6)
     max_score = round(sum(t.max_score for t in tests), 6)
-    return Results(ex.id, score, max_score, tuple(tests), tuple(warnings), run.output)
+    return Results(ex.id, score, max_score, tuple(tests), tuple(warnings), run.output, audit(ex))

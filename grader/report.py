@@ -88,6 +88,7 @@ def results_data(r: Results, show_expected: bool = False) -> dict[str, Any]:
         "tests": [_test_data(t, show_expected) for t in r.tests],
         "warnings": list(r.warnings),
         "output": r.output,
+        "extra_data": dict(r.extra),
     }
 
 
@@ -132,3 +133,126 @@ def write_atomic(path: str | Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# ---------------------------------------------------------------------------- LMS and CI formats
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>") if text else ""
+
+
+def results_markdown(r: Results, show_expected: bool = False) -> str:
+    """A Markdown table (GitHub step summaries, READMEs): test, points, status, feedback."""
+    lines = [f"### {r.exercise}: {_score(r.score)}/{_score(r.max_score)} ({r.percent:.1f}%)", "",
+             "| test | points | status | feedback |", "|---|---:|---|---|"]
+    for t in r.tests:
+        feedback = t.feedback
+        if (show_expected or t.revealed) and t.status != "passed" and t.expected is not None:
+            feedback = f"{feedback} (expected {fmt(t.expected)}; got {fmt(t.got) if t.got is not None else '-'})"
+        lines.append(f"| {_md_cell(t.name)} | {_score(t.score)}/{_score(t.max_score)} | {t.status} | {_md_cell(feedback)} |")
+    for w in r.warnings:
+        lines.append(f"\n> warning: {_md_cell(w)}")
+    if r.output:
+        lines += ["", "<details><summary>Output of the submission</summary>", "", "```text", r.output.replace("```", "ʼʼʼ"),
+                  "```", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def results_github(r: Results, show_expected: bool = False) -> str:
+    """Markdown for a GitHub job, then the ``Points X/Y`` line GitHub Classroom reads."""
+    return results_markdown(r, show_expected) + f"\nPoints {_score(r.score)}/{_score(r.max_score)}\n"
+
+
+def results_gradescope(r: Results, execution_time: float = 0.0, show_expected: bool = False) -> str:
+    """Gradescope's ``results.json``: score, execution_time, output, tests[] with name, number,
+    score, max_score, status (passed/failed), output, visibility, tags; extra_data for audits."""
+    tests = []
+    for k, t in enumerate(r.tests, start=1):
+        out = t.feedback or ("passed" if t.status == "passed" else t.status)
+        if (show_expected or t.revealed) and t.status != "passed" and t.expected is not None:
+            out += f"\nexpected {fmt(t.expected)}; got {fmt(t.got) if t.got is not None else '-'}"
+        tests.append({
+            "name": t.name,
+            "number": str(k),
+            "score": t.score,
+            "max_score": t.max_score,
+            "status": "passed" if t.status == "passed" else "failed",
+            "output": out,
+            "output_format": "text",
+            "visibility": t.visibility,
+            "tags": [t.status, *t.tags],
+        })
+    output = "\n".join([f"{r.exercise}: {_score(r.score)}/{_score(r.max_score)} ({r.percent:.1f}%)",
+                        *(f"warning: {w}" for w in r.warnings)])
+    if r.output:
+        output += "\n\nOutput of the submission (escaped, trimmed):\n" + r.output
+    data = {
+        "score": r.score,
+        "execution_time": round(float(execution_time), 3),
+        "output": output,
+        "output_format": "text",
+        "test_output_format": "text",
+        "stdout_visibility": "hidden",
+        "visibility": "visible",
+        "tests": tests,
+        "extra_data": {"exercise": r.exercise, **dict(r.extra)},
+    }
+    return dumps(data)
+
+
+_ERRORS = ("error", "timeout", "memory_limit", "crashed", "no_result")
+
+
+def _xml_text(text: str) -> str:
+    """XML 1.0 cannot hold most control characters, even escaped: drop them."""
+    return "".join(ch for ch in text if ch in "\t\n\r" or ch >= " ")
+
+
+def results_junit(r: Results, show_expected: bool = False) -> str:
+    """JUnit XML (GitLab, Jenkins): one testcase per question or case; wrong answers are
+    failures, crashes and timeouts errors, with the feedback as text."""
+    import xml.etree.ElementTree as ET
+
+    failures = sum(1 for t in r.tests if t.status != "passed" and t.status not in _ERRORS)
+    errors = sum(1 for t in r.tests if t.status in _ERRORS)
+    suites = ET.Element("testsuites", name="grader", tests=str(len(r.tests)), failures=str(failures), errors=str(errors))
+    suite = ET.SubElement(suites, "testsuite", name=r.exercise, tests=str(len(r.tests)), failures=str(failures),
+                          errors=str(errors), skipped="0", time="0")
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("score", _score(r.score)), ("max_score", _score(r.max_score)), *r.extra):
+        if value is None:
+            continue
+        ET.SubElement(props, "property", name=name, value=_xml_text(str(value)))
+    for t in r.tests:
+        case = ET.SubElement(suite, "testcase", classname=r.exercise, name=_xml_text(t.name), time="0")
+        cprops = ET.SubElement(case, "properties")
+        ET.SubElement(cprops, "property", name="score", value=_score(t.score))
+        ET.SubElement(cprops, "property", name="max_score", value=_score(t.max_score))
+        if t.status != "passed":
+            text = t.feedback
+            if (show_expected or t.revealed) and t.expected is not None:
+                text += f"\nexpected {fmt(t.expected)}; got {fmt(t.got) if t.got is not None else '-'}"
+            tag = "error" if t.status in _ERRORS else "failure"
+            el = ET.SubElement(case, tag, message=_xml_text(f"{t.status}: {t.feedback}"[:200]), type=t.status)
+            el.text = _xml_text(text)
+    if r.output or r.warnings:
+        ET.SubElement(suite, "system-out").text = _xml_text("\n".join([*(f"warning: {w}" for w in r.warnings), r.output]))
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+FORMATS = ("text", "json", "markdown", "github", "gradescope", "junit")
+
+
+def render(r: Results, fmt_name: str, show_expected: bool = False, execution_time: float = 0.0) -> str:
+    """One graded submission in any of :data:`FORMATS`."""
+    if fmt_name == "json":
+        return results_json(r, show_expected)
+    if fmt_name == "markdown":
+        return results_markdown(r, show_expected)
+    if fmt_name == "github":
+        return results_github(r, show_expected)
+    if fmt_name == "gradescope":
+        return results_gradescope(r, execution_time, show_expected)
+    if fmt_name == "junit":
+        return results_junit(r, show_expected)
+    return results_text(r, show_expected)

@@ -24,6 +24,8 @@ class TestResult:
     expected: Any = None  # plain JSON value; shown only when revealed
     got: Any = None
     revealed: bool = False
+    visibility: str = "visible"  # Gradescope: visible, hidden, after_due_date, after_published
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Results:
     tests: tuple[TestResult, ...]
     warnings: tuple[str, ...] = field(default=())
     output: str = ""  # what student code printed, already escaped
+    extra: tuple[tuple[str, Any], ...] = ()  # audit data: exercise hash, grader version, variant seed
 
     @property
     def percent(self) -> float:
