@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -152,8 +153,8 @@ def results_markdown(r: Results, show_expected: bool = False) -> str:
     for w in r.warnings:
         lines.append(f"\n> warning: {_md_cell(w)}")
     if r.output:
-        lines += ["", "<details><summary>Output of the submission</summary>", "", "```text", r.output.replace("```", "ʼʼʼ"),
-                  "```", "</details>"]
+        lines += ["", "<details><summary>Output of the submission</summary>", "", "```text",
+                  r.output.rstrip("\n").replace("```", "ʼʼʼ"), "```", "</details>"]
     return "\n".join(lines) + "\n"
 
 
@@ -243,16 +244,22 @@ def results_junit(r: Results, show_expected: bool = False) -> str:
 FORMATS = ("text", "json", "markdown", "github", "gradescope", "junit")
 
 
+def neutralise(text: str) -> str:
+    """No line of ours may start a GitHub workflow command (``::error::…``), whatever a student
+    managed to put into a message."""
+    return re.sub(r"(?m)^(\s*):(?=:)", r"\1: ", text)
+
+
 def render(r: Results, fmt_name: str, show_expected: bool = False, execution_time: float = 0.0) -> str:
     """One graded submission in any of :data:`FORMATS`."""
     if fmt_name == "json":
         return results_json(r, show_expected)
     if fmt_name == "markdown":
-        return results_markdown(r, show_expected)
+        return neutralise(results_markdown(r, show_expected))
     if fmt_name == "github":
-        return results_github(r, show_expected)
+        return neutralise(results_github(r, show_expected))
     if fmt_name == "gradescope":
         return results_gradescope(r, execution_time, show_expected)
     if fmt_name == "junit":
         return results_junit(r, show_expected)
-    return results_text(r, show_expected)
+    return neutralise(results_text(r, show_expected))

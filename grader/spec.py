@@ -467,6 +467,13 @@ class _Compiler:
                 self.names[name] = Ref(name, "W" if layer_of[name][0] == "weights" else "b", layer_of[name][1])
         self.ties = tuple(ties)
 
+    def floats(self, value: Any, path: str) -> np.ndarray:
+        """A number, list or matrix as a float array; rows of different lengths are a spec error."""
+        try:
+            return np.asarray(value, dtype=float)
+        except ValueError:
+            raise self.fail(path, "the rows of the matrix have different lengths") from None
+
     def array_value(self, spec: dict[str, Any], shape: tuple[int, ...], path: str, vector: bool) -> np.ndarray:
         if "init" in spec:
             init = spec["init"]
@@ -475,7 +482,7 @@ class _Compiler:
             if init.get("distribution", "normal") == "uniform":
                 return rng.uniform(-scale, scale, size=shape)
             return rng.normal(0.0, scale, size=shape)
-        value = np.asarray(spec["value"], dtype=float)
+        value = self.floats(spec["value"], f"{path}.value")
         if vector and value.ndim == 2 and value.shape[1] == 1:
             value = value[:, 0]  # a bias column (n, 1) is the same vector
         if value.ndim == 0:
@@ -501,7 +508,9 @@ class _Compiler:
         for name, value in values.items():
             p = f"{key}.{name}"
             if whole is not None and name == whole:
-                arr = np.asarray(value, dtype=float)
+                arr = self.floats(value, p)
+                if arr.ndim == 0:
+                    raise self.fail(p, f"expected a list of {n} (one per neuron) or {n} rows of samples")
                 if arr.ndim == 1:
                     arr = arr[:, None]
                 if arr.shape[0] != n:
@@ -513,7 +522,7 @@ class _Compiler:
                 what = "input" if layer == 0 else "output neuron"
                 hint = did_you_mean(name, self.neurons[layer])
                 raise self.fail(p, f"no {what} named {name!r}{hint}")
-            if np.ndim(value) > 1:
+            if self.floats(value, p).ndim > 1:
                 raise self.fail(p, "a neuron takes a number or a list (one value per sample)")
             columns[ref.index] = (value, p)
         if matrix is not None:
@@ -602,7 +611,7 @@ class _Compiler:
         )
 
     def given_value(self, ref: Ref, value: Any, path: str, n_samples: int) -> Any:
-        arr = np.asarray(value, dtype=float)
+        arr = self.floats(value, path)
         if ref.kind == "param":
             shape = self.params[ref.name].shape
         elif ref.kind == "W":

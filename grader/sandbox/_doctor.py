@@ -1,0 +1,161 @@
+"""``doctor()``: every isolation layer, checked for real by running a probe in the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+from ..submission import load_source
+from . import _worker as W
+from .model import Limits
+
+# Runs as a submission. It reports what it could do; doctor() judges.
+_PROBE = r'''
+import ctypes, json, os, resource, socket, sys
+
+DENIED = {denied!r}
+PORT = {port!r}
+OUTSIDE = {outside!r}
+
+
+def _try(fn):
+    try:
+        return "allowed: " + str(fn())[:100]
+    except BaseException as exc:
+        return "blocked: " + type(exc).__name__ + ": " + str(exc)[:150]
+
+
+def _read(path):
+    if os.path.isdir(path):
+        return len(os.listdir(path))
+    with open(path, "rb") as f:
+        return len(f.read(16))
+
+
+def _write_outside():
+    with open(OUTSIDE, "w") as f:
+        f.write("x")
+    os.unlink(OUTSIDE)
+    return OUTSIDE
+
+
+def probe():
+    libc = ctypes.CDLL(None, use_errno=True)
+    sig = ctypes.c_int(-1)
+    libc.prctl(2, ctypes.byref(sig), 0, 0, 0)  # PR_GET_PDEATHSIG
+    report = {{
+        "uid": os.getuid(),
+        "pdeathsig": sig.value,
+        "dumpable": libc.prctl(3, 0, 0, 0, 0),  # PR_GET_DUMPABLE
+        "connect": _try(lambda: socket.create_connection(("127.0.0.1", PORT), timeout=2).close()),
+        "import_grader": _try(lambda: __import__("grader").__file__),
+        "denied": {{p: _try(lambda p=p: _read(p)) for p in DENIED}},
+        "write_outside": _try(_write_outside),
+        "ppid_environ": _try(lambda: _read("/proc/%d/environ" % os.getppid())),
+        "rlimits": {{n: resource.getrlimit(getattr(resource, n))[1] for n in
+                    ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CORE", "RLIMIT_NPROC")}},
+        "env": sorted(os.environ),
+    }}
+    print("DOCTOR " + json.dumps(report))
+    return 1.0
+'''
+
+
+def _blocked(result: str) -> bool:
+    return isinstance(result, str) and result.startswith("blocked")
+
+
+def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
+    """(layer name, active?, detail) for every isolation layer, from a real worker and child."""
+    from . import _sandbox
+    from .model import Call
+
+    deny, hide = _sandbox.secret_paths()
+    targets = []
+    for d in deny:  # a directory and a file in it, when there is one
+        targets.append(d)
+        try:
+            files = sorted(f for f in os.listdir(d) if os.path.isfile(os.path.join(d, f)))
+            if files:
+                targets.append(os.path.join(d, files[0]))
+        except OSError:
+            pass
+    limits = Limits(wall_seconds=20, cpu_seconds=10)
+    rows: list[tuple[str, bool, str]] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    outside = os.path.join(tempfile.gettempdir(), f"grader-doctor-{os.urandom(6).hex()}")
+    try:
+        with tempfile.TemporaryDirectory() as tmp, _sandbox.Sandbox(isolation) as box:
+            path = Path(tmp) / "doctor_probe.py"
+            path.write_text(_PROBE.format(denied=targets, port=listener.getsockname()[1], outside=outside))
+            box.start()
+            hello = box._hello
+            run = box.run(load_source(path), [Call("probe", ())], limits)
+    finally:
+        listener.close()
+        if os.path.exists(outside):
+            os.unlink(outside)
+    report = {}
+    for line in run.output.splitlines():
+        if line.startswith("DOCTOR "):
+            try:
+                report = json.loads(line[len("DOCTOR "):])
+            except ValueError:
+                pass
+    outcome = run.outcomes[0] if run.outcomes else None
+    probe_ok = bool(report) and outcome is not None and outcome.status == "ok"
+    layers = hello.get("layers", {})
+
+    def layer(key: str) -> tuple[bool, str]:
+        entry = layers.get(key, [False, "not reported"])
+        return bool(entry[0]), str(entry[1])
+
+    rows.append((W.LAYERS["process"], bool(hello.get("pid")) and hello.get("pid") != os.getpid() and probe_ok,
+                 f"worker pid {hello.get('pid')} (Python {hello.get('python')}, NumPy {hello.get('numpy')}); "
+                 "a supervisor and a child are forked per submission"
+                 + ("" if probe_ok else f"; the probe failed: {run.load_message or (outcome and outcome.message)}")))
+    rows.append((W.LAYERS["isolated"], bool(hello.get("isolated")) and not hello.get("grader_imported"),
+                 f"{hello.get('executable')} -I {W.__file__}; sys.flags.isolated={int(bool(hello.get('isolated')))}, "
+                 f"grader {'imported' if hello.get('grader_imported') else 'not imported'}; BLAS single-threaded"))
+    ok, detail = layer("rlimits")
+    want = {"RLIMIT_AS": limits.memory_mb * 1024 * 1024, "RLIMIT_FSIZE": limits.file_size_mb * 1024 * 1024,
+            "RLIMIT_NOFILE": limits.open_files, "RLIMIT_CORE": 0}
+    got = report.get("rlimits", {})
+    bad = [n for n, v in want.items() if got.get(n) != v]
+    rows.append((W.LAYERS["rlimits"], ok and probe_ok and not bad,
+                 detail + (f"; not as set: {', '.join(bad)}" if bad else "")))
+    ok, detail = layer("userns")
+    rows.append((W.LAYERS["userns"], ok, detail))
+    ok, detail = layer("netns")
+    connect = report.get("connect", "not checked")
+    rows.append((W.LAYERS["netns"], ok and _blocked(connect),
+                 f"{detail}; connecting to a 127.0.0.1 listener of the grader: {connect}"))
+    mountns = hello.get("mountns", [False, "not reported"])
+    rows.append((W.LAYERS["mountns"], bool(mountns[0]), str(mountns[1])))
+    ok, detail = layer("landlock")
+    write = report.get("write_outside", "not checked")
+    rows.append((W.LAYERS["landlock"], ok and _blocked(write), f"{detail}; writing {outside}: {write}"))
+    uid = report.get("uid")
+    ok, detail = layer("user")
+    rows.append((W.LAYERS["user"], ok and isinstance(uid, int) and uid != 0, f"{detail}; the child runs as uid {uid}"))
+    sig = report.get("pdeathsig")
+    rows.append((W.LAYERS["pdeathsig"], sig == 9, f"PR_GET_PDEATHSIG in the child: {sig}"))
+    dumpable = report.get("dumpable")
+    environ = report.get("ppid_environ", "not checked")
+    rows.append((W.LAYERS["dumpable"], dumpable == 0,
+                 f"PR_GET_DUMPABLE in the child: {dumpable}; reading the supervisor's environ: {environ}"))
+    reaper = hello.get("subreaper", [False, "not reported"])
+    rows.append((W.LAYERS["subreaper"], bool(reaper[0]), str(reaper[1])))
+    imp = report.get("import_grader", "not checked")
+    denied = report.get("denied", {})
+    readable = [p for p, r in denied.items() if not _blocked(r)]
+    hidden = probe_ok and _blocked(imp) and not readable
+    rows.append((W.LAYERS["hidden"], hidden,
+                 f"import grader: {imp}; " + (f"readable: {', '.join(readable)}" if readable else
+                                              f"{len(denied)} grader/exercise/key paths unreadable")))
+    return rows

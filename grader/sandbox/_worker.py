@@ -1,0 +1,1455 @@
+"""The sandbox worker, a standalone server started as ``python -I _worker.py``.
+
+It never imports ``grader`` and never receives an exercise, a key or a secret: the grader sends
+it a submission's source and the inputs of each call, nothing else. It imports NumPy once, then
+for every submission forks a *supervisor*, which reads that submission and forks one *child*
+per run of the student's module code. So the worker's own memory never holds any submission
+(a later child cannot find an earlier student's code), and a submission costs two forks, not a
+Python start.
+
+Processes::
+
+    grader (parent) --pipes--> worker --fork--> supervisor --fork--> child (student code)
+
+The child isolates itself (session, namespaces, unprivileged user, Landlock, rlimits,
+pdeathsig, non-dumpable) before any student code runs, then reports what it applied. It
+returns results as framed ``.npy`` bytes on a dedicated fd; the supervisor checks the framing
+and enforces CPU and wall time, the parent decodes and validates every byte. Nothing is ever
+pickled, and no verdict comes from the child.
+
+The grader imports this module for its framing constants; importing it has no side effects.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import io
+import json
+import math
+import os
+import platform
+import select
+import signal
+import stat
+import struct
+import sys
+import time
+
+# ---------------------------------------------------------------------------- framing
+# parent <-> worker/supervisor: u32 JSON header length, u32 blob count, header, then per blob
+# u64 length + bytes.
+MSG_HEAD = struct.Struct("<II")
+BLOB_HEAD = struct.Struct("<Q")
+MAX_HEADER = 1 << 20
+
+# child -> supervisor, on RESULT_FD: magic, kind, sequence number, payload length.
+FRAME_MAGIC = b"GRF1"
+FRAME_HEAD = struct.Struct("<4scIQ")
+LOAD_SEQ = 0xFFFFFFFF
+K_SETUP, K_LOADED, K_RESULT, K_ERROR, K_MISSING, K_EXIT, K_FATAL = (b"S", b"L", b"R", b"E", b"M", b"X", b"F")
+# An R payload is u32 item count, then per item: kind (N: .npy bytes, U: JSON describing an
+# unsupported value) and u64 length.
+ITEM_COUNT = struct.Struct("<I")
+ITEM_HEAD = struct.Struct("<cQ")
+MAX_ITEMS = 256
+SMALL_FRAME = 64 * 1024
+LOADED_FRAME = 4 << 20
+ANSWERS_BYTES = 1 << 20
+
+# supervisor -> child, on CMD_FD: u32 JSON length, JSON, then the .npy arguments.
+CMD_HEAD = struct.Struct("<I")
+CMD_FD, RESULT_FD = 3, 4
+# The worker keeps its own fds above this, so that a child's dup2 onto 0-4 never hits them.
+HIGH_FD = 100
+
+# Layers: internal key -> the name shown by doctor() and in SubmissionRun.missing_layers.
+LAYERS = {
+    "process": "separate process",
+    "isolated": "python -I worker",
+    "rlimits": "rlimits",
+    "userns": "user namespace",
+    "netns": "network namespace",
+    "mountns": "mount namespace",
+    "landlock": "landlock",
+    "user": "unprivileged user",
+    "pdeathsig": "pdeathsig",
+    "dumpable": "non-dumpable",
+    "subreaper": "subreaper",
+    "hidden": "grader not importable",
+}
+CHILD_LAYERS = ("rlimits", "userns", "netns", "landlock", "user", "pdeathsig", "dumpable")
+
+NOBODY = 65534
+EXIT_SETUP_FAILED = 70
+EXIT_HARNESS = 71
+EXIT_CHANNEL = 72
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+               "/sys/devices/system/cpu")
+DEV_FILES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+
+
+class ChannelClosed(Exception):
+    """The other end of a channel went away."""
+
+
+class ChannelTimeout(Exception):
+    """No message within the deadline."""
+
+
+class ProtocolError(Exception):
+    """Bytes that are not a well-formed message."""
+
+
+class Channel:
+    """Length-prefixed JSON + blob messages over a pair of pipe fds.
+
+    Reads are exact (never past the end of a message), so that a process that forks right after
+    reading one message leaves the next one in the pipe for its child.
+    """
+
+    def __init__(self, rfd: int, wfd: int):
+        self.rfd, self.wfd = rfd, wfd
+
+    def send(self, header: dict, blobs=()) -> None:
+        data = json.dumps(header, separators=(",", ":")).encode()
+        _write_all(self.wfd, MSG_HEAD.pack(len(data), len(blobs)) + data)
+        for blob in blobs:
+            _write_all(self.wfd, BLOB_HEAD.pack(len(blob)))
+            _write_all(self.wfd, blob)
+
+    def _read(self, n: int, deadline: float | None) -> bytes:
+        parts, need = [], n
+        while need:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
+                    raise ChannelTimeout()
+            try:
+                chunk = os.read(self.rfd, min(need, 1 << 24))
+            except InterruptedError:
+                continue
+            if not chunk:
+                raise ChannelClosed()
+            parts.append(chunk)
+            need -= len(chunk)
+        return b"".join(parts)
+
+    def recv(self, deadline: float | None = None, max_blob: int = 1 << 30) -> tuple[dict, list]:
+        hlen, nblobs = MSG_HEAD.unpack(self._read(MSG_HEAD.size, deadline))
+        if hlen > MAX_HEADER or nblobs > 4096:
+            raise ProtocolError("message header too large")
+        try:
+            header = json.loads(self._read(hlen, deadline))
+        except ValueError:
+            raise ProtocolError("message header is not JSON") from None
+        if not isinstance(header, dict):
+            raise ProtocolError("message header is not an object")
+        blobs = []
+        for _ in range(nblobs):
+            (size,) = BLOB_HEAD.unpack(self._read(BLOB_HEAD.size, deadline))
+            if size > max_blob:
+                raise ProtocolError("message blob too large")
+            blobs.append(self._read(size, deadline))
+        return header, blobs
+
+
+def _write_all(fd: int, data) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except InterruptedError:
+            continue
+        view = view[n:]
+
+
+# ---------------------------------------------------------------------------- Linux primitives
+PR_SET_PDEATHSIG, PR_GET_PDEATHSIG = 1, 2
+PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+
+# landlock_create_ruleset / add_rule / restrict_self: the same numbers on x86_64 and aarch64.
+_LANDLOCK_SYSCALLS = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446), "arm64": (444, 445, 446)}
+LL_CREATE_RULESET_VERSION = 1
+LL_RULE_PATH_BENEATH = 1
+LL_EXECUTE, LL_WRITE_FILE, LL_READ_FILE, LL_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+LL_REFER, LL_TRUNCATE, LL_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+LL_NET_ALL = (1 << 0) | (1 << 1)  # bind and connect TCP
+LL_SCOPE_ALL = (1 << 0) | (1 << 1)  # abstract unix sockets, signals
+LL_READ = LL_EXECUTE | LL_READ_FILE | LL_READ_DIR
+LL_FILE_RIGHTS = LL_EXECUTE | LL_WRITE_FILE | LL_READ_FILE | LL_TRUNCATE | LL_IOCTL_DEV
+
+_libc = None
+
+
+def _lib():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.syscall.restype = ctypes.c_long
+    return _libc
+
+
+def _check(result: int, what: str) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return result
+
+
+def prctl(option: int, arg: int = 0) -> int:
+    c = ctypes.c_ulong
+    return _check(_lib().prctl(option, c(arg), c(0), c(0), c(0)), f"prctl({option})")
+
+
+def unshare(flags: int) -> None:
+    _check(_lib().unshare(flags), "unshare")
+
+
+def mount(source, target, fstype, flags: int, data=None) -> None:
+    enc = (lambda s: None if s is None else os.fsencode(s))
+    _check(_lib().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+           f"mount {target}")
+
+
+def drop_capabilities() -> None:
+    header = struct.pack("<Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = bytes(24)  # two empty {effective, permitted, inheritable} sets
+    _check(_lib().capset(ctypes.c_char_p(header), ctypes.c_char_p(data)), "capset")
+    try:
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    except OSError:
+        pass  # no ambient capabilities before Linux 4.3
+
+
+def landlock_abi() -> tuple[int, str]:
+    numbers = _LANDLOCK_SYSCALLS.get(platform.machine())
+    if sys.platform != "linux" or numbers is None:
+        return 0, f"not supported on {sys.platform}/{platform.machine()}"
+    abi = _lib().syscall(ctypes.c_long(numbers[0]), None, ctypes.c_size_t(0),
+                         ctypes.c_uint32(LL_CREATE_RULESET_VERSION))
+    if abi < 0:
+        return 0, f"not available in this kernel ({os.strerror(ctypes.get_errno())})"
+    return int(abi), f"ABI {abi}"
+
+
+def landlock_ruleset(abi: int, rules: list) -> int:
+    """A ruleset fd handling every right of ``abi``, allowing ``rules`` [(path, rights)]."""
+    create, add, _ = _LANDLOCK_SYSCALLS[platform.machine()]
+    fs = (1 << 13) - 1
+    fs |= LL_REFER if abi >= 2 else 0
+    fs |= LL_TRUNCATE if abi >= 3 else 0
+    fs |= LL_IOCTL_DEV if abi >= 5 else 0
+    attr = struct.pack("<QQQ", fs, LL_NET_ALL if abi >= 4 else 0, LL_SCOPE_ALL if abi >= 6 else 0)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    buf = ctypes.create_string_buffer(attr[:size], size)
+    fd = _check(_lib().syscall(ctypes.c_long(create), buf, ctypes.c_size_t(size), ctypes.c_uint32(0)),
+                "landlock_create_ruleset")
+    for path, rights in rules:
+        try:
+            pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            is_dir = stat.S_ISDIR(os.fstat(pfd).st_mode)
+            rights &= fs if is_dir else (fs & LL_FILE_RIGHTS)
+            rule = ctypes.create_string_buffer(struct.pack("<Qi", rights, pfd), 12)
+            _check(_lib().syscall(ctypes.c_long(add), ctypes.c_int(fd), ctypes.c_int(LL_RULE_PATH_BENEATH),
+                                  rule, ctypes.c_uint32(0)), f"landlock_add_rule {path}")
+        finally:
+            os.close(pfd)
+    return fd
+
+
+def landlock_restrict(fd: int) -> None:
+    _, _, restrict = _LANDLOCK_SYSCALLS[platform.machine()]
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    _check(_lib().syscall(ctypes.c_long(restrict), ctypes.c_int(fd), ctypes.c_uint32(0)),
+           "landlock_restrict_self")
+
+
+# ---------------------------------------------------------------------------- paths
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def carve(path: str, rights: int, denied: list[str]) -> list:
+    """Rules allowing ``path`` with ``rights`` except the ``denied`` subtrees (Landlock only
+    knows allow rules, so a parent of a denied path gets listing rights and its other children
+    get full rules)."""
+    inside = [d for d in denied if _within(d, path)]
+    if not inside:
+        return [(path, rights)]
+    if path in inside or not os.path.isdir(path):
+        return []
+    rules = [(path, LL_READ_DIR)]
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return rules
+    for name in names:
+        rules += carve(os.path.join(path, name), rights, inside)
+    return rules
+
+
+def python_roots(denied: list[str], hidden: list[str]) -> list[str]:
+    """The interpreter's import path, without anything inside a denied path, nor inside a
+    hidden one (a source checkout) unless it belongs to the interpreter (a venv in it)."""
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    roots = []
+    for entry in sys.path:
+        if not entry:
+            continue
+        real = os.path.realpath(entry)
+        if not os.path.exists(real) or real in roots or any(_within(real, d) for d in denied):
+            continue
+        if any(_within(real, h) for h in hidden) and not any(_within(real, p) for p in prefixes):
+            continue
+        roots.append(real)
+    return roots
+
+
+def _find_gate(needed: list[str]):
+    """The first directory on the way to a needed path that other users cannot traverse, and
+    the names below it that must stay reachable."""
+    for path in needed:
+        parts = path.strip("/").split("/")
+        for i in range(len(parts)):
+            here = "/" + "/".join(parts[:i])
+            try:
+                mode = os.stat(here).st_mode
+            except OSError:
+                break
+            if not mode & stat.S_IXOTH:
+                names = {p.strip("/").split("/")[i] for p in needed
+                         if _within(p, here) and p != here}
+                return here, names
+    return None
+
+
+def setup_mount_namespace(needed: list[str], masks: list[str], scratch_root: str, tmpfs_mb: int) -> str:
+    """Root only, in the worker itself: make the interpreter reachable for an unprivileged
+    user, hide what sits next to it, mask the grader's files, and give scratch its own tmpfs."""
+    unshare(CLONE_NEWNS)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    notes = []
+    for _ in range(16):
+        gate = _find_gate(needed)
+        if gate is None:
+            break
+        here, names = gate
+        if not names:
+            raise OSError(f"{here} is needed but not readable by other users")
+        keep = {n: os.open(os.path.join(here, n), os.O_PATH | os.O_CLOEXEC) for n in sorted(names)}
+        mount("tmpfs", here, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+        for name, fd in keep.items():
+            target = os.path.join(here, name)
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                os.mkdir(target)
+            else:
+                os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+            mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+            os.close(fd)
+        mount(None, here, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        notes.append(f"{here} hidden except {', '.join(sorted(names))}")
+    for path in masks:
+        mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=000,size=4k")
+        notes.append(f"{path} masked")
+    mount("tmpfs", scratch_root, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0711,size={tmpfs_mb}m")
+    notes.append(f"scratch on a {tmpfs_mb} MiB tmpfs")
+    return "; ".join(notes)
+
+
+# ---------------------------------------------------------------------------- processes
+def _proc_children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data[data.rfind(b")") + 2:].split()
+        if len(fields) > 1:
+            children.setdefault(int(fields[1]), []).append(int(name))
+    return children
+
+
+def descendants(root: int) -> list[int]:
+    if root == os.getpid():
+        # Fast path: a single-threaded subreaper without children has no descendants at all
+        # (orphans would have been handed to it), so one small read replaces a /proc scan.
+        try:
+            with open(f"/proc/{root}/task/{root}/children", "rb") as f:
+                if not f.read().strip():
+                    return []
+        except OSError:
+            pass
+    tree, out, stack = _proc_children(), [], [root]
+    while stack:
+        for pid in tree.get(stack.pop(), ()):
+            out.append(pid)
+            stack.append(pid)
+    return out
+
+
+class Reaper:
+    """Reaps this process's children, keeping the status of the ones it was asked about."""
+
+    def __init__(self):
+        self.statuses: dict[int, tuple] = {}
+
+    def reap(self, block_pid: int | None = None) -> None:
+        while True:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                break
+            self.statuses[pid] = (status, usage)
+        if block_pid is not None and block_pid not in self.statuses:
+            try:
+                pid, status, usage = os.wait4(block_pid, 0)
+                self.statuses[pid] = (status, usage)
+            except ChildProcessError:
+                pass
+
+    def poll(self, pid: int):
+        if pid not in self.statuses:
+            try:
+                got, status, usage = os.wait4(pid, os.WNOHANG)
+            except ChildProcessError:
+                return None
+            if got == pid:
+                self.statuses[pid] = (status, usage)
+        return self.statuses.get(pid)
+
+    def sweep(self, root: int, timeout: float = 5.0) -> None:
+        """Kill every descendant of ``root`` (a subreaper, so orphans come back to it), again
+        and again until none is left: a fork bomb keeps forking while it is being killed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pids = descendants(root)
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            self.reap()
+            if not pids or time.monotonic() > deadline:
+                return
+            time.sleep(0.001)
+
+
+# ---------------------------------------------------------------------------- the plan
+class Plan:
+    """What the worker prepared once, for every child it will fork."""
+
+    def __init__(self, config: dict):
+        self.enabled = set(CHILD_LAYERS) - set(config.get("disable", ()))
+        self.strict = bool(config.get("strict"))
+        self.scratch_root = config["scratch_root"]
+        self.denied = [os.path.realpath(p) for p in config.get("deny", ())]
+        self.hidden = [os.path.realpath(p) for p in config.get("hide", ())]
+        self.root = os.geteuid() == 0
+        self.uid = self.gid = None
+        self.user_name = ""
+        self.notes: dict[str, str] = {}
+        self.ruleset_fd: int | None = None
+        self.shared_netns = False
+        self.abi = 0
+        self.worker_pid = os.getpid()
+        self.path = python_roots(self.denied, self.hidden)
+        self.env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG")}
+        self.env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+
+
+def make_plan(config: dict) -> tuple[Plan, dict]:
+    plan = Plan(config)
+    info: dict[str, list] = {}
+    if plan.root:
+        try:
+            import pwd
+
+            entry = pwd.getpwnam("nobody")
+            plan.uid, plan.gid, plan.user_name = entry.pw_uid, entry.pw_gid, "nobody"
+        except (ImportError, KeyError):
+            plan.uid = plan.gid = NOBODY
+            plan.user_name = str(NOBODY)
+    # Mount namespace (root only): the rest of the plan sees the world through it.
+    disabled = set(config.get("disable", ()))
+    if not plan.root:
+        info["mountns"] = [False, "not root: the interpreter and scratch are used in place"]
+    elif "mountns" in disabled:
+        info["mountns"] = [False, "disabled"]
+    else:
+        maskable = [d for d in plan.denied + plan.hidden if os.path.isdir(d)
+                    and not any(_within(r, d) for r in plan.path + [plan.scratch_root])]
+        masks = [d for d in maskable if not any(_within(d, o) and d != o for o in maskable)]
+        try:
+            info["mountns"] = [True, setup_mount_namespace(plan.path + [plan.scratch_root], masks,
+                                                           plan.scratch_root, int(config.get("tmpfs_mb", 256)))]
+        except OSError as exc:
+            info["mountns"] = [False, f"could not be set up: {exc}"]
+    if plan.root and not info["mountns"][0] and "user" in plan.enabled:
+        blocked = _find_gate(plan.path)
+        if blocked:
+            plan.enabled.discard("user")
+            plan.notes["user"] = f"{blocked[0]} is not reachable for an unprivileged user"
+    # As root, one network namespace for the worker and all its children: creating (and
+    # tearing down) one per child costs about a millisecond each, and the worker needs no
+    # network. Children run one submission at a time and are all killed in between.
+    if plan.root and "netns" in plan.enabled:
+        try:
+            unshare(CLONE_NEWNET)
+            plan.shared_netns = True
+        except OSError as exc:
+            plan.notes["netns"] = str(exc)
+    # Landlock: one ruleset, built here, enforced by each child on itself.
+    abi, detail = landlock_abi()
+    plan.abi = abi
+    if "landlock" not in plan.enabled:
+        plan.notes["landlock"] = "disabled"
+    elif abi <= 0:
+        plan.notes["landlock"] = detail
+        plan.enabled.discard("landlock")
+    else:
+        rules = []
+        for p in plan.path + [d for d in SYSTEM_DIRS if os.path.exists(d)]:
+            rules += carve(p, LL_READ, plan.denied + plan.hidden)
+        rules += [(d, LL_READ_FILE | LL_WRITE_FILE | LL_TRUNCATE | LL_IOCTL_DEV) for d in DEV_FILES]
+        rules.append((plan.scratch_root, (1 << 16) - 1))
+        try:
+            fd = landlock_ruleset(abi, rules)
+            plan.ruleset_fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD + 10)
+            os.close(fd)
+            plan.notes["landlock"] = (f"ABI {abi}: system read-only, write only in scratch, "
+                                      f"{len(rules)} rules" + (", TCP denied" if abi >= 4 else "")
+                                      + (", signals scoped" if abi >= 6 else ""))
+        except OSError as exc:
+            plan.notes["landlock"] = f"ruleset could not be built: {exc}"
+            plan.enabled.discard("landlock")
+    return plan, info
+
+
+# ---------------------------------------------------------------------------- the child: isolation
+def _write_proc(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _enter_userns(flags: int) -> str:
+    uid, gid = os.geteuid(), os.getegid()
+    unshare(flags)
+    _write_proc("/proc/self/setgroups", "deny")
+    _write_proc("/proc/self/uid_map", f"{uid} {uid} 1")
+    _write_proc("/proc/self/gid_map", f"{gid} {gid} 1")
+    note = f"uid {uid} mapped to itself"
+    try:  # creating nested user namespaces would give back capabilities
+        _write_proc("/proc/sys/user/max_user_namespaces", "0")
+        note += ", nested user namespaces disabled"
+    except OSError:
+        pass
+    drop_capabilities()
+    return note + ", capabilities dropped"
+
+
+def isolate(plan: Plan, scratch: str, limits: dict, cpu_total: float) -> dict:
+    """Apply every enabled layer to this (child) process; returns {layer: [applied, detail]}."""
+    rep: dict[str, list] = {}
+    en = plan.enabled
+    os.setsid()
+    if plan.root:
+        if "netns" in en:
+            rep["netns"] = ([True, "the worker's own network namespace, no interface up"] if plan.shared_netns
+                            else [False, plan.notes.get("netns", "could not be created")])
+        if "user" in en:
+            os.setgroups([])
+            os.setresgid(plan.gid, plan.gid, plan.gid)
+            os.setresuid(plan.uid, plan.uid, plan.uid)
+            prctl(PR_SET_DUMPABLE, 1)  # a uid change made /proc/self root's; the uid map needs it
+            rep["user"] = [True, f"uid {plan.uid} ({plan.user_name}), scratch owned by it"]
+        else:
+            rep["user"] = [False, plan.notes.get("user", "disabled")]
+        if "userns" in en:
+            try:
+                rep["userns"] = [True, _enter_userns(CLONE_NEWUSER)]
+            except OSError as exc:
+                rep["userns"] = [False, str(exc)]
+    else:
+        rep["user"] = [True, f"already unprivileged (uid {os.getuid()})"]
+        flags = (CLONE_NEWUSER if "userns" in en or "netns" in en else 0) | (CLONE_NEWNET if "netns" in en else 0)
+        if flags:
+            try:
+                note = _enter_userns(flags)
+                if "userns" in en:
+                    rep["userns"] = [True, note]
+                if flags & CLONE_NEWNET:
+                    rep["netns"] = [True, "own network namespace, no interface up"]
+            except OSError as exc:
+                for key in ("userns", "netns"):
+                    if key in en:
+                        rep[key] = [False, f"unprivileged user namespaces unavailable: {exc}"]
+    for key in ("userns", "netns"):
+        rep.setdefault(key, [False, "disabled"])
+    if "landlock" in en and plan.ruleset_fd is not None:
+        try:
+            landlock_restrict(plan.ruleset_fd)
+            rep["landlock"] = [True, plan.notes.get("landlock", "")]
+        except OSError as exc:
+            rep["landlock"] = [False, str(exc)]
+    else:
+        rep["landlock"] = [False, plan.notes.get("landlock", "disabled")]
+        try:
+            prctl(PR_SET_NO_NEW_PRIVS, 1)
+        except OSError:
+            pass
+    if "rlimits" in en:
+        rep["rlimits"] = _set_rlimits(plan, rep, limits, cpu_total)
+    else:
+        rep["rlimits"] = [False, "disabled"]
+    if "pdeathsig" in en:  # after every credential change, which would clear it
+        try:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            rep["pdeathsig"] = [True, "SIGKILL when the supervisor dies"]
+        except OSError as exc:
+            rep["pdeathsig"] = [False, str(exc)]
+    else:
+        rep["pdeathsig"] = [False, "disabled"]
+    if "dumpable" in en:
+        try:
+            prctl(PR_SET_DUMPABLE, 0)
+            rep["dumpable"] = [True, "no core dumps, no ptrace or /proc access by the same user"]
+        except OSError as exc:
+            rep["dumpable"] = [False, str(exc)]
+    else:
+        rep["dumpable"] = [False, "disabled"]
+    return rep
+
+
+def _set_rlimits(plan: Plan, rep: dict, limits: dict, cpu_total: float) -> list:
+    import resource
+
+    def cap(kind, value):
+        soft, hard = resource.getrlimit(kind)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(kind, (value, value))
+
+    mb = 1024 * 1024
+    cpu = max(1, math.ceil(cpu_total))
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1 if hard == resource.RLIM_INFINITY else min(cpu + 1, hard)))
+    cap(resource.RLIMIT_CORE, 0)
+    cap(resource.RLIMIT_FSIZE, int(limits["file_size_mb"] * mb))
+    cap(resource.RLIMIT_NOFILE, int(limits["open_files"]))
+    # NPROC counts every process of the real uid: meaningful only for a uid of our own.
+    own_uid = (plan.root and rep["user"][0]) or rep["userns"][0] or (not plan.root and rep["netns"][0])
+    if own_uid:
+        cap(resource.RLIMIT_NPROC, int(limits["processes"]))
+    cap(resource.RLIMIT_AS, int(limits["memory_mb"] * mb))
+    what = "cpu, address space, file size, open files, core=0"
+    return [True, what + (", processes" if own_uid else "; no process limit (the uid is shared with the grader)")]
+
+
+# ---------------------------------------------------------------------------- the child: harness
+def _install_fds(out_w: int, cmd_r: int, res_w: int) -> None:
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (out_w, cmd_r, res_w)]
+    os.dup2(moved[0], 1)
+    os.dup2(moved[0], 2)
+    os.dup2(moved[1], CMD_FD, inheritable=False)
+    os.dup2(moved[2], RESULT_FD, inheritable=False)
+    for fd in moved:
+        os.close(fd)
+
+
+def child_main(plan: Plan, req: dict, scratch: str, out_w: int, cmd_r: int, res_w: int,
+               cpu_total: float) -> None:
+    """Runs in the forked child; never returns."""
+    code = EXIT_SETUP_FAILED
+    try:
+        _install_fds(out_w, cmd_r, res_w)
+        limits = req["limits"]
+        rep = isolate(plan, scratch, limits, cpu_total)
+        if os.getppid() != req["_supervisor"]:
+            os._exit(EXIT_SETUP_FAILED)  # the supervisor died before pdeathsig was set
+        os.closerange(5, HIGH_FD + 4096)
+        os.chdir(scratch)
+        os.environ.clear()
+        os.environ.update(plan.env, HOME=scratch, TMPDIR=scratch)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big file is an OSError, not a death
+        sys.path[:] = [scratch] + plan.path
+        sys.dont_write_bytecode = True
+        if "tempfile" in sys.modules:
+            sys.modules["tempfile"].tempdir = None
+        missing = [k for k in req.get("require", ()) if not rep.get(k, [False])[0]]
+        if missing:
+            _frame(K_FATAL, LOAD_SEQ, {"error": "required isolation missing: " + ", ".join(missing),
+                                       "layers": rep})
+            os._exit(EXIT_SETUP_FAILED)
+        _frame(K_SETUP, LOAD_SEQ, {"layers": rep})
+        code = EXIT_HARNESS
+        Harness(req, scratch).serve()
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 - the child must never fall back into the server loop
+        if code == EXIT_SETUP_FAILED:
+            try:
+                _frame(K_FATAL, LOAD_SEQ, {"error": f"{type(exc).__name__}: {exc}"})
+            except BaseException:  # noqa: BLE001
+                pass
+    os._exit(code)
+
+
+def _frame(kind: bytes, seq: int, payload) -> None:
+    if not isinstance(payload, (bytes, bytearray)):
+        payload = json.dumps(payload, separators=(",", ":"), default=str).encode()
+    try:
+        _write_all(RESULT_FD, FRAME_HEAD.pack(FRAME_MAGIC, kind, seq, len(payload)) + payload)
+    except OSError:
+        os._exit(EXIT_CHANNEL)
+
+
+class Harness:
+    """Loads the student's module and serves calls, in the child, with references taken before
+    any student code runs (so a monkeypatched numpy or builtins does not change what is sent)."""
+
+    def __init__(self, req: dict, scratch: str):
+        import builtins
+        import traceback
+        import types
+
+        import numpy as np
+
+        self.req, self.scratch = req, scratch
+        self.pid = os.getpid()
+        self.np_asarray, self.np_ndarray = np.asarray, np.ndarray
+        self.write_array, self.np_load = np.lib.format.write_array, np.load
+        self.BytesIO, self.dumps, self.loads = io.BytesIO, json.dumps, json.loads
+        self.extract_tb, self.format_exc_only = traceback.extract_tb, traceback.format_exception_only
+        self.read, self.getpid, self.exit = os.read, os.getpid, os._exit
+        self.builtins = builtins.__dict__
+        self.saved_builtins = dict(builtins.__dict__)
+        self.types = types
+        self.cap = int(req["limits"]["result_bytes"])
+        self.filename = req["filename"]
+        self.display = req.get("display_name") or self.filename
+        self.cells = []
+        if req.get("notebook"):
+            for lineno, line in enumerate(req["code"].splitlines(), start=1):
+                if line.startswith("# %% [cell ") and line.endswith("]") and line[11:-1].isdigit():
+                    self.cells.append((lineno, int(line[11:-1])))
+        out = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8",
+                               errors="backslashreplace", line_buffering=True)
+        err = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8",
+                               errors="backslashreplace", line_buffering=True)
+        sys.stdout = sys.__stdout__ = out
+        sys.stderr = sys.__stderr__ = err
+        self.streams = (out, err)
+
+    # -- helpers that run after student code: guard them
+    def _flush(self) -> None:
+        for s in self.streams:
+            try:
+                s.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+
+    def _own_builtins(self):
+        """Put the original builtins back while the harness works; returns the student's."""
+        theirs = dict(self.builtins)
+        self.builtins.clear()
+        self.builtins.update(self.saved_builtins)
+        return theirs
+
+    def _their_builtins(self, theirs) -> None:
+        self.builtins.clear()
+        self.builtins.update(theirs)
+
+    def _after_student(self) -> None:
+        if self.getpid() != self.pid:  # a fork of the child came back here: not ours to answer
+            self.exit(0)
+        self._flush()
+
+    def _where(self, filename: str, lineno: int) -> str:
+        if filename == self.path and self.cells:
+            start, cell = max((c for c in self.cells if c[0] <= lineno), default=self.cells[0])
+            return f'File "{self.display}", cell {cell}, line {lineno - start}'
+        name = self.display if filename == self.path else os.path.relpath(filename, self.scratch)
+        return f'File "{name}", line {lineno}'
+
+    def _describe(self, exc: BaseException) -> dict:
+        try:
+            last = self.format_exc_only(type(exc), exc)[-1].strip()
+        except BaseException:  # noqa: BLE001 - a student __str__ may raise
+            last = f"{type(exc).__name__}: <message could not be shown>"
+        lines = []
+        try:
+            frames = [f for f in self.extract_tb(exc.__traceback__)
+                      if str(f.filename).startswith(self.scratch + os.sep)]
+            for f in frames[-20:]:
+                lines.append(f"  {self._where(f.filename, f.lineno)}, in {f.name}")
+                if f.line:
+                    lines.append(f"    {f.line.strip()[:300]}")
+        except BaseException:  # noqa: BLE001
+            pass
+        tb = ("Traceback (most recent call last):\n" + "\n".join(lines) + "\n") if lines else ""
+        return {"type": type(exc).__name__, "message": last[:4000], "traceback": tb[:8000],
+                "memory": isinstance(exc, MemoryError)}
+
+    # -- load and serve
+    def serve(self) -> None:
+        req = self.req
+        self.path = os.path.join(self.scratch, self.filename)
+        name = req.get("module") or "submission"
+        module = self.types.ModuleType(name)
+        module.__file__ = self.path
+        sys.modules[name] = module
+        self.module = module
+        try:
+            code = compile(req["code"], self.path, "exec", dont_inherit=True)
+            exec(code, module.__dict__)
+        except SystemExit as exc:
+            self._after_student()
+            theirs = self._own_builtins()
+            _frame(K_EXIT, LOAD_SEQ, {"code": repr(exc.code)[:200]})
+            self._their_builtins(theirs)
+            self._loop_without_module()
+        except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit too
+            self._after_student()
+            theirs = self._own_builtins()
+            _frame(K_ERROR, LOAD_SEQ, self._describe(exc))
+            self._their_builtins(theirs)
+            self._loop_without_module()
+        self._after_student()
+        theirs = self._own_builtins()
+        _frame(K_LOADED, LOAD_SEQ, self._loaded_info())
+        self._their_builtins(theirs)
+        while True:
+            self._serve_one()
+
+    def _loop_without_module(self) -> None:
+        self.exit(0)
+
+    def _loaded_info(self) -> dict:
+        defined, answers, note = [], None, None
+        try:
+            for key, value in list(self.module.__dict__.items()):
+                if type(key) is str and not key.startswith("__") and callable(value) and len(key) <= 200:
+                    defined.append(key)
+                    if len(defined) >= 1000:
+                        break
+        except BaseException:  # noqa: BLE001
+            pass
+        if "ANSWERS" in self.module.__dict__:
+            try:
+                answers = self.dumps(self.module.__dict__["ANSWERS"], default=self._json_default,
+                                     ensure_ascii=False, allow_nan=True)
+                if len(answers.encode()) > ANSWERS_BYTES:
+                    answers, note = None, f"ANSWERS is larger than {ANSWERS_BYTES // 1024} KiB and was ignored"
+            except BaseException as exc:  # noqa: BLE001
+                answers, note = None, f"ANSWERS could not be converted to JSON: {type(exc).__name__}: {str(exc)[:200]}"
+        return {"defined": defined, "answers_json": answers, "answers_note": note}
+
+    def _json_default(self, value):
+        if isinstance(value, self.np_ndarray):
+            return self.np_asarray(value).tolist()
+        if hasattr(value, "item") and hasattr(value, "dtype"):
+            return value.item()
+        return repr(value)[:200]  # a string: the strict reader will reject it as a number
+
+    def _read_exact(self, n: int) -> bytes:
+        parts, need = [], n
+        while need:
+            chunk = self.read(CMD_FD, min(need, 1 << 24))
+            if not chunk:
+                self.exit(0)  # the supervisor is done with us
+            parts.append(chunk)
+            need -= len(chunk)
+        return b"".join(parts)
+
+    def _serve_one(self) -> None:
+        (size,) = CMD_HEAD.unpack(self._read_exact(CMD_HEAD.size))
+        cmd = self.loads(self._read_exact(size))
+        seq, fname = cmd["seq"], cmd["function"]
+        args = []
+        for spec in cmd["args"]:
+            if spec["t"] == "n":
+                args.append(self.np_load(self.BytesIO(self._read_exact(spec["len"])), allow_pickle=False))
+            else:
+                args.append(spec["v"])
+        fn = self.module.__dict__.get(fname)
+        if fn is None or not callable(fn):
+            _frame(K_MISSING, seq, {"function": fname, "reason": "not defined" if fn is None else "not callable"})
+            return
+        try:
+            value = fn(*args)
+        except SystemExit as exc:
+            self._after_student()
+            theirs = self._own_builtins()
+            _frame(K_EXIT, seq, {"code": repr(exc.code)[:200]})
+            self._their_builtins(theirs)
+            return
+        except BaseException as exc:  # noqa: BLE001
+            self._after_student()
+            theirs = self._own_builtins()
+            _frame(K_ERROR, seq, self._describe(exc))
+            self._their_builtins(theirs)
+            return
+        self._after_student()
+        theirs = self._own_builtins()
+        payload = self._encode(value)
+        self._their_builtins(theirs)
+        _frame(K_RESULT, seq, payload)
+
+    def _encode(self, value) -> bytes:
+        try:
+            items = list(value) if isinstance(value, (tuple, list)) else [value]
+        except BaseException as exc:  # noqa: BLE001
+            items = [_Unsupported(f"a {type(value).__name__} that cannot be iterated ({type(exc).__name__})")]
+        if len(items) > MAX_ITEMS:
+            items = [_Unsupported(f"a sequence of {len(items)} items (at most {MAX_ITEMS})")]
+        parts, total = [ITEM_COUNT.pack(len(items))], 0
+        for item in items:
+            kind, data = self._encode_item(item, self.cap - total)
+            total += len(data)
+            parts.append(ITEM_HEAD.pack(kind, len(data)) + data)
+        return b"".join(parts)
+
+    def _encode_item(self, item, room: int) -> tuple[bytes, bytes]:
+        def unsupported(what: str) -> tuple[bytes, bytes]:
+            return b"U", self.dumps({"what": what[:300]}).encode()
+
+        if isinstance(item, _Unsupported):
+            return unsupported(item.what)
+        try:
+            tname = str(type(item).__name__)[:100]
+        except BaseException:  # noqa: BLE001
+            tname = "object"
+        try:
+            arr = self.np_asarray(item)
+        except BaseException as exc:  # noqa: BLE001 - a student __array__ may raise anything
+            return unsupported(f"a value of type {tname} that is not an array ({type(exc).__name__})")
+        try:
+            if arr.dtype.hasobject:
+                inner = "" if not arr.size else f" of {type(arr.flat[0]).__name__}"
+                return unsupported(f"a value of type {tname}, not a number or an array of numbers"
+                                   if not isinstance(item, self.np_ndarray) else f"an object array{inner}")
+            if arr.nbytes > room:
+                return unsupported(f"an array of {arr.nbytes} bytes (the limit is {self.cap})")
+            buf = self.BytesIO()
+            self.write_array(buf, arr, allow_pickle=False)
+            return b"N", buf.getvalue()
+        except BaseException as exc:  # noqa: BLE001
+            return unsupported(f"a value of type {tname} that cannot be sent ({type(exc).__name__})")
+
+
+class _Unsupported:
+    def __init__(self, what: str):
+        self.what = what
+
+
+# ---------------------------------------------------------------------------- the supervisor
+class _Child:
+    def __init__(self, pid: int, cmd_w: int, res_r: int):
+        self.pid, self.cmd_w, self.res_r = pid, cmd_w, res_r
+        self.buf = bytearray()
+        self.res_eof = False
+        self.pending = b""
+        self.garbage = ""
+
+    def cpu(self) -> float:
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                data = f.read()
+            fields = data[data.rfind(b")") + 2:].split()
+            return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
+    def read_result(self) -> None:
+        for _ in range(16):  # bounded: take() judges the header between reads
+            try:
+                chunk = os.read(self.res_r, 1 << 20)
+            except BlockingIOError:
+                return
+            except OSError:
+                self.res_eof = True
+                return
+            if not chunk:
+                self.res_eof = True
+                return
+            self.buf += chunk
+
+    def take(self, kinds: bytes, seq: int, caps: dict):
+        """A complete frame (kind, payload), None (need more), or "garbage"."""
+        b = self.buf
+        if len(b) < FRAME_HEAD.size:
+            return None
+        magic, kind, fseq, length = FRAME_HEAD.unpack_from(b)
+        if magic != FRAME_MAGIC or kind not in kinds or fseq != seq:
+            self.garbage = "malformed data on the result channel"
+            return "garbage"
+        if length > caps.get(kind, SMALL_FRAME):
+            self.garbage = f"a result of {length} bytes, more than the limit of {caps.get(kind, SMALL_FRAME)}"
+            return "garbage"
+        if len(b) < FRAME_HEAD.size + length:
+            return None
+        payload = bytes(b[FRAME_HEAD.size:FRAME_HEAD.size + length])
+        del b[:FRAME_HEAD.size + length]
+        return kind, payload
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+class Supervisor:
+    """Runs one submission: forks children, feeds them calls, streams events to the parent."""
+
+    def __init__(self, chan: Channel, plan: Plan):
+        self.chan, self.plan = chan, plan
+        self.reaper = Reaper()
+        self.pid = os.getpid()
+
+    def emit(self, header: dict, blobs=()) -> None:
+        try:
+            self.chan.send(header, blobs)
+        except OSError:
+            self.abort()
+
+    def abort(self) -> None:
+        """The parent is gone: kill everything and leave."""
+        self.reaper.sweep(self.pid)
+        os._exit(1)
+
+    def run(self) -> None:
+        try:
+            prctl(PR_SET_CHILD_SUBREAPER, 1)
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            req, blobs = self.chan.recv(max_blob=1 << 30)
+        except (ChannelClosed, ProtocolError, OSError):
+            os._exit(1)
+        self.req, self.blobs = req, blobs
+        self.limits = req["limits"]
+        req["_supervisor"] = self.pid
+        self.scratch = self._make_scratch()
+        self.out_r, self.out_w = os.pipe()
+        _grow_pipe(self.out_r)
+        os.set_blocking(self.out_r, False)
+        self.out_kept, self.out_total = bytearray(), 0
+        self.out_cap = int(self.limits["output_bytes"])
+        calls = req["calls"]
+        child, index, first = None, 0, True
+        while index < len(calls) or first:
+            if child is None:
+                child, header, blobs = self._spawn(len(calls) - index)
+                if first:
+                    first = False
+                    self.emit(dict(header, event="load"), blobs)
+                    if child is None or not calls:
+                        break
+                elif child is None:  # the module code failed when run again in a fresh child
+                    for i in range(index, len(calls)):
+                        self.emit(dict(header, event="call", index=calls[i]["index"], reload=True), blobs)
+                    break
+            header, payload, keep = self._call(child, index, calls[index])
+            self.emit(header, payload)
+            index += 1
+            if not keep:
+                self._end_child(child)
+                child = None
+        if child is not None:
+            self._end_child(child)
+        self.reaper.sweep(self.pid)
+        self._drain_output()
+        self.emit({"event": "done", "output_total": self.out_total}, [bytes(self.out_kept)])
+        os._exit(0)
+
+    def _make_scratch(self) -> str:
+        path = os.path.join(self.plan.scratch_root, os.urandom(8).hex())
+        os.mkdir(path, 0o700)
+        files = [(self.req["filename"], self.req["code"].encode())]
+        files += [(h["name"], self.blobs[h["blob"]]) for h in self.req.get("helpers", ())]
+        for name, data in files:
+            if "/" in name or name.startswith(".") or not name.endswith(".py"):
+                continue
+            fd = os.open(os.path.join(path, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            try:
+                _write_all(fd, data)
+            finally:
+                os.close(fd)
+            if self.plan.root and "user" in self.plan.enabled:
+                os.chown(os.path.join(path, name), self.plan.uid, self.plan.gid)
+        if self.plan.root and "user" in self.plan.enabled:
+            os.chown(path, self.plan.uid, self.plan.gid)
+        return path
+
+    def _spawn(self, calls_left: int):
+        cmd_r, cmd_w = os.pipe()
+        res_r, res_w = os.pipe()
+        _grow_pipe(cmd_w)
+        _grow_pipe(res_r)
+        cpu_total = float(self.limits["cpu_seconds"]) * (calls_left + 1) + 1
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(cmd_w)
+                os.close(res_r)
+                os.close(self.out_r)
+            finally:
+                child_main(self.plan, self.req, self.scratch, self.out_w, cmd_r, res_w, cpu_total)
+        os.close(cmd_r)
+        os.close(res_w)
+        os.set_blocking(res_r, False)
+        os.set_blocking(cmd_w, False)
+        child = _Child(pid, cmd_w, res_r)
+        setup = self._wait(child, K_SETUP + K_FATAL, LOAD_SEQ, 0.0)
+        if setup[0] != "frame" or setup[1][0] != K_SETUP:
+            self._end_child(child)
+            detail = setup[1][1].decode(errors="replace")[:2000] if setup[0] == "frame" else repr(setup[:2])
+            self.emit({"event": "fatal", "message": f"the sandbox could not isolate the submission: {detail}"})
+            self.reaper.sweep(self.pid)
+            os._exit(3)
+        self.emit({"event": "setup"}, [setup[1][1]])
+        load = self._wait(child, K_LOADED + K_ERROR + K_EXIT, LOAD_SEQ, 0.0)
+        header, blobs, _ = self._judge(child, load, "load")
+        if header.get("kind") != "L":  # an exception or an exit at import: that child is done
+            self._end_child(child)
+            return None, header, blobs
+        return child, header, blobs
+
+    def _call(self, child: _Child, index: int, call: dict):
+        blobs, specs = [], []
+        for arg in call["args"]:
+            if "blob" in arg:
+                data = self.blobs[arg["blob"]]
+                specs.append({"t": "n", "len": len(data)})
+                blobs.append(data)
+            else:
+                specs.append({"t": "j", "v": arg["value"]})
+        cmd = json.dumps({"seq": index, "function": call["function"], "args": specs}).encode()
+        child.pending = CMD_HEAD.pack(len(cmd)) + cmd + b"".join(blobs)
+        got = self._wait(child, K_RESULT + K_ERROR + K_MISSING + K_EXIT, index, child.cpu())
+        header, payload, keep = self._judge(child, got, "call")
+        return dict(header, event="call", index=call["index"]), payload, keep
+
+    def _judge(self, child: _Child, got, phase: str):
+        """(event header, blobs, keep the child?) from what a wait produced."""
+        what = got[0]
+        if what == "frame":
+            kind, payload = got[1]
+            return {"status": "frame", "kind": kind.decode()}, [payload], True
+        if what == "garbage":
+            return {"status": "invalid_output",
+                    "message": f"the submission wrote {child.garbage} (not a result the grader sent for)"}, [], False
+        if what == "timeout":
+            limit = self.limits["cpu_seconds"] if got[1] == "cpu" else self.limits["wall_seconds"]
+            kind = "CPU time" if got[1] == "cpu" else "wall-clock time"
+            more = "" if got[1] == "cpu" else " (sleeping, waiting or blocked)"
+            return {"status": "timeout", "message": f"exceeded the {kind} limit of {limit:g} s{more}"}, [], False
+        # dead without a complete frame
+        status, usage = got[1]
+        maxrss_mb = usage.ru_maxrss / 1024 if usage else 0
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            return {"status": "signal", "signal": sig, "maxrss_mb": maxrss_mb}, [], False
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+        return {"status": "exit", "code": code}, [], False
+
+    def _wait(self, child: _Child, kinds: bytes, seq: int, base_cpu: float):
+        caps = {K_RESULT: int(self.limits["result_bytes"]) + (1 << 20), K_LOADED: LOADED_FRAME}
+        wall = float(self.limits["wall_seconds"])
+        cpu = float(self.limits["cpu_seconds"])
+        deadline = time.monotonic() + wall
+        poller = select.poll()
+        registered_cmd = False
+        poller.register(self.out_r, select.POLLIN)
+        poller.register(child.res_r, select.POLLIN)
+        poller.register(self.chan.rfd, select.POLLIN)
+        try:
+            while True:
+                frame = child.take(kinds, seq, caps)
+                if frame == "garbage":
+                    return ("garbage",)
+                if frame is not None:
+                    return ("frame", frame)
+                if child.pending and not registered_cmd:
+                    poller.register(child.cmd_w, select.POLLOUT)
+                    registered_cmd = True
+                dead = self.reaper.poll(child.pid)
+                if dead is not None:
+                    child.read_result()
+                    frame = child.take(kinds, seq, caps)
+                    if frame == "garbage":
+                        return ("garbage",)
+                    if frame is not None:
+                        return ("frame", frame)
+                    return ("dead", dead)
+                now = time.monotonic()
+                if now >= deadline:
+                    return ("timeout", "wall")
+                if child.cpu() - base_cpu > cpu:
+                    return ("timeout", "cpu")
+                for fd, ev in poller.poll(max(1, min(20, int((deadline - now) * 1000) + 1))):
+                    if fd == self.out_r:
+                        self._drain_output()
+                    elif fd == child.res_r:
+                        child.read_result()
+                        if child.res_eof:
+                            poller.unregister(child.res_r)
+                    elif fd == self.chan.rfd:
+                        self.abort()
+                    elif fd == child.cmd_w:
+                        if ev & (select.POLLERR | select.POLLHUP):
+                            child.pending = b""
+                        else:
+                            try:
+                                n = os.write(child.cmd_w, child.pending[:1 << 20])
+                                child.pending = child.pending[n:]
+                            except BlockingIOError:
+                                pass
+                            except OSError:
+                                child.pending = b""
+                        if not child.pending:
+                            poller.unregister(child.cmd_w)
+                            registered_cmd = False
+        finally:
+            pass
+
+    def _end_child(self, child: _Child) -> None:
+        for fn in (lambda: os.killpg(child.pid, signal.SIGKILL), lambda: os.kill(child.pid, signal.SIGKILL)):
+            try:
+                fn()
+            except OSError:
+                pass
+        self.reaper.reap(block_pid=child.pid)
+        self.reaper.sweep(self.pid)
+        for fd in (child.cmd_w, child.res_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _drain_output(self, rounds: int = 16) -> None:
+        for _ in range(rounds):  # bounded, so that a flood cannot starve the deadline checks
+            try:
+                chunk = os.read(self.out_r, 1 << 20)
+            except (BlockingIOError, InterruptedError):
+                return
+            if not chunk:
+                return
+            self.out_total += len(chunk)
+            room = self.out_cap - len(self.out_kept)
+            if room > 0:
+                self.out_kept += chunk[:room]
+
+
+def _grow_pipe(fd: int) -> None:
+    try:
+        fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ: fewer wake-ups for big results and floods
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------------------- the worker
+def _wipe(root: str) -> None:
+    """Empty the scratch root. Every sandboxed process is dead by now, so nothing races us;
+    symlinks are never followed, and chmod (needed when not root) never touches one."""
+    import shutil
+
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        if os.geteuid() != 0 and not os.path.islink(path):
+            for here, dirs, _ in os.walk(path):
+                for d in [here] + [os.path.join(here, x) for x in dirs]:
+                    try:
+                        if stat.S_ISDIR(os.lstat(d).st_mode):
+                            os.chmod(d, 0o700)
+                    except OSError:
+                        pass
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def _probe(plan: Plan, numpy_dir: str) -> dict:
+    """Fork a child that applies every enabled layer, then checks that Python still works:
+    its import path can be listed and read, and scratch can be written."""
+    scratch = os.path.join(plan.scratch_root, "probe-" + os.urandom(4).hex())
+    os.mkdir(scratch, 0o700)
+    if plan.root and "user" in plan.enabled:
+        os.chown(scratch, plan.uid, plan.gid)
+    r, w = os.pipe()
+    limits = {"file_size_mb": 16, "open_files": 64, "processes": 64, "memory_mb": 1024}
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            fd = fcntl.fcntl(w, fcntl.F_DUPFD, HIGH_FD + 1000)
+            rep = isolate(plan, scratch, limits, 10)
+            problems = []
+            for root in plan.path + [numpy_dir]:
+                try:
+                    if os.path.isdir(root):
+                        names = sorted(os.listdir(root))
+                        f = next((n for n in names if os.path.isfile(os.path.join(root, n))), None)
+                        if f:
+                            with open(os.path.join(root, f), "rb") as fh:
+                                fh.read(1)
+                except OSError as exc:
+                    problems.append(f"{root}: {exc.strerror}")
+            try:
+                with open(os.path.join(scratch, "probe.txt"), "w") as fh:
+                    fh.write("ok")
+            except OSError as exc:
+                problems.append(f"scratch: {exc.strerror}")
+            os.write(fd, json.dumps({"layers": rep, "problems": problems}).encode())
+            os._exit(0)
+        except BaseException as exc:  # noqa: BLE001
+            try:
+                os.write(w, json.dumps({"layers": {}, "problems": [f"setup failed: {exc}"]}).encode())
+            finally:
+                os._exit(1)
+    os.close(w)
+    data = b""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if select.select([r], [], [], 0.5)[0]:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            data += chunk
+    os.close(r)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    os.waitpid(pid, 0)
+    _wipe(plan.scratch_root)
+    try:
+        return json.loads(data)
+    except ValueError:
+        return {"layers": {}, "problems": ["the probe child died"]}
+
+
+def main() -> None:
+    # The parent's pipes move to high fds; 0 and 1 become /dev/null so that nothing printed by
+    # accident can corrupt the protocol.
+    rfd = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
+    wfd = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+    os.chdir("/")
+    chan = Channel(rfd, wfd)
+    try:
+        config, _ = chan.recv()
+    except (ChannelClosed, ProtocolError):
+        return
+    hello: dict = {"event": "hello", "pid": os.getpid(), "python": sys.version.split()[0],
+                   "isolated": bool(sys.flags.isolated), "executable": sys.executable}
+    try:
+        import numpy
+
+        hello["numpy"] = numpy.__version__
+        numpy_dir = os.path.dirname(os.path.realpath(numpy.__file__))
+    except Exception as exc:  # noqa: BLE001
+        hello["error"] = f"NumPy cannot be imported by {sys.executable}: {exc}"
+        chan.send(hello)
+        return
+    # Modules the harness needs, imported once here rather than from disk in every child.
+    import builtins  # noqa: F401
+    import resource  # noqa: F401
+    import traceback  # noqa: F401
+    import types  # noqa: F401
+
+    numpy.lib.format  # noqa: B018 - may be a lazy attribute
+    hello["grader_imported"] = any(m == "grader" or m.startswith("grader.") for m in sys.modules)
+    try:
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+        hello["subreaper"] = [True, "worker and supervisor adopt and kill orphaned descendants"]
+    except (OSError, AttributeError) as exc:
+        hello["subreaper"] = [False, str(exc)]
+    try:
+        prctl(PR_SET_DUMPABLE, 0)  # the worker's /proc files stay out of reach of same-uid children
+    except (OSError, AttributeError):
+        pass
+    try:
+        plan, info = make_plan(config)
+    except Exception as exc:  # noqa: BLE001
+        hello["error"] = f"the sandbox could not be prepared: {type(exc).__name__}: {exc}"
+        chan.send(hello)
+        return
+    hello.update(info)
+    # Verify that a fully isolated child can still run Python; drop the layer that breaks it.
+    dropped = []
+    for attempt in ((), ("user",), ("landlock",), ("user", "landlock")):
+        trial = set(attempt) & plan.enabled
+        if len(trial) != len(attempt):
+            continue
+        plan.enabled -= trial
+        result = _probe(plan, numpy_dir)
+        if not result["problems"]:
+            dropped = sorted(trial)
+            break
+        plan.enabled |= trial
+        hello.setdefault("probe_problems", []).append(result["problems"][:5])
+    else:
+        hello["error"] = "an isolated child cannot run Python here: " + "; ".join(
+            str(p) for p in hello.get("probe_problems", []))
+        chan.send(hello)
+        return
+    for key in dropped:
+        plan.notes[key] = "broke Python in the child on this machine: " + "; ".join(
+            str(p) for p in hello["probe_problems"][0])
+    hello["layers"] = result["layers"]
+    hello["enabled"] = sorted(plan.enabled)
+    chan.send(hello)
+    while True:
+        try:
+            msg, _ = chan.recv()
+        except (ChannelClosed, ProtocolError):
+            break
+        if msg.get("op") != "begin":
+            break
+        pid = os.fork()
+        if pid == 0:
+            try:
+                Supervisor(chan, plan).run()
+            except BaseException:  # noqa: BLE001 - logged for the parent's diagnostics
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                os._exit(1)
+        reaper = Reaper()
+        reaper.reap(block_pid=pid)
+        status = reaper.statuses.get(pid, (0, None))[0]
+        reaper.sweep(os.getpid())
+        _wipe(plan.scratch_root)
+        chan.send({"event": "clean", "supervisor_status": status})
+    Reaper().sweep(os.getpid())
+    _wipe(plan.scratch_root)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Every output format: golden files, Gradescope's schema, JUnit parsed back, escaping."""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from grader import grading, report
+from grader.results import Results, TestResult
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).parent / "golden"
+SCHEMA = json.loads((Path(__file__).parent / "schemas" / "gradescope-results.schema.json").read_text())
+
+
+def golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"differs from {path}; UPDATE_GOLDEN=1 to accept"
+
+
+@pytest.fixture(scope="module")
+def sample() -> Results:
+    r = grading.grade_answers_file(ROOT / "solutions" / "sample-answers.json")
+    # the spec's hash and the version change with every edit: pin them for golden files
+    return Results(r.exercise, r.score, r.max_score, r.tests, r.warnings, r.output,
+                   (("exercise_sha256", "0" * 64), ("grader_version", "test"), ("variant_seed", None)))
+
+
+HOSTILE = Results(
+    "ex<&>", 1.5, 4.0,
+    (
+        TestResult("a", "a: <script>&\"'", 1.5, 2.0, "partial", "check [0] | pipe\nnext line"),
+        TestResult("b", "forward: hidden case 1", 0.0, 1.0, "crashed", "killed by SIGSEGV\x00\x1b[31m",
+                   visibility="after_published"),
+        TestResult("c", "c", 0.0, 1.0, "timeout", "took longer than 2 s"),
+    ),
+    ("warning ]]> here",),
+    "::error::fake\n```\n",
+)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "github", "gradescope", "junit"])
+def test_every_format_golden(sample, fmt):
+    golden(f"report-sample.{fmt}", report.render(sample, fmt, execution_time=1.25))
+
+
+def test_gradescope_matches_the_specification(sample):
+    for r in (sample, HOSTILE):
+        data = json.loads(report.render(r, "gradescope", execution_time=0.5))
+        jsonschema.validate(data, SCHEMA)
+        assert data["score"] == r.score and isinstance(data["execution_time"], float)
+        assert [t["status"] for t in data["tests"]] == ["passed" if t.status == "passed" else "failed" for t in r.tests]
+        assert sum(t["max_score"] for t in data["tests"]) == r.max_score
+    data = json.loads(report.render(HOSTILE, "gradescope"))
+    assert data["tests"][1]["visibility"] == "after_published"
+    assert data["extra_data"]["exercise"] == "ex<&>"
+
+
+def test_gradescope_extra_data_audits_the_grade(sample):
+    data = json.loads(report.render(sample, "gradescope"))
+    assert data["extra_data"] == {"exercise": "tutorial-4-matrix", "exercise_sha256": "0" * 64,
+                                  "grader_version": "test", "variant_seed": None}
+    real = json.loads(report.render(grading.grade_answers_file(ROOT / "solutions" / "sample-answers.json"), "gradescope"))
+    assert len(real["extra_data"]["exercise_sha256"]) == 64
+
+
+def test_junit_parses_back(sample):
+    for r in (sample, HOSTILE):
+        root = ET.fromstring(report.render(r, "junit").encode())
+        suite = root.find("testsuite")
+        cases = suite.findall("testcase")
+        assert len(cases) == len(r.tests) == int(suite.get("tests"))
+        for case, t in zip(cases, r.tests, strict=True):
+            assert case.get("name") == "".join(ch for ch in t.name if ch >= " ")
+            failure, error = case.find("failure"), case.find("error")
+            if t.status == "passed":
+                assert failure is None and error is None
+            elif t.status in ("timeout", "crashed", "error", "memory_limit", "no_result"):
+                assert error is not None and error.get("type") == t.status
+            else:
+                assert failure is not None and failure.get("type") == t.status
+        assert int(suite.get("failures")) == sum(c.find("failure") is not None for c in cases)
+    text = report.render(HOSTILE, "junit")
+    assert "\x00" not in text and "\x1b" not in text
+
+
+def test_markdown_escapes_table_cells():
+    md = report.render(HOSTILE, "markdown")
+    row = next(line for line in md.splitlines() if line.startswith("| a:"))
+    assert row.count(" | ") == 3 and "\\|" in row and "<br>" in row
+    assert "```text\n: :error::fake\nʼʼʼ\n```" in md  # a fence in the output cannot close ours
+    for fmt in ("text", "markdown", "github"):
+        text = report.render(HOSTILE, fmt)
+        assert not any(line.lstrip().startswith("::") for line in text.splitlines()), fmt
+
+
+def test_github_points_line(sample):
+    assert report.render(sample, "github").splitlines()[-1] == "Points 12/17"
+
+
+def test_expected_values_hidden_in_every_format(sample):
+    for fmt in report.FORMATS:
+        text = report.render(sample, fmt)
+        assert "0.1384985616" not in text and "expected" not in text.replace("unexpected", ""), fmt
+        assert "0.1384985616" in report.render(sample, fmt, show_expected=True), fmt
+
+
+def test_write_atomic_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "out.json"
+    report.write_atomic(target, "first")
+
+    class Boom(str):
+        def __str__(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(TypeError):
+        report.write_atomic(target, 123)  # a crash while writing
+    assert target.read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
