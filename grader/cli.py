@@ -134,6 +134,44 @@ def validate(exercises: tuple[str, ...]) -> None:
         click.get_current_context().exit(EXIT_USAGE)
 
 
+@cli.command("batch")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("-e", "--exercise", envvar="GRADER_EXERCISE", default=grading.DEFAULT_EXERCISE, show_default=True,
+              help="Exercise id or spec path.")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Where results go (default: FOLDER-grades).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), envvar="GRADER_JOBS", help="Worker processes (default: cores).")
+@click.option("--resume", is_flag=True, help="Keep results of unchanged submissions from an earlier (interrupted) run.")
+@click.option("--isolation", type=click.Choice(["best-effort", "strict"]), default="best-effort",
+              envvar="GRADER_ISOLATION", show_default=True)
+def batch(folder: str, exercise: str, out: str | None, jobs: int | None, resume: bool, isolation: str) -> None:
+    """Grade every submission in FOLDER: per-student results, a CSV gradebook and a summary.
+
+    A file per student (alice.py, bob.ipynb, carol.json) or a folder per student (alice/submission.py).
+
+    \b
+    Example:
+      grade batch submissions/ --exercise tutorial-4 --out grades/
+      grade batch submissions/ -e tutorial-4 -o grades/ --resume     (after an interruption)
+    """
+    from . import batch as batch_mod
+
+    bar = None
+    if sys.stderr.isatty():
+        bar = click.progressbar(length=1, label="grading", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+    summary = batch_mod.run(folder, exercise, out, jobs, resume, isolation, progress)
+    if bar is not None:
+        bar.render_finish()
+    click.echo(summary.text, nl=False)
+    click.echo(f"\nGraded {summary.graded}, kept {summary.reused} of {summary.total}; "
+               f"wrote {summary.out}/gradebook.csv, {summary.out}/summary.txt, {summary.out}/results/")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit status (errors are reported by :class:`DefaultGroup`)."""
     try:
