@@ -58,7 +58,7 @@ def cli() -> None:
 
 
 @cli.command("check")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("-e", "--exercise", envvar="GRADER_EXERCISE",
               help="Exercise id or spec path (default: named by the file, else tutorial-4).")
 @click.option("-f", "--format", "fmt", type=click.Choice(report.FORMATS), default="text",
@@ -75,6 +75,8 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
           fail_under: float | None, isolation: str) -> None:
     """Grade FILE: a student's submission.py or notebook (.ipynb), or an answers JSON file.
 
+    FILE may be a folder holding one submission (submission.py first), as on Gradescope.
+
     \b
     Examples:
       grade submission.py                       (the exercise named by EXERCISE = "...", else tutorial-4)
@@ -82,6 +84,7 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
       grade answers.json -e tutorial-4 --fail-under 50
     """
     started = time.perf_counter()
+    file = grading.submission_file(file)
     if file.endswith((".py", ".ipynb")):
         results = grading.grade_submission(file, exercise, reveal=show_expected, isolation=isolation)
     else:
@@ -170,6 +173,27 @@ def batch(folder: str, exercise: str, out: str | None, jobs: int | None, resume:
     click.echo(summary.text, nl=False)
     click.echo(f"\nGraded {summary.graded}, kept {summary.reused} of {summary.total}; "
                f"wrote {summary.out}/gradebook.csv, {summary.out}/summary.txt, {summary.out}/results/")
+
+
+@cli.command("bundle")
+@click.argument("exercise")
+@click.option("--gradescope", is_flag=True, required=True, help="Build a Gradescope autograder zip (the one kind so far).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="autograder.zip", show_default=True)
+def bundle(exercise: str, gradescope: bool, output: str) -> None:
+    """Write a Gradescope autograder zip for EXERCISE: setup.sh, run_autograder, the spec, this grader.
+
+    \b
+    Example:
+      grade bundle tutorial-4 --gradescope -o autograder.zip
+    """
+    from . import bundle as bundle_mod
+
+    data = bundle_mod.build(exercise)
+    tmp = output + ".tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, output)
+    click.echo(f"wrote {output} ({len(data):,} bytes): upload it as the autograder of a Gradescope assignment")
 
 
 def main(argv: list[str] | None = None) -> int:

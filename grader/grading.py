@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import compare, jsonio, solver, spec
-from .errors import AnswersError, GraderError
+from .errors import AnswersError, GraderError, UsageError
 from .results import Results, TestResult
 from .spec import Exercise
 
@@ -50,6 +50,19 @@ def validate(names: list[str]) -> list[tuple[str, list[GraderError]]]:
             errors = [exc]
         out.append((str(name), errors))
     return out
+
+
+def submission_file(path: str) -> str:
+    """A path to grade: the file itself, or the one submission inside a folder."""
+    p = Path(path)
+    if p.is_dir():
+        from .batch import _pick
+
+        chosen = _pick(p)
+        if chosen is None:
+            raise UsageError(f"{path}: no submission (.py, .ipynb or .json) in this folder")
+        return str(chosen)
+    return path
 
 
 def grade_answers_file(path: str | Path, exercise: str | None = None, reveal: bool = False) -> Results:

@@ -1,0 +1,95 @@
+"""A Gradescope autograder bundle: ``setup.sh``, ``run_autograder``, the exercise and this grader.
+
+Gradescope unpacks the zip into ``/autograder/source``, runs ``setup.sh`` once when the image is
+built, then ``run_autograder`` for each submission, which must leave
+``/autograder/results/results.json``. The grader travels as source inside the zip (it is not on
+PyPI), and ``setup.sh`` installs it with its dependencies.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+from . import spec
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image.
+set -euo pipefail
+cd "$(dirname "$0")"
+apt-get update -qq && apt-get install -y -qq python3 python3-pip python3-venv >/dev/null || true
+python3 -m venv /opt/grader-venv
+/opt/grader-venv/bin/pip install --quiet --upgrade pip
+/opt/grader-venv/bin/pip install --quiet ./grader-src
+ln -sf /opt/grader-venv/bin/grade /usr/local/bin/grade
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for each submission. AUTOGRADER_ROOT (default /autograder) lets a test run
+# it against a fake tree.
+set -uo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+GRADE="${GRADER_COMMAND:-grade}"
+mkdir -p "$ROOT/results"
+out="$ROOT/results/results.json"
+"$GRADE" "$ROOT/submission" --exercise "$ROOT/source/exercise.json" --format gradescope --output "$out" \\
+    > "$ROOT/results/grader.log" 2>&1
+status=$?
+if [ ! -s "$out" ]; then
+    # never leave Gradescope without a result: say what happened, score 0
+    msg=$(tail -c 2000 "$ROOT/results/grader.log" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')
+    printf '{"score": 0, "output": %s, "tests": []}\\n' "$msg" > "$out"
+fi
+exit 0
+"""
+
+# what of this project the bundle carries to install it
+_SOURCE = ("pyproject.toml", "setup.cfg", "README.md")
+
+
+def _project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def _add_tree(z: zipfile.ZipFile, folder: Path, arc: str) -> None:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            z.write(path, f"{arc}/{path.relative_to(folder).as_posix()}")
+
+
+def build(exercise: str | Path) -> bytes:
+    """The zip's bytes: setup.sh, run_autograder, exercise.json and grader-src/ (this grader)."""
+    path = spec.find(exercise)
+    spec.load(path)  # never ship an invalid exercise
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o755 << 16
+            z.writestr(info, text)
+        z.write(path, "exercise.json")
+        root = _project_root()
+        grader_pkg = Path(__file__).resolve().parent
+        _add_tree(z, grader_pkg, "grader-src/grader")
+        exercises = spec.exercises_folder()
+        _add_tree(z, exercises, "grader-src/exercises")
+        for name in _SOURCE:
+            if (root / name).is_file():
+                z.write(root / name, f"grader-src/{name}")
+            else:  # an installed grader has no setup.cfg beside it: write a minimal one
+                z.writestr(f"grader-src/{name}", _MINIMAL.get(name, ""))
+    return buf.getvalue()
+
+
+_MINIMAL = {
+    "pyproject.toml": '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n',
+    "setup.cfg": (
+        "[metadata]\nname = grader\nversion = attr: grader.__version__\n\n[options]\npython_requires = >=3.10\n"
+        "packages =\n    grader\n    grader.exercises\n    grader.schema\n    grader.sandbox\n"
+        "package_dir =\n    grader.exercises = exercises\ninstall_requires =\n    numpy>=1.22\n    click>=8.0\n"
+        "    jsonschema>=4.18\n    nbformat>=5.1\n\n[options.package_data]\ngrader.exercises = *.json\n"
+        "grader.schema = *.json\n\n[options.entry_points]\nconsole_scripts =\n    grade = grader.cli:main\n"
+    ),
+    "README.md": "grader (bundled for a Gradescope autograder)\n",
+}
