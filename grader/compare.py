@@ -75,9 +75,11 @@ def parse_number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"expected a number, got {_type(value)}")
     if isinstance(value, str):
-        text = value.strip().translate(_MINUS).replace(" ", "")
+        text = value.strip().translate(_MINUS)
         if len(text) > 100:
             raise ValueError("expected a number, got a long string")
+        if "_" in text or " " in text:  # float() would read "1_000" as 1000
+            raise ValueError(f"expected a number, got the string {value[:30]!r}")
         try:
             number = float(text)
         except ValueError:
@@ -119,21 +121,29 @@ def parse_value(value: Any) -> np.ndarray:
 def within(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
     """Entrywise: is ``got`` within the tolerance of ``expected``?
 
-    ``relabs``: |got − exp| ≤ atol + rtol·|exp|. ``sigfig`` and ``decimal`` accept an answer
-    rounded *or truncated* to ``digits`` significant figures (decimal places): a difference of at
-    most one unit in the last digit kept.
+    ``relabs``: |got − exp| ≤ atol + rtol·|exp|. ``sigfig`` and ``decimal``: ``got`` is exp
+    rounded to ``digits`` significant figures (decimal places) or more (within half a unit of the
+    last digit kept), or exp *truncated* to them — so 0.0822 and 0.0821 pass for 0.082167 at 3
+    significant figures, 0.0823 and 0.0820 do not. An expected 0 takes |got| ≤ atol.
     """
-    diff = np.abs(got - expected)
+    got = np.asarray(got, dtype=float)
+    expected = np.asarray(expected, dtype=float)
     if tol.mode == "relabs":
-        return diff <= tol.atol + tol.rtol * np.abs(expected)
-    if tol.mode == "decimal":
-        unit = 10.0 ** (-tol.digits)
-        return diff <= unit * (1 + 1e-9)
+        return np.abs(got - expected) <= tol.atol + tol.rtol * np.abs(expected)
     mag = np.abs(expected)
-    with np.errstate(divide="ignore"):
-        exponent = np.floor(np.log10(np.where(mag > 0, mag, 1.0)))
-    unit = np.where(mag > 0, 10.0 ** (exponent - tol.digits + 1), tol.atol)
-    return diff <= unit * (1 + 1e-9)
+    if tol.mode == "decimal":
+        unit = np.full_like(expected, 10.0 ** (-tol.digits))
+    else:
+        with np.errstate(divide="ignore"):
+            exponent = np.floor(np.log10(np.where(mag > 0, mag, 1.0)))
+        unit = 10.0 ** (exponent - tol.digits + 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e, g = expected / unit, got / unit
+        # rounded (or given with more correct digits): within half a unit; truncated: exactly that
+        ok = (np.abs(g - e) <= 0.5 * (1 + 1e-9)) | (np.abs(g - np.trunc(e)) <= 1e-6)
+    if tol.mode == "sigfig":
+        ok = np.where(mag > 0, ok, np.abs(got) <= tol.atol)
+    return ok
 
 
 def describe_tolerance(tol: Tolerance) -> str:

@@ -286,6 +286,8 @@ def lookup(names: dict[str, Ref], name: str) -> Ref | None:
     if name in names:
         return names[name]
     wanted = normalise_name(name)
+    if wanted in names:  # w₆ is w6 even where another name (w_6) also spells w6
+        return names[wanted]
     hits = [ref for key, ref in names.items() if normalise_name(key) == wanted]
     return hits[0] if len(hits) == 1 else None
 
