@@ -25,6 +25,8 @@ from .errors import SpecError, UsageError
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
 LOSSES = ("half_sse", "sse", "mse", "binary_cross_entropy", "cross_entropy")
 
+MAX_WEIGHTS = 5_000_000
+
 # Default tolerances (DESIGN.md): typed-in numbers vs code held to float64 accuracy.
 DEFAULT_RTOL, DEFAULT_ATOL = 1e-2, 1e-8
 CODE_RTOL, CODE_ATOL = 1e-6, 1e-9
@@ -383,6 +385,9 @@ class _Compiler:
                     lnames[key] = layer[key]
             self.layer_names.append(lnames)
         self.sizes = tuple(len(n) for n in self.neurons)
+        weights = sum(a * b for a, b in zip(self.sizes, self.sizes[1:]))
+        if weights > MAX_WEIGHTS:  # a typo such as 100000 neurons must not eat the machine's memory
+            raise self.fail("network.layers", f"{weights:,} weights: at most {MAX_WEIGHTS:,} are allowed")
 
     # -- parameters
     def neuron(self, name: str, path: str) -> Ref:

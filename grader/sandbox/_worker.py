@@ -154,11 +154,16 @@ class Channel:
         return header, blobs
 
 
+# Taken at import, so that student code replacing os.write or json.dumps in a child cannot
+# change how the harness writes its frames.
+_os_write, _json_dumps = os.write, json.dumps
+
+
 def _write_all(fd: int, data) -> None:
     view = memoryview(data)
     while view:
         try:
-            n = os.write(fd, view)
+            n = _os_write(fd, view)
         except InterruptedError:
             continue
         view = view[n:]
@@ -714,7 +719,7 @@ def child_main(plan: Plan, req: dict, scratch: str, out_w: int, cmd_r: int, res_
 
 def _frame(kind: bytes, seq: int, payload) -> None:
     if not isinstance(payload, (bytes, bytearray)):
-        payload = json.dumps(payload, separators=(",", ":"), default=str).encode()
+        payload = _json_dumps(payload, separators=(",", ":"), default=str).encode()
     try:
         _write_all(RESULT_FD, FRAME_HEAD.pack(FRAME_MAGIC, kind, seq, len(payload)) + payload)
     except OSError:
@@ -735,12 +740,13 @@ class Harness:
         self.req, self.scratch = req, scratch
         self.pid = os.getpid()
         self.np_asarray, self.np_ndarray = np.asarray, np.ndarray
-        self.write_array, self.np_load = np.lib.format.write_array, np.load
+        self.write_array, self.read_array = np.lib.format.write_array, np.lib.format.read_array
         self.BytesIO, self.dumps, self.loads = io.BytesIO, json.dumps, json.loads
         self.extract_tb, self.format_exc_only = traceback.extract_tb, traceback.format_exception_only
         self.read, self.getpid, self.exit = os.read, os.getpid, os._exit
         self.builtins = builtins.__dict__
         self.saved_builtins = dict(builtins.__dict__)
+        self.theirs = dict(builtins.__dict__)
         self.types = types
         self.cap = int(req["limits"]["result_bytes"])
         self.filename = req["filename"]
@@ -766,20 +772,18 @@ class Harness:
             except BaseException:  # noqa: BLE001
                 pass
 
-    def _own_builtins(self):
-        """Put the original builtins back while the harness works; returns the student's."""
-        theirs = dict(self.builtins)
+    # Student code sees its own builtins (it may have changed them at import); the harness
+    # always works with the original ones, so a patched len() or isinstance() cannot derail it.
+    def _student_builtins(self) -> None:
         self.builtins.clear()
-        self.builtins.update(self.saved_builtins)
-        return theirs
-
-    def _their_builtins(self, theirs) -> None:
-        self.builtins.clear()
-        self.builtins.update(theirs)
+        self.builtins.update(self.theirs)
 
     def _after_student(self) -> None:
         if self.getpid() != self.pid:  # a fork of the child came back here: not ours to answer
             self.exit(0)
+        self.theirs = dict(self.builtins)
+        self.builtins.clear()
+        self.builtins.update(self.saved_builtins)
         self._flush()
 
     def _where(self, filename: str, lineno: int) -> str:
@@ -819,28 +823,20 @@ class Harness:
         self.module = module
         try:
             code = compile(req["code"], self.path, "exec", dont_inherit=True)
+            self._student_builtins()
             exec(code, module.__dict__)
         except SystemExit as exc:
             self._after_student()
-            theirs = self._own_builtins()
             _frame(K_EXIT, LOAD_SEQ, {"code": repr(exc.code)[:200]})
-            self._their_builtins(theirs)
-            self._loop_without_module()
+            self.exit(0)
         except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit too
             self._after_student()
-            theirs = self._own_builtins()
             _frame(K_ERROR, LOAD_SEQ, self._describe(exc))
-            self._their_builtins(theirs)
-            self._loop_without_module()
+            self.exit(0)
         self._after_student()
-        theirs = self._own_builtins()
         _frame(K_LOADED, LOAD_SEQ, self._loaded_info())
-        self._their_builtins(theirs)
         while True:
             self._serve_one()
-
-    def _loop_without_module(self) -> None:
-        self.exit(0)
 
     def _loaded_info(self) -> dict:
         defined, answers, note = [], None, None
@@ -886,7 +882,7 @@ class Harness:
         args = []
         for spec in cmd["args"]:
             if spec["t"] == "n":
-                args.append(self.np_load(self.BytesIO(self._read_exact(spec["len"])), allow_pickle=False))
+                args.append(self.read_array(self.BytesIO(self._read_exact(spec["len"])), allow_pickle=False))
             else:
                 args.append(spec["v"])
         fn = self.module.__dict__.get(fname)
@@ -894,24 +890,18 @@ class Harness:
             _frame(K_MISSING, seq, {"function": fname, "reason": "not defined" if fn is None else "not callable"})
             return
         try:
+            self._student_builtins()
             value = fn(*args)
         except SystemExit as exc:
             self._after_student()
-            theirs = self._own_builtins()
             _frame(K_EXIT, seq, {"code": repr(exc.code)[:200]})
-            self._their_builtins(theirs)
             return
         except BaseException as exc:  # noqa: BLE001
             self._after_student()
-            theirs = self._own_builtins()
             _frame(K_ERROR, seq, self._describe(exc))
-            self._their_builtins(theirs)
             return
         self._after_student()
-        theirs = self._own_builtins()
-        payload = self._encode(value)
-        self._their_builtins(theirs)
-        _frame(K_RESULT, seq, payload)
+        _frame(K_RESULT, seq, self._encode(value))
 
     def _encode(self, value) -> bytes:
         try:
@@ -993,24 +983,31 @@ class _Child:
             self.buf += chunk
 
     def take(self, kinds: bytes, seq: int, caps: dict):
-        """A complete frame (kind, payload), None (need more), or "garbage"."""
+        """A complete frame (kind, payload), None (need more), or "garbage".
+
+        A well-formed frame for an earlier call (student code that forged one and then returned,
+        so that the harness answered too) is dropped; anything else out of place is garbage."""
         b = self.buf
-        if len(b) < FRAME_HEAD.size:
-            return None
-        magic, kind, fseq, length = FRAME_HEAD.unpack_from(b)
-        if magic != FRAME_MAGIC or kind not in kinds or fseq != seq:
-            self.garbage = "malformed data on the result channel"
-            return "garbage"
-        if length > caps.get(kind, SMALL_FRAME):
-            self.garbage = f"a result of {length} bytes, more than the limit of {caps.get(kind, SMALL_FRAME)}"
-            return "garbage"
-        if len(b) < FRAME_HEAD.size + length:
-            return None
-        payload = bytes(b[FRAME_HEAD.size:FRAME_HEAD.size + length])
-        del b[:FRAME_HEAD.size + length]
-        return kind, payload
+        while len(b) >= FRAME_HEAD.size:
+            magic, kind, fseq, length = FRAME_HEAD.unpack_from(b)
+            stale = seq != LOAD_SEQ and (fseq < seq or fseq == LOAD_SEQ) and kind in _FRAME_KINDS
+            if magic != FRAME_MAGIC or not (kind in kinds and fseq == seq or stale):
+                self.garbage = "malformed data on the result channel"
+                return "garbage"
+            cap = max(caps.values()) if stale else caps.get(kind, SMALL_FRAME)
+            if length > cap:
+                self.garbage = f"a result of {length} bytes, more than the limit of {cap}"
+                return "garbage"
+            if len(b) < FRAME_HEAD.size + length:
+                return None
+            payload = bytes(b[FRAME_HEAD.size:FRAME_HEAD.size + length])
+            del b[:FRAME_HEAD.size + length]
+            if not stale:
+                return kind, payload
+        return None
 
 
+_FRAME_KINDS = (K_SETUP, K_LOADED, K_RESULT, K_ERROR, K_MISSING, K_EXIT)
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
