@@ -200,8 +200,10 @@ def question_name(q: Question) -> str:
 MISSING = object()
 
 
-def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool) -> TestResult:
-    """Grade one typed answer (``value`` is raw JSON data, or :data:`MISSING`)."""
+def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool,
+                   ex: Exercise | None = None) -> TestResult:
+    """Grade one typed answer (``value`` is raw JSON data, or :data:`MISSING`). With the
+    exercise, a wrong answer that a known mistake explains says which step went wrong."""
     revealed = reveal or q.reveal
     plain = to_plain(expected)
     common = dict(id=q.id, name=question_name(q), max_score=q.points, expected=plain, revealed=revealed)
@@ -213,6 +215,12 @@ def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool) 
         return TestResult(score=0.0, status="invalid", feedback=f"invalid answer: {exc}", **common)
     fraction, feedback = compare(got, expected, q.tolerance)
     status = "passed" if fraction == 1.0 else ("partial" if fraction > 0 else "wrong")
+    if status != "passed" and ex is not None:
+        from .mistakes import diagnose  # mistakes builds on this module
+
+        mistake = diagnose(ex, q, got)
+        if mistake is not None:
+            feedback = f"{feedback}. Step: {mistake.step}"
     if status != "passed" and q.feedback:
         feedback = f"{feedback}. {q.feedback}" if feedback else q.feedback
     return TestResult(score=round(q.points * fraction, 6), status=status, feedback=feedback,
@@ -227,7 +235,7 @@ def grade_answers(ex: Exercise, answers: dict[str, Any], key: dict[str, np.ndarr
     for name in answers:
         if name not in ids:
             notes.append(f"answers: unknown question {name!r}{did_you_mean(name, ids)}; ignored")
-    tests = tuple(grade_question(q, answers.get(q.id, MISSING), key[q.id], reveal) for q in ex.questions)
+    tests = tuple(grade_question(q, answers.get(q.id, MISSING), key[q.id], reveal, ex) for q in ex.questions)
     score = round(sum(t.score for t in tests), 6)
     return Results(ex.id, score, ex.max_score, tests, tuple(notes))
 

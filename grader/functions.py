@@ -77,6 +77,8 @@ def _targets(net: Network, rng: np.random.Generator, S: int, lo: float, hi: floa
 def _inputs(fn_args: list[str], net: Network, x: np.ndarray, t: np.ndarray, W: list[np.ndarray],
             b: list[np.ndarray], lr: float, epochs: int, z: np.ndarray) -> tuple[tuple[str, Any], ...]:
     values: dict[str, Any] = {"x": x, "t": t, "lr": float(lr), "epochs": int(epochs), "z": z}
+    # a loss function's y: outputs strictly inside (0, 1), away from the targets, same shape
+    values[f"a{net.L}"] = 0.05 + 0.9 * (1.0 - np.clip(np.asarray(t, float), 0.0, 1.0)) * 0.5 + 0.2
     for l in range(1, net.L + 1):
         values[f"W{l}"] = W[l - 1]
         values[f"b{l}"] = b[l - 1].reshape(-1, 1)  # biases are columns (h, 1)

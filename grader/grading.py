@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import compare, jsonio, solver, spec
+from . import compare, jsonio, mistakes, solver, spec
 from .errors import AnswersError, GraderError, UsageError
 from .results import Results, TestResult
 from .spec import Exercise
@@ -101,6 +101,10 @@ def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: boo
         expected = solver.function_outputs(fn, case)
         fraction, feedback = compare.check_outputs(fn, case, out.values, expected, CODE_TOLERANCE, show)
         status = "passed" if fraction == 1 else ("partial" if fraction > 0 else "wrong")
+        if status != "passed":
+            mistake = mistakes.diagnose_function(fn, case, out.values)
+            if mistake is not None:
+                feedback = f"{feedback}. Step: {mistake.step}"
         tests.append(TestResult(f"{fn.name}/{case.id}", name, round(share * fraction, 6), share, status, feedback,
                                 revealed=show))
     pair = [c for c in fn.cases if c.group == "vectorized"]

@@ -494,7 +494,7 @@ def function_outputs(fn: Function, case: Case) -> tuple[np.ndarray, ...]:
         _train(net, s, float(given.get("lr", 0.5)), int(given["epochs"]), "batch")
     if f"a{L}" in given and "x" not in given:  # a loss function: E from y and t alone
         y = np.asarray(given[f"a{L}"], float)[..., None]
-        return tuple(loss(net, y, s.t)[0] * np.ones(()) for _ in fn.returns)
+        return tuple(np.asarray(loss(net, y, s.t)[0], dtype=float) for _ in fn.returns)
     fwd = forward(net, s.W, s.b, s.x)
     back = reverse(net, s.W, fwd, s.t, _E)
     dW, db = gradients(net, fwd, back)

@@ -385,7 +385,7 @@ class _Compiler:
                     lnames[key] = layer[key]
             self.layer_names.append(lnames)
         self.sizes = tuple(len(n) for n in self.neurons)
-        weights = sum(a * b for a, b in zip(self.sizes, self.sizes[1:]))
+        weights = sum(a * b for a, b in zip(self.sizes, self.sizes[1:], strict=False))
         if weights > MAX_WEIGHTS:  # a typo such as 100000 neurons must not eat the machine's memory
             raise self.fail("network.layers", f"{weights:,} weights: at most {MAX_WEIGHTS:,} are allowed")
 
