@@ -8,6 +8,7 @@ message that says why.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -227,6 +228,35 @@ def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool,
                       got=to_plain(got), **common)
 
 
+def carry_forward(ex: Exercise, tests: tuple[TestResult, ...], key: dict[str, np.ndarray]) -> tuple[TestResult, ...]:
+    """Error carried forward: a wrong answer that equals the product of the student's own answers
+    to the steps it builds on (``uses``), when one of those steps is wrong, earns
+    ``carried_forward`` of its points — the wrong step costs its points once."""
+    by_id = {t.id: t for t in tests}
+    out = []
+    for q, t in zip(ex.questions, tests, strict=True):
+        steps = [by_id[u] for u in q.uses]
+        if (not steps or t.status not in ("wrong", "partial") or all(s.status == "passed" for s in steps)
+                or t.got is None or any(np.ndim(s.got) != 0 or s.got is None for s in steps)):
+            out.append(t)
+            continue
+        # only a decomposition that holds for the true values carries errors forward
+        true = np.prod([float(np.squeeze(key[s.id])) for s in steps])
+        if not np.isclose(true, float(np.squeeze(key[q.id])), rtol=1e-9, atol=1e-15):
+            out.append(t)
+            continue
+        theirs = float(np.prod([float(s.got) for s in steps]))
+        if np.ndim(t.got) == 0 and bool(within(np.float64(t.got), np.float64(theirs), q.tolerance)):
+            score = round(q.points * q.carried_forward, 6)
+            if score > t.score:
+                names = " × ".join(q.uses)
+                t = dataclasses.replace(t, score=score, status="partial", feedback=(
+                    f"{t.feedback}. Error carried forward: your answer follows from your own answers to "
+                    f"{names}, one of which is wrong; {q.carried_forward:g} of the points"))
+        out.append(t)
+    return tuple(out)
+
+
 def grade_answers(ex: Exercise, answers: dict[str, Any], key: dict[str, np.ndarray],
                   reveal: bool = False, warnings: tuple[str, ...] = ()) -> Results:
     """Grade an answers mapping question by question against ``key`` (one variant's answers)."""
@@ -236,6 +266,7 @@ def grade_answers(ex: Exercise, answers: dict[str, Any], key: dict[str, np.ndarr
         if name not in ids:
             notes.append(f"answers: unknown question {name!r}{did_you_mean(name, ids)}; ignored")
     tests = tuple(grade_question(q, answers.get(q.id, MISSING), key[q.id], reveal, ex) for q in ex.questions)
+    tests = carry_forward(ex, tests, key)
     score = round(sum(t.score for t in tests), 6)
     return Results(ex.id, score, ex.max_score, tests, tuple(notes))
 

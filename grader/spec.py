@@ -7,6 +7,7 @@ pre-activations, parameters, layer names and ``E``); a duplicate names both plac
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import json
@@ -120,6 +121,8 @@ class Question:
     tolerance: Tolerance = Tolerance()
     reveal: bool = False
     feedback: str = ""
+    uses: tuple[str, ...] = ()  # earlier questions whose product this answer is (error carried forward)
+    carried_forward: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -615,7 +618,28 @@ class _Compiler:
             tolerance=self.tolerance(q.get("tolerance"), default),
             reveal=bool(q.get("reveal", False)),
             feedback=q.get("feedback", ""),
+            uses=tuple(q.get("uses", ())),
+            carried_forward=float(q.get("carried_forward", self.data.get("carried_forward", 0.5))),
         )
+
+    def chains(self, questions: tuple[Question, ...]) -> tuple[Question, ...]:
+        """Check explicit ``uses``; find chain-rule chains of earlier derivative questions for the
+        others (dE/dw6 after dE/dy1, dy1/dz3, dz3/dw6 under the same given and epochs)."""
+        out: list[Question] = []
+        for i, q in enumerate(questions):
+            earlier = {e.id: e for e in out}
+            for k, used in enumerate(q.uses):
+                if used not in earlier:
+                    raise self.fail(f"questions[{i}].uses[{k}]", f"{used!r} is not an earlier question"
+                                    f"{did_you_mean(used, list(earlier))}")
+            if not q.uses and q.quantity.is_derivative and _scalar(self, q.quantity.b):
+                same = [e for e in out if e.quantity.is_derivative and _scalar(self, e.quantity.b)
+                        and (e.given, e.after_epochs, e.sample) == (q.given, q.after_epochs, q.sample)]
+                chain = _find_chain(q.quantity.a.name, q.quantity.b.name, same, [])
+                if chain:
+                    q = dataclasses.replace(q, uses=tuple(chain))
+            out.append(q)
+        return tuple(out)
 
     def given_value(self, ref: Ref, value: Any, path: str, n_samples: int) -> Any:
         arr = self.floats(value, path)
@@ -687,6 +711,7 @@ class _Compiler:
         )
         if self.errors:
             raise self.errors[0]
+        questions = self.chains(questions)
         if "targets" not in d:
             for i, q in enumerate(questions):
                 if q.after_epochs or q.quantity.b.kind == "E" or (q.quantity.a and q.quantity.a.kind == "E"):
@@ -717,6 +742,28 @@ class _Compiler:
             functions=functions,
             raw=d,
         )
+
+
+def _scalar(c: Any, ref: Ref) -> bool:
+    return ref.kind in ("E", "a", "z") or (ref.kind == "param" and c.params[ref.name].shape == ())
+
+
+def _find_chain(a: str, b: str, questions: list[Question], path: list[str]) -> list[str] | None:
+    """Question ids dA/dX1, dX1/dX2, …, dXn/dB (at least two), the earliest first."""
+    if len(path) >= 5:
+        return None
+    for e in questions:
+        if e.id in path or e.quantity.a.name != a:
+            continue
+        nxt = e.quantity.b.name
+        if nxt == b:
+            if path:
+                return [*path, e.id]
+            continue
+        found = _find_chain(nxt, b, questions, [*path, e.id])
+        if found:
+            return found
+    return None
 
 
 _KIND = {
