@@ -120,18 +120,19 @@ def _init_worker(isolation: str) -> None:
     _BOX = Sandbox(isolation)
 
 
-def grade_one(path: str, exercise: str, isolation: str = "best-effort") -> dict[str, Any]:
-    """Grade one submission in this worker; never raises for a bad submission."""
+def grade_one(path: str, exercise: str, isolation: str = "best-effort", student: str | None = None) -> dict[str, Any]:
+    """Grade one submission in this worker (``student``'s variant where the exercise has
+    variants); never raises for a bad submission."""
     from . import grading
 
     try:
         if path.endswith(".json"):
-            r = grading.grade_answers_file(path, exercise)
+            r = grading.grade_answers_file(path, exercise, student=student)
         else:
             global _BOX
             if _BOX is None:
                 _init_worker(isolation)
-            r = grading.grade_submission(path, exercise, isolation=isolation, box=_BOX)
+            r = grading.grade_submission(path, exercise, isolation=isolation, box=_BOX, student=student)
     except GraderError as exc:
         r = _failed(exercise, str(exc), not path.endswith(".json"))
     except Exception as exc:  # a bug of ours must not stop the class: record it and go on
@@ -165,6 +166,11 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
         todo.append(s)
     jobs = max(1, jobs or os.cpu_count() or 1)
     done = 0
+    if "variants" in ex.raw:  # each student is graded on their own variant
+        from .variants import secret_from_env
+
+        secret_from_env()  # fail once, before grading, when the secret is missing
+    student_of = (lambda s: s.student) if "variants" in ex.raw else (lambda s: None)
 
     def save(s: Submission, data: dict[str, Any]) -> None:
         nonlocal done
@@ -176,11 +182,11 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
 
     if jobs == 1 or len(todo) <= 1:
         for s in todo:
-            save(s, grade_one(str(s.path), str(exercise), isolation))
+            save(s, grade_one(str(s.path), str(exercise), isolation, student_of(s)))
     else:
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_init_worker,
                                  initargs=(isolation,)) as pool:
-            futures = {pool.submit(grade_one, str(s.path), str(exercise), isolation): s for s in todo}
+            futures = {pool.submit(grade_one, str(s.path), str(exercise), isolation, student_of(s)): s for s in todo}
             for fut in as_completed(futures):
                 s = futures[fut]
                 try:

@@ -71,8 +71,10 @@ def cli() -> None:
 @click.option("--isolation", type=click.Choice(["best-effort", "strict"]), default="best-effort",
               envvar="GRADER_ISOLATION", show_default=True,
               help="strict: refuse to run code (exit 3) where the sandbox cannot isolate the network.")
+@click.option("--student", envvar="GRADER_STUDENT",
+              help="Grade this student's variant (exercises with variants; needs GRADER_SECRET).")
 def check(file: str, exercise: str | None, fmt: str, output: str | None, show_expected: bool,
-          fail_under: float | None, isolation: str) -> None:
+          fail_under: float | None, isolation: str, student: str | None) -> None:
     """Grade FILE: a student's submission.py or notebook (.ipynb), or an answers JSON file.
 
     FILE may be a folder holding one submission (submission.py first), as on Gradescope.
@@ -86,9 +88,9 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
     started = time.perf_counter()
     file = grading.submission_file(file)
     if file.endswith((".py", ".ipynb")):
-        results = grading.grade_submission(file, exercise, reveal=show_expected, isolation=isolation)
+        results = grading.grade_submission(file, exercise, reveal=show_expected, isolation=isolation, student=student)
     else:
-        results = grading.grade_answers_file(file, exercise, reveal=show_expected)
+        results = grading.grade_answers_file(file, exercise, reveal=show_expected, student=student)
     text = report.render(results, fmt, show_expected, execution_time=time.perf_counter() - started)
     _emit(text, output)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -103,7 +105,8 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
 @click.argument("exercise")
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the key here instead of stdout.")
-def key(exercise: str, fmt: str, output: str | None) -> None:
+@click.option("--student", envvar="GRADER_STUDENT", help="The key of this student's variant (needs GRADER_SECRET).")
+def key(exercise: str, fmt: str, output: str | None, student: str | None) -> None:
     """Print the answer key of EXERCISE (a bundled id or a spec path).
 
     \b
@@ -111,7 +114,7 @@ def key(exercise: str, fmt: str, output: str | None) -> None:
       grade key tutorial-4
       grade key exercises/tutorial-4-matrix.json --format json > key.json
     """
-    k = grading.answer_key(exercise)
+    k = grading.answer_key(exercise, student)
     text = report.key_json(k.exercise, k.answers) if fmt == "json" else report.key_text(k.exercise, k.answers)
     _emit(text, output)
 

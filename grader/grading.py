@@ -34,8 +34,8 @@ class Key:
     answers: dict  # question id -> float or nested list
 
 
-def answer_key(name: str | Path) -> Key:
-    ex = spec.load_exercise(name)
+def answer_key(name: str | Path, student: str | None = None) -> Key:
+    ex = spec.load_exercise(name, student)
     return Key(ex, solver.answer_key(ex))
 
 
@@ -65,7 +65,8 @@ def submission_file(path: str) -> str:
     return path
 
 
-def grade_answers_file(path: str | Path, exercise: str | None = None, reveal: bool = False) -> Results:
+def grade_answers_file(path: str | Path, exercise: str | None = None, reveal: bool = False,
+                       student: str | None = None) -> Results:
     """Grade an answers JSON file; the exercise comes from ``exercise``, the file, or the default."""
     answers, named = compare.read_answers(path)
     warnings = []
@@ -73,12 +74,12 @@ def grade_answers_file(path: str | Path, exercise: str | None = None, reveal: bo
         if named is None:
             warnings.append(f"no exercise named: graded against the bundled default {DEFAULT_EXERCISE!r}")
         exercise = named or DEFAULT_EXERCISE
-    ex = spec.load_exercise(exercise)
+    ex = spec.load_exercise(exercise, student)
     if named is not None and named not in (ex.id, *ex.aliases):
         warnings.append(f"{path}: the file names exercise {named!r} but is graded against {ex.id!r}")
     key = {qid: v[0] for qid, v in solver.solve(ex).items()}
     results = compare.grade_answers(ex, answers, key, reveal=reveal, warnings=tuple(warnings))
-    return dataclasses.replace(results, extra=audit(ex))
+    return dataclasses.replace(results, extra=audit(ex, ex.variant_seed))
 
 
 # ---------------------------------------------------------------------------- code submissions
@@ -134,7 +135,8 @@ def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: boo
 
 
 def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool = False,
-                     isolation: str = "best-effort", box: Any = None, limits: Any = None) -> Results:
+                     isolation: str = "best-effort", box: Any = None, limits: Any = None,
+                     student: str | None = None) -> Results:
     """Grade a ``.py`` or ``.ipynb`` submission: its functions in the sandbox, its ``ANSWERS`` if any.
 
     The sandbox worker starts before the exercise is loaded; the child gets the inputs of each case
@@ -154,7 +156,7 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
             if source.exercise is None:
                 warnings.append(f"no EXERCISE named: graded against the bundled default {DEFAULT_EXERCISE!r}")
             exercise = source.exercise or DEFAULT_EXERCISE
-        ex = spec.load_exercise(exercise)
+        ex = spec.load_exercise(exercise, student)
         calls = [sandbox.Call(fn.name, tuple(v for _, v in case.inputs)) for fn in ex.functions for case in fn.cases]
         run = box.run(source, calls, limits if limits is not None else sandbox.Limits())
     finally:
@@ -188,4 +190,4 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
         warnings.append("no ANSWERS defined: the exercise's questions were not graded, only its functions")
     score = round(sum(t.score for t in tests), 6)
     max_score = round(sum(t.max_score for t in tests), 6)
-    return Results(ex.id, score, max_score, tuple(tests), tuple(warnings), run.output, audit(ex))
+    return Results(ex.id, score, max_score, tuple(tests), tuple(warnings), run.output, audit(ex, ex.variant_seed))

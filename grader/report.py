@@ -56,7 +56,8 @@ def key_text(ex: Exercise, key: dict[str, Any]) -> str:
             when.append(f"sample {q.sample}")
         rows.append((q.id, q.ask, "; ".join(when), fmt(key[q.id])))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = [f"Answer key: {ex.id} ({ex.title})", ""]
+    who = f", the variant of student {ex.student}" if ex.student is not None else ""
+    lines = [f"Answer key: {ex.id} ({ex.title}){who}", ""]
     for r in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3])
         if r is rows[0]:

@@ -191,6 +191,8 @@ class Exercise:
     aliases: tuple[str, ...] = ()
     functions: tuple[Function, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    variant_seed: int | None = None  # set for one student's variant
+    student: str | None = None
 
     @property
     def n_samples(self) -> int:
@@ -789,6 +791,10 @@ def check_spec(data: Any, source: str = "<spec>") -> list[SpecError]:
     compiler = _Compiler(data, source)
     try:
         compiler.compile()
+        if "variants" in data:  # a variant must compile too: try one
+            from . import variants
+
+            _Compiler(variants.concrete(data, 0, source), source).compile()
     except SpecError as exc:
         return compiler.errors or [exc]
     return []
@@ -804,9 +810,20 @@ def read_spec(path: str | Path) -> Any:
         raise SpecError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def load(path: str | Path) -> Exercise:
-    """Load, validate and compile the spec file at ``path``."""
-    return compile_spec(read_spec(path), str(path))
+def load(path: str | Path, student: str | None = None, secret: str | None = None) -> Exercise:
+    """Load, validate and compile the spec file at ``path``; for a ``student``, their variant
+    (keyed by ``secret``, default ``GRADER_SECRET``) when the spec has ``variants``."""
+    data = read_spec(path)
+    errors = validate(data, str(path))
+    if errors:
+        raise errors[0]
+    if student is None or "variants" not in data:
+        return compile_spec(data, str(path))
+    from . import variants
+
+    seed = variants.seed(data["id"], student, secret if secret is not None else variants.secret_from_env())
+    ex = compile_spec(variants.concrete(data, seed, str(path)), str(path))
+    return dataclasses.replace(ex, variant_seed=seed, student=student)
 
 
 # ---------------------------------------------------------------------------- bundled exercises
@@ -848,5 +865,5 @@ def find(name: str | Path) -> Path:
                      f"bundled: {', '.join(sorted(known))}")
 
 
-def load_exercise(name: str | Path) -> Exercise:
-    return load(find(name))
+def load_exercise(name: str | Path, student: str | None = None) -> Exercise:
+    return load(find(name), student)

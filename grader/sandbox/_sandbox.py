@@ -112,6 +112,11 @@ def helper_files(source: Source) -> list[tuple[str, bytes]]:
     """The ``.py`` files beside the submission that it imports (transitively). Only imported
     ones: a folder may hold other students' submissions too."""
     folder = source.path.parent
+    try:  # most submissions sit alone: no need to parse anything
+        if not any(p.suffix == ".py" and p.name != source.path.name for p in folder.iterdir()):
+            return []
+    except OSError:
+        return []
     found: dict[str, bytes] = {}
     todo, total = [source.code], 0
     while todo:
@@ -133,12 +138,15 @@ def helper_files(source: Source) -> list[tuple[str, bytes]]:
     return sorted((f"{n}.py", d) for n, d in found.items())
 
 
-def _encode_arg(arg, blobs: list) -> dict:
+def _encode_arg(arg, blobs: list, seen: dict) -> dict:
     if isinstance(arg, np.ndarray):
+        if id(arg) in seen:  # the same array in several calls is sent once (each call still gets a copy)
+            return {"blob": seen[id(arg)]}
         buf = io.BytesIO()
         np.lib.format.write_array(buf, np.ascontiguousarray(arg, dtype=np.float64)
                                   if arg.ndim else np.asarray(arg, dtype=np.float64), allow_pickle=False)
         blobs.append(buf.getvalue())
+        seen[id(arg)] = len(blobs) - 1
         return {"blob": len(blobs) - 1}
     if isinstance(arg, bool) or not isinstance(arg, (int, float)):
         raise TypeError(f"a sandbox call argument must be a float64 ndarray, a float or an int, not {type(arg).__name__}")
@@ -260,7 +268,7 @@ class Sandbox:
             self._shutdown()
             raise SandboxUnavailable(f"the sandbox worker could not be started: {exc}") from None
         self._finalizer = weakref.finalize(self, _stop, self._proc, self._scratch)
-        self._chan = W.Channel(self._proc.stdout.fileno(), self._proc.stdin.fileno())
+        self._chan = W.Channel(self._proc.stdout.fileno(), self._proc.stdin.fileno(), buffered=True)
         config = {"op": "config", "deny": deny, "hide": hide, "scratch_root": self._scratch,
                   "disable": list(self._disable), "strict": self.isolation == "strict"}
         try:
@@ -289,12 +297,13 @@ class Sandbox:
     def run(self, source: Source, calls: Sequence[Call], limits: Limits = DEFAULT_LIMITS) -> SubmissionRun:
         calls = list(calls)
         blobs: list[bytes] = []
+        seen: dict[int, int] = {}
         call_msgs = []
         for i, call in enumerate(calls):
             if not isinstance(call.function, str) or not call.function.isidentifier():
                 raise ValueError(f"not a function name: {call.function!r}")
             call_msgs.append({"index": i, "function": call.function,
-                              "args": [_encode_arg(a, blobs) for a in call.args]})
+                              "args": [_encode_arg(a, blobs, seen) for a in call.args]})
         helpers = helper_files(source)
         notebook = source.path.suffix.lower() == ".ipynb"
         stem = source.path.stem
@@ -361,10 +370,9 @@ class _Run:
 
     def _attempt(self, pending: list) -> None:
         box = self.box
-        req = dict(self.req, calls=pending)
+        req = dict(self.req, op="run", calls=pending)
         wall = float(self.limits.wall_seconds)
         try:
-            box._chan.send({"op": "begin"})
             box._chan.send(req, self.blobs)
             while True:
                 # The supervisor enforces the limits; this is only a backstop for a hung worker.

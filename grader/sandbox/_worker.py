@@ -84,6 +84,7 @@ NOBODY = 65534
 EXIT_SETUP_FAILED = 70
 EXIT_HARNESS = 71
 EXIT_CHANNEL = 72
+EXIT_QUIT, EXIT_GONE, EXIT_FATAL = 80, 81, 82  # supervisor -> worker
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
                "/sys/devices/system/cpu")
 DEV_FILES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
@@ -108,8 +109,11 @@ class Channel:
     reading one message leaves the next one in the pipe for its child.
     """
 
-    def __init__(self, rfd: int, wfd: int):
+    def __init__(self, rfd: int, wfd: int, buffered: bool = False):
         self.rfd, self.wfd = rfd, wfd
+        # Only the grader reads ahead: it is its pipe's only reader.
+        self.buffered = buffered
+        self.buf = bytearray()
 
     def send(self, header: dict, blobs=()) -> None:
         data = json.dumps(header, separators=(",", ":")).encode()
@@ -119,6 +123,22 @@ class Channel:
             _write_all(self.wfd, blob)
 
     def _read(self, n: int, deadline: float | None) -> bytes:
+        if self.buffered:
+            while len(self.buf) < n:
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
+                        raise ChannelTimeout()
+                try:
+                    chunk = os.read(self.rfd, max(n - len(self.buf), 1 << 20))
+                except InterruptedError:
+                    continue
+                if not chunk:
+                    raise ChannelClosed()
+                self.buf += chunk
+            data = bytes(self.buf[:n])
+            del self.buf[:n]
+            return data
         parts, need = [], n
         while need:
             if deadline is not None:
@@ -188,6 +208,7 @@ LL_REFER, LL_TRUNCATE, LL_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
 LL_NET_ALL = (1 << 0) | (1 << 1)  # bind and connect TCP
 LL_SCOPE_ALL = (1 << 0) | (1 << 1)  # abstract unix sockets, signals
 LL_READ = LL_EXECUTE | LL_READ_FILE | LL_READ_DIR
+LL_WRITE = ((1 << 13) - 1) & ~LL_READ | LL_REFER | LL_TRUNCATE  # writing, making, removing, linking
 LL_FILE_RIGHTS = LL_EXECUTE | LL_WRITE_FILE | LL_READ_FILE | LL_TRUNCATE | LL_IOCTL_DEV
 
 _libc = None
@@ -244,15 +265,20 @@ def landlock_abi() -> tuple[int, str]:
     return int(abi), f"ABI {abi}"
 
 
-def landlock_ruleset(abi: int, rules: list) -> int:
-    """A ruleset fd handling every right of ``abi``, allowing ``rules`` [(path, rights)]."""
+def landlock_ruleset(abi: int, rules: list, only: int | None = None) -> int:
+    """A ruleset fd handling every right of ``abi`` (or just the filesystem rights in ``only``),
+    allowing ``rules`` [(path, rights)]."""
     create, add, _ = _LANDLOCK_SYSCALLS[platform.machine()]
     fs = (1 << 13) - 1
     fs |= LL_REFER if abi >= 2 else 0
     fs |= LL_TRUNCATE if abi >= 3 else 0
     fs |= LL_IOCTL_DEV if abi >= 5 else 0
-    attr = struct.pack("<QQQ", fs, LL_NET_ALL if abi >= 4 else 0, LL_SCOPE_ALL if abi >= 6 else 0)
-    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    if only is None:
+        attr = struct.pack("<QQQ", fs, LL_NET_ALL if abi >= 4 else 0, LL_SCOPE_ALL if abi >= 6 else 0)
+        size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    else:
+        fs &= only
+        attr, size = struct.pack("<Q", fs), 8
     buf = ctypes.create_string_buffer(attr[:size], size)
     fd = _check(_lib().syscall(ctypes.c_long(create), buf, ctypes.c_size_t(size), ctypes.c_uint32(0)),
                 "landlock_create_ruleset")
@@ -537,7 +563,7 @@ def make_plan(config: dict) -> tuple[Plan, dict]:
             fd = landlock_ruleset(abi, rules)
             plan.ruleset_fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD + 10)
             os.close(fd)
-            plan.notes["landlock"] = (f"ABI {abi}: system read-only, write only in scratch, "
+            plan.notes["landlock"] = (f"ABI {abi}: system read-only, write only in the submission's scratch, "
                                       f"{len(rules)} rules" + (", TCP denied" if abi >= 4 else "")
                                       + (", signals scoped" if abi >= 6 else ""))
         except OSError as exc:
@@ -571,8 +597,9 @@ def _enter_userns(flags: int) -> str:
     return note + ", capabilities dropped"
 
 
-def isolate(plan: Plan, scratch: str, limits: dict, cpu_total: float) -> dict:
-    """Apply every enabled layer to this (child) process; returns {layer: [applied, detail]}."""
+def isolate(plan: Plan, scratch: str) -> dict:
+    """Apply every enabled layer but the rlimits (they depend on the submission) to this
+    (child) process; returns {layer: [applied, detail]}."""
     rep: dict[str, list] = {}
     en = plan.enabled
     os.setsid()
@@ -612,6 +639,12 @@ def isolate(plan: Plan, scratch: str, limits: dict, cpu_total: float) -> dict:
     if "landlock" in en and plan.ruleset_fd is not None:
         try:
             landlock_restrict(plan.ruleset_fd)
+            # A second, stacked domain narrows writing from the scratch root (shared by every
+            # submission of this worker) to this submission's own directory.
+            own = landlock_ruleset(plan.abi, [(scratch, LL_WRITE)] + [(d, LL_WRITE_FILE | LL_TRUNCATE) for d in DEV_FILES],
+                                   only=LL_WRITE)
+            landlock_restrict(own)
+            os.close(own)
             rep["landlock"] = [True, plan.notes.get("landlock", "")]
         except OSError as exc:
             rep["landlock"] = [False, str(exc)]
@@ -621,10 +654,6 @@ def isolate(plan: Plan, scratch: str, limits: dict, cpu_total: float) -> dict:
             prctl(PR_SET_NO_NEW_PRIVS, 1)
         except OSError:
             pass
-    if "rlimits" in en:
-        rep["rlimits"] = _set_rlimits(plan, rep, limits, cpu_total)
-    else:
-        rep["rlimits"] = [False, "disabled"]
     if "pdeathsig" in en:  # after every credential change, which would clear it
         try:
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -680,15 +709,14 @@ def _install_fds(out_w: int, cmd_r: int, res_w: int) -> None:
         os.close(fd)
 
 
-def child_main(plan: Plan, req: dict, scratch: str, out_w: int, cmd_r: int, res_w: int,
-               cpu_total: float) -> None:
-    """Runs in the forked child; never returns."""
+def child_main(plan: Plan, supervisor: int, scratch: str, out_w: int, cmd_r: int, res_w: int) -> None:
+    """Runs in the forked child; never returns. The child isolates itself as soon as it exists
+    (the supervisor may fork it before a submission arrives), then waits for the submission."""
     code = EXIT_SETUP_FAILED
     try:
         _install_fds(out_w, cmd_r, res_w)
-        limits = req["limits"]
-        rep = isolate(plan, scratch, limits, cpu_total)
-        if os.getppid() != req["_supervisor"]:
+        rep = isolate(plan, scratch)
+        if os.getppid() != supervisor:
             os._exit(EXIT_SETUP_FAILED)  # the supervisor died before pdeathsig was set
         os.closerange(5, HIGH_FD + 4096)
         os.chdir(scratch)
@@ -699,14 +727,13 @@ def child_main(plan: Plan, req: dict, scratch: str, out_w: int, cmd_r: int, res_
         sys.dont_write_bytecode = True
         if "tempfile" in sys.modules:
             sys.modules["tempfile"].tempdir = None
-        missing = [k for k in req.get("require", ()) if not rep.get(k, [False])[0]]
-        if missing:
-            _frame(K_FATAL, LOAD_SEQ, {"error": "required isolation missing: " + ", ".join(missing),
-                                       "layers": rep})
-            os._exit(EXIT_SETUP_FAILED)
+        (size,) = CMD_HEAD.unpack(_read_exact(CMD_FD, CMD_HEAD.size))
+        load = json.loads(_read_exact(CMD_FD, size))
+        rep["rlimits"] = (_set_rlimits(plan, rep, load["limits"], load["cpu_total"]) if "rlimits" in plan.enabled
+                          else [False, "disabled"])
         _frame(K_SETUP, LOAD_SEQ, {"layers": rep})
         code = EXIT_HARNESS
-        Harness(req, scratch).serve()
+        Harness(load, scratch).serve()
         code = 0
     except BaseException as exc:  # noqa: BLE001 - the child must never fall back into the server loop
         if code == EXIT_SETUP_FAILED:
@@ -715,6 +742,17 @@ def child_main(plan: Plan, req: dict, scratch: str, out_w: int, cmd_r: int, res_
             except BaseException:  # noqa: BLE001
                 pass
     os._exit(code)
+
+
+def _read_exact(fd: int, n: int) -> bytes:
+    parts, need = [], n
+    while need:
+        chunk = os.read(fd, min(need, 1 << 24))
+        if not chunk:
+            os._exit(0)  # the supervisor is done with us
+        parts.append(chunk)
+        need -= len(chunk)
+    return b"".join(parts)
 
 
 def _frame(kind: bytes, seq: int, payload) -> None:
@@ -1031,29 +1069,39 @@ class Supervisor:
         os._exit(1)
 
     def run(self) -> None:
+        """Prepare (scratch, a pre-isolated child) before the submission arrives, so that
+        forking and isolating are off the grader's critical path; then run the submission."""
         try:
             prctl(PR_SET_CHILD_SUBREAPER, 1)
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         except OSError:
             pass
-        try:
-            req, blobs = self.chan.recv(max_blob=1 << 30)
-        except (ChannelClosed, ProtocolError, OSError):
-            os._exit(1)
-        self.req, self.blobs = req, blobs
-        self.limits = req["limits"]
-        req["_supervisor"] = self.pid
-        self.scratch = self._make_scratch()
+        self.scratch = os.path.join(self.plan.scratch_root, os.urandom(8).hex())
+        os.mkdir(self.scratch, 0o700)
+        if self.plan.root and "user" in self.plan.enabled:
+            os.chown(self.scratch, self.plan.uid, self.plan.gid)
         self.out_r, self.out_w = os.pipe()
         _grow_pipe(self.out_r)
         os.set_blocking(self.out_r, False)
         self.out_kept, self.out_total = bytearray(), 0
+        child = self._fork()
+        try:
+            req, blobs = self.chan.recv(max_blob=1 << 30)
+        except (ChannelClosed, ProtocolError, OSError):
+            self.reaper.sweep(self.pid)
+            os._exit(EXIT_GONE)
+        if req.get("op") != "run":
+            self.reaper.sweep(self.pid)
+            os._exit(EXIT_QUIT)
+        self.req, self.blobs = req, blobs
+        self.limits = req["limits"]
         self.out_cap = int(self.limits["output_bytes"])
+        self._write_files()
         calls = req["calls"]
-        child, index, first = None, 0, True
+        index, first = 0, True
         while index < len(calls) or first:
-            if child is None:
-                child, header, blobs = self._spawn(len(calls) - index)
+            if child is None or first:
+                child, header, blobs = self._start(child or self._fork(), len(calls) - index)
                 if first:
                     first = False
                     self.emit(dict(header, event="load"), blobs)
@@ -1076,31 +1124,27 @@ class Supervisor:
         self.emit({"event": "done", "output_total": self.out_total}, [bytes(self.out_kept)])
         os._exit(0)
 
-    def _make_scratch(self) -> str:
-        path = os.path.join(self.plan.scratch_root, os.urandom(8).hex())
-        os.mkdir(path, 0o700)
+    def _write_files(self) -> None:
         files = [(self.req["filename"], self.req["code"].encode())]
         files += [(h["name"], self.blobs[h["blob"]]) for h in self.req.get("helpers", ())]
         for name, data in files:
             if "/" in name or name.startswith(".") or not name.endswith(".py"):
                 continue
-            fd = os.open(os.path.join(path, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            path = os.path.join(self.scratch, name)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
             try:
                 _write_all(fd, data)
             finally:
                 os.close(fd)
             if self.plan.root and "user" in self.plan.enabled:
-                os.chown(os.path.join(path, name), self.plan.uid, self.plan.gid)
-        if self.plan.root and "user" in self.plan.enabled:
-            os.chown(path, self.plan.uid, self.plan.gid)
-        return path
+                os.chown(path, self.plan.uid, self.plan.gid)
 
-    def _spawn(self, calls_left: int):
+    def _fork(self) -> _Child:
+        """A child that isolates itself and waits for the submission."""
         cmd_r, cmd_w = os.pipe()
         res_r, res_w = os.pipe()
         _grow_pipe(cmd_w)
         _grow_pipe(res_r)
-        cpu_total = float(self.limits["cpu_seconds"]) * (calls_left + 1) + 1
         pid = os.fork()
         if pid == 0:
             try:
@@ -1108,19 +1152,34 @@ class Supervisor:
                 os.close(res_r)
                 os.close(self.out_r)
             finally:
-                child_main(self.plan, self.req, self.scratch, self.out_w, cmd_r, res_w, cpu_total)
+                child_main(self.plan, self.pid, self.scratch, self.out_w, cmd_r, res_w)
         os.close(cmd_r)
         os.close(res_w)
         os.set_blocking(res_r, False)
         os.set_blocking(cmd_w, False)
-        child = _Child(pid, cmd_w, res_r)
+        return _Child(pid, cmd_w, res_r)
+
+    def _start(self, child: _Child, calls_left: int):
+        """Send the submission to a waiting child; (child or None if it did not load, event
+        header, blobs)."""
+        req = self.req
+        load = {k: req.get(k) for k in ("code", "filename", "display_name", "module", "notebook", "limits")}
+        load["cpu_total"] = float(self.limits["cpu_seconds"]) * (calls_left + 1) + 1
+        data = json.dumps(load).encode()
+        child.pending = CMD_HEAD.pack(len(data)) + data
         setup = self._wait(child, K_SETUP + K_FATAL, LOAD_SEQ, 0.0)
-        if setup[0] != "frame" or setup[1][0] != K_SETUP:
+        missing = []
+        if setup[0] == "frame" and setup[1][0] == K_SETUP:
+            # Written before any student code ran: the child's own account can be trusted.
+            layers = json.loads(setup[1][1]).get("layers", {})
+            missing = [k for k in req.get("require", ()) if not layers.get(k, [False])[0]]
+        if setup[0] != "frame" or setup[1][0] != K_SETUP or missing:
             self._end_child(child)
-            detail = setup[1][1].decode(errors="replace")[:2000] if setup[0] == "frame" else repr(setup[:2])
+            detail = (f"required isolation missing: {', '.join(missing)}" if missing else
+                      setup[1][1].decode(errors="replace")[:2000] if setup[0] == "frame" else repr(setup[:2]))
             self.emit({"event": "fatal", "message": f"the sandbox could not isolate the submission: {detail}"})
             self.reaper.sweep(self.pid)
-            os._exit(3)
+            os._exit(EXIT_FATAL)
         self.emit({"event": "setup"}, [setup[1][1]])
         load = self._wait(child, K_LOADED + K_ERROR + K_EXIT, LOAD_SEQ, 0.0)
         header, blobs, _ = self._judge(child, load, "load")
@@ -1172,6 +1231,7 @@ class Supervisor:
         wall = float(self.limits["wall_seconds"])
         cpu = float(self.limits["cpu_seconds"])
         deadline = time.monotonic() + wall
+        next_cpu_check = time.monotonic() + 0.02
         poller = select.poll()
         registered_cmd = False
         poller.register(self.out_r, select.POLLIN)
@@ -1199,8 +1259,10 @@ class Supervisor:
                 now = time.monotonic()
                 if now >= deadline:
                     return ("timeout", "wall")
-                if child.cpu() - base_cpu > cpu:
-                    return ("timeout", "cpu")
+                if now >= next_cpu_check:  # reading /proc costs; 20 ms granularity is plenty
+                    next_cpu_check = now + 0.02
+                    if child.cpu() - base_cpu > cpu:
+                        return ("timeout", "cpu")
                 for fd, ev in poller.poll(max(1, min(20, int((deadline - now) * 1000) + 1))):
                     if fd == self.out_r:
                         self._drain_output()
@@ -1301,7 +1363,8 @@ def _probe(plan: Plan, numpy_dir: str) -> dict:
         os.close(r)
         try:
             fd = fcntl.fcntl(w, fcntl.F_DUPFD, HIGH_FD + 1000)
-            rep = isolate(plan, scratch, limits, 10)
+            rep = isolate(plan, scratch)
+            rep["rlimits"] = _set_rlimits(plan, rep, limits, 10) if "rlimits" in plan.enabled else [False, "disabled"]
             problems = []
             for root in plan.path + [numpy_dir]:
                 try:
@@ -1380,6 +1443,10 @@ def main() -> None:
     import types  # noqa: F401
 
     numpy.lib.format  # noqa: B018 - may be a lazy attribute
+    import gc
+
+    gc.collect()
+    gc.freeze()  # a collection in a forked process then leaves these objects' pages shared
     hello["grader_imported"] = any(m == "grader" or m.startswith("grader.") for m in sys.modules)
     try:
         prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -1422,12 +1489,7 @@ def main() -> None:
     hello["enabled"] = sorted(plan.enabled)
     chan.send(hello)
     while True:
-        try:
-            msg, _ = chan.recv()
-        except (ChannelClosed, ProtocolError):
-            break
-        if msg.get("op") != "begin":
-            break
+        # The next supervisor is forked right away: it gets ready while the grader is busy.
         pid = os.fork()
         if pid == 0:
             try:
@@ -1443,9 +1505,12 @@ def main() -> None:
         status = reaper.statuses.get(pid, (0, None))[0]
         reaper.sweep(os.getpid())
         _wipe(plan.scratch_root)
-        chan.send({"event": "clean", "supervisor_status": status})
-    Reaper().sweep(os.getpid())
-    _wipe(plan.scratch_root)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) in (EXIT_QUIT, EXIT_GONE):
+            break
+        try:
+            chan.send({"event": "clean", "supervisor_status": status})
+        except OSError:
+            break
 
 
 if __name__ == "__main__":

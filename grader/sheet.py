@@ -1,0 +1,159 @@
+r"""The student version of an exercise: the figure, the values and the questions, no answers.
+
+:func:`markdown` writes Markdown with ``$$`` LaTeX, like :mod:`grader.worked`, from the spec
+alone: the network's structure and starting values, the learning rate and loss, and each
+question with its ``text``, ``given`` values, ``after_epochs`` and ``sample``. Nothing here calls
+the solver, so no answer can leak into it. Pure and deterministic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .spec import Exercise, Question
+from .worked import (
+    B,
+    Code,
+    Doc,
+    M,
+    Notation,
+    _figure_nodes,
+    _Writer,
+    bmatrix,
+    dd,
+    num,
+    tex_name,
+)
+
+
+def ask_tex(q: Question) -> str:
+    """What a question asks, as LaTeX: ``\\frac{\\partial E}{\\partial w_{6}}`` or ``w_{6}``."""
+    A, B_ = q.quantity.a, q.quantity.b
+    bottom = "E" if B_.kind == "E" else tex_name(B_.name)
+    if A is None:
+        return bottom
+    return dd("E" if A.kind == "E" else tex_name(A.name), bottom)
+
+
+def _given(value: Any) -> str:
+    arr = np.asarray(value, dtype=float)
+    return num(arr) if arr.ndim == 0 else bmatrix(arr)
+
+
+def _parameter_rows(ex: Exercise, n: Notation) -> tuple[list[tuple[Any, ...]], list[str]]:
+    rows, matrices = [], []
+    for name, p in ex.parameters.items():
+        trains = "no (fixed)" if p.fixed else "yes"
+        if p.shape != ():
+            kind, l, _ = p.uses[0]
+            what = f"{'weights' if kind == 'W' else 'biases'} of layer {l} ({' × '.join(map(str, p.shape))})"
+            value = ex.W[l - 1] if kind == "W" else ex.b[l - 1]
+            rows.append((M(tex_name(name)), what, "below", trains))
+            matrices.append(f"{tex_name(name)} = {bmatrix(value)}")
+            continue
+        kind, l, idx = p.uses[0]
+        if kind == "W":
+            what = f"edge {ex.neurons[l - 1][idx[1]]} → {ex.neurons[l][idx[0]]}"
+            value = ex.W[l - 1][idx]
+        else:
+            owners = [ex.neurons[ll][ii[0]] for _, ll, ii in p.uses]
+            what = f"bias of {', '.join(owners)}" + (" (shared)" if len(owners) > 1 else "")
+            value = ex.b[l - 1][idx]
+        if kind == "W" and len(p.uses) > 1:
+            what = "edges " + ", ".join(f"{ex.neurons[ll - 1][ii[1]]} → {ex.neurons[ll][ii[0]]}"
+                                        for _, ll, ii in p.uses) + " (shared)"
+        rows.append((M(tex_name(name)), what, M(num(value)), trains))
+    return rows, matrices
+
+
+def _data(doc: Doc, ex: Exercise, n: Notation, label: str, layer: int, data: np.ndarray) -> None:
+    names = ex.neurons[layer]
+    sym = (lambda i: n.target(i)) if layer else (lambda i: n.a(0, i))
+    if not ex.has_samples:
+        if len(names) <= 12:
+            cells: list[Any] = []
+            for i in range(len(names)):
+                cells += [", "] if cells else []
+                cells.append(M(f"{sym(i)} = {num(data[i, 0])}"))
+            doc.p(B(f"{label}:"), " ", *cells, ".")
+        else:
+            doc.p(B(f"{label}:"))
+            doc.math(f"{n.va(layer) if layer == 0 else n.vt()} = {bmatrix(data[:, 0])}")
+        return
+    S = data.shape[1]
+    doc.p(B(f"{label}"), f" ({S} sample{'s' if S != 1 else ''}, one column each):")
+    header = ("", *[f"sample {s}" for s in range(S)])
+    doc.table(header, [(M(sym(i)), *[M(num(v)) for v in data[i]]) for i in range(len(names))])
+
+
+def build(ex: Exercise, figure_src: str | None = None) -> Doc:
+    """The student sheet as a :class:`~grader.worked.Doc` (figure inline unless ``figure_src``)."""
+    w = _Writer(ex)
+    n = w.n
+    doc = w.doc
+    doc.h(1, ex.title)
+    if ex.description:
+        doc.p(ex.description)
+    doc.p("Exercise ", Code(ex.id), f". {len(ex.questions)} question{'s' if len(ex.questions) != 1 else ''}, "
+          f"{format(ex.max_score, 'g')} points.")
+    doc.raw(*_figure_nodes(ex, figure_src))
+    w.network()
+
+    doc.h(2, "Values")
+    _data(doc, ex, n, "Inputs", 0, ex.x)
+    if not np.isnan(ex.t).all():
+        _data(doc, ex, n, "Targets", n.L, ex.t)
+    rows, matrices = _parameter_rows(ex, n)
+    if rows:
+        doc.p(B("Parameters"), " (starting values):")
+        doc.table(("parameter", "connects", "value", "trains"), rows)
+        for m in matrices:
+            doc.math(m)
+    how = ("online gradient descent (one step per sample, in order, each epoch)" if ex.mode == "online"
+           else "full-batch gradient descent (one step per epoch on E over all samples)" if ex.n_samples > 1
+           else "gradient descent (one step per epoch)")
+    doc.p(B("Training:"), f" {how}, ", M(r"\theta \leftarrow \theta - \eta \, \frac{\partial E}{\partial \theta}"),
+          " with learning rate ", M(rf"\eta = {num(ex.learning_rate)}"), ".")
+    doc.p(B("Loss:"), " ", Code(ex.net.loss), (", averaged over the samples" if ex.net.reduction == "mean" else ""),
+          ", ", M(n.loss_formula()), ".")
+
+    doc.h(2, "Questions")
+    items = []
+    for q in ex.questions:
+        pts = f"{format(q.points, 'g')} point{'s' if q.points != 1 else ''}"
+        spans: list[Any] = [B(f"Question {q.id}"), " ", M(ask_tex(q)), f" ({pts})"]
+        if q.text:
+            spans += [": ", q.text]
+        clauses: list[list[Any]] = []
+        if q.given:
+            given: list[Any] = ["given "]
+            for j, (name, value) in enumerate(q.given):
+                given += [", "] if j else []
+                given.append(M(f"{tex_name(name)} = {_given(value)}"))
+            clauses.append([*given, " (this question only)"])
+        if q.after_epochs:
+            clauses.append([f"after {q.after_epochs} epoch{'s' if q.after_epochs != 1 else ''} of training"])
+        if q.sample is not None:
+            clauses.append([f"for sample {q.sample} alone (numbered from 0)"])
+        for j, clause in enumerate(clauses):
+            spans += [" — " if j == 0 else "; ", *clause]
+        items.append(tuple(spans))
+    doc.items(items)
+    doc.p("Answer with a number, or a nested list (one row per neuron) for a vector or matrix.")
+    if ex.functions:
+        names: list[Any] = []
+        for j, f in enumerate(ex.functions):
+            names += [", "] if j else []
+            names.append(Code(f.name))
+        doc.p("Code: define ", *names, " in ", Code("submission.py"), " (or a notebook), vectorised with NumPy.")
+    return doc
+
+
+def markdown(ex: Exercise, figure_src: str | None = None) -> str:
+    """The student sheet as Markdown: title, description, the network figure (inline SVG, or an
+    image reference to ``figure_src``), values, questions with their conditions. No answers."""
+    return build(ex, figure_src).markdown()
+
+
