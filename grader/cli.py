@@ -103,7 +103,8 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
 
 @cli.command("key")
 @click.argument("exercise")
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json", "markdown", "html"]), default="text",
+              show_default=True, help="markdown and html write the worked solution in the sheet's chain-rule style.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the key here instead of stdout.")
 @click.option("--student", envvar="GRADER_STUDENT", help="The key of this student's variant (needs GRADER_SECRET).")
 def key(exercise: str, fmt: str, output: str | None, student: str | None) -> None:
@@ -113,7 +114,14 @@ def key(exercise: str, fmt: str, output: str | None, student: str | None) -> Non
     Example:
       grade key tutorial-4
       grade key exercises/tutorial-4-matrix.json --format json > key.json
+      grade key tutorial-4-output-layer --format html -o solution.html
     """
+    if fmt in ("markdown", "html"):
+        from . import spec, worked
+
+        ex = spec.load_exercise(exercise, student)
+        _emit(worked.markdown(ex) if fmt == "markdown" else worked.html(ex), output)
+        return
     k = grading.answer_key(exercise, student)
     text = report.key_json(k.exercise, k.answers) if fmt == "json" else report.key_text(k.exercise, k.answers)
     _emit(text, output)
@@ -176,6 +184,41 @@ def batch(folder: str, exercise: str, out: str | None, jobs: int | None, resume:
     click.echo(summary.text, nl=False)
     click.echo(f"\nGraded {summary.graded}, kept {summary.reused} of {summary.total}; "
                f"wrote {summary.out}/gradebook.csv, {summary.out}/summary.txt, {summary.out}/results/")
+
+
+@cli.command("figure")
+@click.argument("exercise")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the SVG here instead of stdout.")
+@click.option("--student", envvar="GRADER_STUDENT", help="The figure of this student's variant (needs GRADER_SECRET).")
+def figure(exercise: str, output: str | None, student: str | None) -> None:
+    """Draw the network of EXERCISE as an SVG figure: layers, neurons, weights and biases.
+
+    \b
+    Example:
+      grade figure tutorial-4 -o net.svg
+    """
+    from . import figure as figure_mod
+    from . import spec
+
+    _emit(figure_mod.svg(spec.load_exercise(exercise, student)), output)
+
+
+@cli.command("sheet")
+@click.argument("exercise")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the sheet here instead of stdout.")
+@click.option("--student", envvar="GRADER_STUDENT", help="This student's variant (needs GRADER_SECRET).")
+def sheet(exercise: str, output: str | None, student: str | None) -> None:
+    """Write the student version of EXERCISE (Markdown): figure, values, questions, no answers.
+
+    \b
+    Example:
+      grade sheet tutorial-4 -o tutorial-4.md
+      GRADER_SECRET=… grade sheet tutorial-4 --student s1234567 -o s1234567.md
+    """
+    from . import sheet as sheet_mod
+    from . import spec
+
+    _emit(sheet_mod.markdown(spec.load_exercise(exercise, student)), output)
 
 
 @cli.command("bundle")

@@ -516,10 +516,6 @@ def dd(top: str, bottom: str) -> str:
     return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
 
 
-def _text(s: str) -> str:
-    return r"\text{" + "".join(_TEX_SPECIAL.get(ch, ch) for ch in s) + "}"
-
-
 # ---------------------------------------------------------------------------- notation
 class Notation:
     """The exercise's names as LaTeX, and its structure: which edges and biases exist."""
@@ -1658,7 +1654,7 @@ class _Writer:
             self.doc.math(r",\quad ".join(f"{n.z(l, i)} = {self.V(v.z[l][i])}, \\; {n.a(l, i)} = {self.V(v.a[l][i])}"
                                           for i in range(n.sizes[l])))
 
-    def question(self, k: int, q: Question) -> None:
+    def question(self, q: Question) -> None:
         ex = self.ex
         A, B_ = q.quantity.a, q.quantity.b
         pts = f"{format(q.points, 'g')} point{'s' if q.points != 1 else ''}"
@@ -1719,8 +1715,8 @@ class _Writer:
         self.network()
         if ex.questions:
             self.forward_section()
-        for k, q in enumerate(ex.questions):
-            self.question(k, q)
+        for q in ex.questions:
+            self.question(q)
         return self.doc
 
 
