@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import compare, jsonio, mistakes, solver, spec
 from .errors import AnswersError, GraderError, UsageError
 from .results import Results, TestResult
@@ -134,6 +136,101 @@ def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: boo
     return tests
 
 
+# ---------------------------------------------------------------------------- self-consistency
+@dataclass(frozen=True)
+class Probe:
+    """Finite differences of the student's own forward, to check their backward against."""
+
+    net: spec.Network
+    calls: tuple  # (function, args) pairs: forward at θ ± h for every weight and bias entry
+    entries: tuple  # (return name of backward, index, h) per pair of calls
+    t: Any
+    out_index: int  # which return of forward is the network's output
+    backward_index: int  # position of backward in ex.functions
+    backward_case: int  # its exercise case
+    returns: tuple  # backward's returns
+
+
+@dataclass(frozen=True)
+class _ProbeCall:
+    function: str
+    args: tuple
+
+
+def self_consistency_calls(ex: Exercise) -> Probe | None:
+    """Calls of ``forward`` at θ ± h around the exercise's own case, when the exercise asks for
+    both ``forward`` and ``backward`` in the convention (their gradients are comparable)."""
+    fns = {f.name: f for f in ex.functions}
+    fwd, bwd = fns.get("forward"), fns.get("backward")
+    if fwd is None or bwd is None:
+        return None
+    L = ex.net.L
+    case_k = next((k for k, c in enumerate(bwd.cases) if c.id == "exercise"), None)
+    if case_k is None or f"a{L}" not in fwd.returns:
+        return None
+    case = bwd.cases[case_k]
+    given = dict(case.inputs)
+    if not {"x", "t"} <= set(given) or not set(fwd.args) <= set(given):
+        return None
+    calls, entries = [], []
+    for ret in bwd.returns:
+        kind = ret.rstrip("0123456789")
+        if kind not in ("dW", "db"):
+            continue
+        name = ret[1:]  # dW1 -> W1
+        base = np.asarray(given[name], dtype=float)
+        for idx in np.ndindex(*base.shape):
+            h = 1e-6 * max(1.0, abs(float(base[idx])))
+            for sign in (1, -1):
+                moved = base.copy()
+                moved[idx] += sign * h
+                args = tuple(moved if a == name else given[a] for a in fwd.args)
+                calls.append(_ProbeCall("forward", args))
+            entries.append((ret, idx, h))
+    if not entries:
+        return None
+    return Probe(case.net, tuple(calls), tuple(entries), np.asarray(given["t"], float),
+                 fwd.returns.index(f"a{L}"), list(fns).index("backward"), case_k, bwd.returns)
+
+
+def self_consistency(probe: Probe, outcomes: Any, backward: Any) -> TestResult:
+    """Does the student's backward agree with finite differences of the student's own forward?
+    Reported apart (0 points): a student whose forward is wrong still learns whether the backward
+    matches it."""
+    name = "backward agrees with your own forward (finite differences)"
+
+    def test(status: str, feedback: str) -> TestResult:
+        return TestResult("backward/self-consistency", name, 0.0, 0.0, status, feedback)
+    if backward.status != "ok":
+        return test("no_result", "backward gave no result on the exercise's values")
+    got = dict(zip(probe.returns, backward.values, strict=False))
+    worst = []
+    for k, (ret, idx, h) in enumerate(probe.entries):
+        plus, minus = outcomes[2 * k], outcomes[2 * k + 1]
+        if plus.status != "ok" or minus.status != "ok":
+            return test("no_result", f"forward gave no result when one weight moved ({plus.status})")
+        try:
+            e = [float(solver.loss(probe.net, np.asarray(o.values[probe.out_index], float)[..., None],
+                                   probe.t[..., None])[0]) for o in (plus, minus)]
+        except (IndexError, ValueError):
+            return test("invalid_output", "forward's output cannot be compared with the targets")
+        fd = (e[0] - e[1]) / (2 * h)
+        value = got.get(ret)
+        if value is None:
+            continue
+        try:
+            mine = float(np.asarray(value)[idx])
+        except (IndexError, TypeError):
+            return test("wrong", f"{ret} does not have the shape of its parameter")
+        if abs(mine - fd) > 1e-5 + 1e-4 * abs(fd):
+            worst.append(f"{ret}{''.join(f'[{i}]' for i in idx)}")
+    if worst:
+        more = ", …" if len(worst) > 4 else ""
+        return test("wrong", f"your backward disagrees with finite differences of your own forward at "
+                    f"{', '.join(worst[:4])}{more}: the gradient does not match your forward pass")
+    return test("passed", "your backward matches finite differences of your own forward")
+
+
 def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool = False,
                      isolation: str = "best-effort", box: Any = None, limits: Any = None,
                      student: str | None = None) -> Results:
@@ -158,6 +255,8 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
             exercise = source.exercise or DEFAULT_EXERCISE
         ex = spec.load_exercise(exercise, student)
         calls = [sandbox.Call(fn.name, tuple(v for _, v in case.inputs)) for fn in ex.functions for case in fn.cases]
+        probe = self_consistency_calls(ex)
+        calls += [sandbox.Call(c.function, c.args) for c in probe.calls] if probe else []
         run = box.run(source, calls, limits if limits is not None else sandbox.Limits())
     finally:
         if own:
@@ -175,6 +274,9 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
                       or c.id == "vectorized-1000"]
             continue
         tests += _case_tests(fn, outcomes, source.code, reveal)
+    if probe is not None and run.load_status == "ok":
+        backward = run.outcomes[sum(len(f.cases) for f in ex.functions[:probe.backward_index]) + probe.backward_case]
+        tests.append(self_consistency(probe, run.outcomes[k:], backward))
     if run.answers_json is not None or not ex.functions:
         answers: dict = {}
         if run.answers_json is not None:
