@@ -221,6 +221,22 @@ def sheet(exercise: str, output: str | None, student: str | None) -> None:
     _emit(sheet_mod.markdown(spec.load_exercise(exercise, student)), output)
 
 
+@cli.command("doctor")
+def doctor() -> None:
+    """Say which isolation layers of the sandbox work on this machine.
+
+    \b
+    Example:
+      grade doctor
+    """
+    from . import sandbox
+
+    rows = sandbox.doctor()
+    width = max(len(name) for name, _, _ in rows)
+    for name, active, detail in rows:
+        click.echo(f"{'yes' if active else 'NO ':3}  {name.ljust(width)}  {detail}")
+
+
 @cli.command("bundle")
 @click.argument("exercise")
 @click.option("--gradescope", is_flag=True, required=True, help="Build a Gradescope autograder zip (the one kind so far).")
