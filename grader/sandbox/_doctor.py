@@ -8,6 +8,7 @@ import socket
 import tempfile
 from pathlib import Path
 
+from ..errors import SandboxUnavailable
 from ..submission import load_source
 from . import _worker as W
 from .model import Limits
@@ -42,6 +43,12 @@ def _write_outside():
     return OUTSIDE
 
 
+def _import_unhooked():
+    # without the harness's import blocker, the files themselves must be out of reach
+    sys.meta_path[:] = [f for f in sys.meta_path if getattr(f, "__name__", "") != "_NoGrader"]
+    return __import__("grader.solver").solver.__file__
+
+
 def probe():
     libc = ctypes.CDLL(None, use_errno=True)
     sig = ctypes.c_int(-1)
@@ -52,6 +59,7 @@ def probe():
         "dumpable": libc.prctl(3, 0, 0, 0, 0),  # PR_GET_DUMPABLE
         "connect": _try(lambda: socket.create_connection(("127.0.0.1", PORT), timeout=2).close()),
         "import_grader": _try(lambda: __import__("grader").__file__),
+        "import_unhooked": _try(_import_unhooked),
         "denied": {{p: _try(lambda p=p: _read(p)) for p in DENIED}},
         "write_outside": _try(_write_outside),
         "ppid_environ": _try(lambda: _read("/proc/%d/environ" % os.getppid())),
@@ -96,6 +104,8 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
             box.start()
             hello = box._hello
             run = box.run(load_source(path), [Call("probe", ())], limits)
+    except SandboxUnavailable as exc:  # a diagnosis, not a failure: every layer is then missing
+        return [(name, False, f"the sandbox cannot run here: {exc}") for name in W.LAYERS.values()]
     finally:
         listener.close()
         if os.path.exists(outside):
@@ -152,10 +162,12 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
     reaper = hello.get("subreaper", [False, "not reported"])
     rows.append((W.LAYERS["subreaper"], bool(reaper[0]), str(reaper[1])))
     imp = report.get("import_grader", "not checked")
+    unhooked = report.get("import_unhooked", "not checked")
     denied = report.get("denied", {})
     readable = [p for p, r in denied.items() if not _blocked(r)]
-    hidden = probe_ok and _blocked(imp) and not readable
+    hidden = probe_ok and _blocked(imp) and _blocked(unhooked) and not readable
     rows.append((W.LAYERS["hidden"], hidden,
-                 f"import grader: {imp}; " + (f"readable: {', '.join(readable)}" if readable else
-                                              f"{len(denied)} grader/exercise/key paths unreadable")))
+                 f"import grader: {imp}; import grader.solver past that: {unhooked}; "
+                 + (f"readable: {', '.join(readable)}" if readable else
+                    f"{len(denied)} grader/exercise/key paths unreadable")))
     return rows

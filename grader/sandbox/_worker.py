@@ -5,14 +5,16 @@ it a submission's source and the inputs of each call, nothing else. It imports N
 for every submission forks a *supervisor*, which reads that submission and forks one *child*
 per run of the student's module code. So the worker's own memory never holds any submission
 (a later child cannot find an earlier student's code), and a submission costs two forks, not a
-Python start.
+Python start. Both forks happen ahead of time: the next supervisor is forked while the current
+submission runs, and it forks and isolates its first child before its submission arrives.
 
 Processes::
 
     grader (parent) --pipes--> worker --fork--> supervisor --fork--> child (student code)
 
-The child isolates itself (session, namespaces, unprivileged user, Landlock, rlimits,
-pdeathsig, non-dumpable) before any student code runs, then reports what it applied. It
+The child isolates itself (session, namespaces, unprivileged user, Landlock, pdeathsig,
+non-dumpable; rlimits once the submission's limits are known) before any student code runs,
+then reports what it applied. It
 returns results as framed ``.npy`` bytes on a dedicated fd; the supervisor checks the framing
 and enforces CPU and wall time, the parent decodes and validates every byte. Nothing is ever
 pickled, and no verdict comes from the child.
@@ -222,6 +224,13 @@ def _lib():
     return _libc
 
 
+def _fn(name: str):
+    fn = getattr(_lib(), name, None)
+    if fn is None:
+        raise OSError(38, f"{name}() is not available on {sys.platform}")  # ENOSYS
+    return fn
+
+
 def _check(result: int, what: str) -> int:
     if result < 0:
         err = ctypes.get_errno()
@@ -231,23 +240,23 @@ def _check(result: int, what: str) -> int:
 
 def prctl(option: int, arg: int = 0) -> int:
     c = ctypes.c_ulong
-    return _check(_lib().prctl(option, c(arg), c(0), c(0), c(0)), f"prctl({option})")
+    return _check(_fn("prctl")(option, c(arg), c(0), c(0), c(0)), f"prctl({option})")
 
 
 def unshare(flags: int) -> None:
-    _check(_lib().unshare(flags), "unshare")
+    _check(_fn("unshare")(flags), "unshare")
 
 
 def mount(source, target, fstype, flags: int, data=None) -> None:
     enc = (lambda s: None if s is None else os.fsencode(s))
-    _check(_lib().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+    _check(_fn("mount")(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
            f"mount {target}")
 
 
 def drop_capabilities() -> None:
     header = struct.pack("<Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
     data = bytes(24)  # two empty {effective, permitted, inheritable} sets
-    _check(_lib().capset(ctypes.c_char_p(header), ctypes.c_char_p(data)), "capset")
+    _check(_fn("capset")(ctypes.c_char_p(header), ctypes.c_char_p(data)), "capset")
     try:
         prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     except OSError:
@@ -329,6 +338,24 @@ def carve(path: str, rights: int, denied: list[str]) -> list:
     return rules
 
 
+def _installed_grader() -> list[str]:
+    """Where this interpreter would import ``grader`` from (an installed copy may differ from
+    the grader that started us, e.g. a checkout run with a package installed in a venv).
+    Located, never imported."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("grader")
+    except (ImportError, ValueError):
+        return []
+    if spec is None:
+        return []
+    places = list(spec.submodule_search_locations or [])
+    if spec.origin and os.path.exists(spec.origin):
+        places.append(os.path.dirname(spec.origin))
+    return sorted({os.path.realpath(p) for p in places})
+
+
 def python_roots(denied: list[str], hidden: list[str]) -> list[str]:
     """The interpreter's import path, without anything inside a denied path, nor inside a
     hidden one (a source checkout) unless it belongs to the interpreter (a venv in it)."""
@@ -400,7 +427,11 @@ def setup_mount_namespace(needed: list[str], masks: list[str], scratch_root: str
 # ---------------------------------------------------------------------------- processes
 def _proc_children() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
+    try:
+        names = os.listdir("/proc")
+    except OSError:  # no /proc: only process groups can be killed
+        return children
+    for name in names:
         if not name.isdigit():
             continue
         try:
@@ -491,17 +522,21 @@ class Plan:
         self.enabled = set(CHILD_LAYERS) - set(config.get("disable", ()))
         self.strict = bool(config.get("strict"))
         self.scratch_root = config["scratch_root"]
-        self.denied = [os.path.realpath(p) for p in config.get("deny", ())]
+        self.denied = [os.path.realpath(p) for p in config.get("deny", ())] + _installed_grader()
         self.hidden = [os.path.realpath(p) for p in config.get("hide", ())]
         self.root = os.geteuid() == 0
+        self.notes: dict[str, str] = {}
         self.uid = self.gid = None
         self.user_name = ""
-        self.notes: dict[str, str] = {}
         self.ruleset_fd: int | None = None
         self.shared_netns = False
         self.abi = 0
         self.worker_pid = os.getpid()
         self.path = python_roots(self.denied, self.hidden)
+        if sys.platform != "linux":  # best effort elsewhere: a separate process with rlimits
+            for key in ("userns", "netns", "landlock", "pdeathsig", "dumpable"):
+                self.enabled.discard(key)
+                self.notes[key] = f"not available on {sys.platform}"
         self.env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG")}
         self.env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
 
@@ -520,7 +555,9 @@ def make_plan(config: dict) -> tuple[Plan, dict]:
             plan.user_name = str(NOBODY)
     # Mount namespace (root only): the rest of the plan sees the world through it.
     disabled = set(config.get("disable", ()))
-    if not plan.root:
+    if sys.platform != "linux":
+        info["mountns"] = [False, f"not available on {sys.platform}"]
+    elif not plan.root:
         info["mountns"] = [False, "not root: the interpreter and scratch are used in place"]
     elif "mountns" in disabled:
         info["mountns"] = [False, "disabled"]
@@ -637,7 +674,7 @@ def isolate(plan: Plan, scratch: str) -> dict:
                     if key in en:
                         rep[key] = [False, f"unprivileged user namespaces unavailable: {exc}"]
     for key in ("userns", "netns"):
-        rep.setdefault(key, [False, "disabled"])
+        rep.setdefault(key, [False, plan.notes.get(key, "disabled")])
     if "landlock" in en and plan.ruleset_fd is not None:
         try:
             landlock_restrict(plan.ruleset_fd)
@@ -663,7 +700,7 @@ def isolate(plan: Plan, scratch: str) -> dict:
         except OSError as exc:
             rep["pdeathsig"] = [False, str(exc)]
     else:
-        rep["pdeathsig"] = [False, "disabled"]
+        rep["pdeathsig"] = [False, plan.notes.get("pdeathsig", "disabled")]
     if "dumpable" in en:
         try:
             prctl(PR_SET_DUMPABLE, 0)
@@ -671,7 +708,7 @@ def isolate(plan: Plan, scratch: str) -> dict:
         except OSError as exc:
             rep["dumpable"] = [False, str(exc)]
     else:
-        rep["dumpable"] = [False, "disabled"]
+        rep["dumpable"] = [False, plan.notes.get("dumpable", "disabled")]
     return rep
 
 
@@ -717,7 +754,9 @@ def child_main(plan: Plan, supervisor: int, scratch: str, out_w: int, cmd_r: int
     code = EXIT_SETUP_FAILED
     try:
         _install_fds(out_w, cmd_r, res_w)
+        started = time.perf_counter()
         rep = isolate(plan, scratch)
+        isolate_ms = (time.perf_counter() - started) * 1000
         if os.getppid() != supervisor:
             os._exit(EXIT_SETUP_FAILED)  # the supervisor died before pdeathsig was set
         os.closerange(5, HIGH_FD + 4096)
@@ -726,6 +765,7 @@ def child_main(plan: Plan, supervisor: int, scratch: str, out_w: int, cmd_r: int
         os.environ.update(plan.env, HOME=scratch, TMPDIR=scratch)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big file is an OSError, not a death
         sys.path[:] = [scratch] + plan.path
+        sys.meta_path.insert(0, _NoGrader)
         sys.dont_write_bytecode = True
         if "tempfile" in sys.modules:
             sys.modules["tempfile"].tempdir = None
@@ -734,7 +774,7 @@ def child_main(plan: Plan, supervisor: int, scratch: str, out_w: int, cmd_r: int
         load = json.loads(_read_exact(CMD_FD, size))
         rep["rlimits"] = (_set_rlimits(plan, rep, load["limits"], load["cpu_total"]) if "rlimits" in plan.enabled
                           else [False, "disabled"])
-        _frame(K_SETUP, LOAD_SEQ, {"layers": rep})
+        _frame(K_SETUP, LOAD_SEQ, {"layers": rep, "isolate_ms": round(isolate_ms, 3)})
         code = EXIT_HARNESS
         Harness(load, scratch).serve()
         code = 0
@@ -779,6 +819,19 @@ def _warm_up() -> None:
                          errors="backslashreplace", line_buffering=True)
     except Exception:  # noqa: BLE001 - only an optimisation
         pass
+
+
+class _NoGrader:
+    """First on sys.meta_path in a child. The grader's files are unreadable there anyway (Landlock,
+    masks); without this, a directory seen but not readable would import as an empty namespace
+    package instead of failing."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "grader" or name.startswith("grader."):
+            raise ModuleNotFoundError(f"No module named {name!r} (the grader cannot be imported by a submission)",
+                                      name=name)
+        return None
 
 
 def _read_exact(fd: int, n: int) -> bytes:
@@ -1031,7 +1084,7 @@ class _Child:
         self.pid, self.cmd_w, self.res_r = pid, cmd_w, res_r
         self.buf = bytearray()
         self.res_eof = False
-        self.pending = b""
+        self.pending = memoryview(b"")  # command bytes not yet written to the child
         self.garbage = ""
 
     def cpu(self) -> float:
@@ -1225,8 +1278,9 @@ class Supervisor:
         load = {k: req.get(k) for k in ("code", "filename", "display_name", "module", "notebook", "limits")}
         load["cpu_total"] = float(self.limits["cpu_seconds"]) * (calls_left + 1) + 1
         data = json.dumps(load).encode()
-        child.pending = CMD_HEAD.pack(len(data)) + data
-        setup = self._wait(child, K_SETUP + K_FATAL, LOAD_SEQ, 0.0)
+        child.pending = memoryview(CMD_HEAD.pack(len(data)) + data)
+        base = child.cpu()  # a child forked ahead has already spent some CPU isolating itself
+        setup = self._wait(child, K_SETUP + K_FATAL, LOAD_SEQ, base)
         missing = []
         if setup[0] == "frame" and setup[1][0] == K_SETUP:
             # Written before any student code ran: the child's own account can be trusted.
@@ -1240,7 +1294,7 @@ class Supervisor:
             self.reaper.sweep(self.pid)
             os._exit(EXIT_FATAL)
         self.emit({"event": "setup"}, [setup[1][1]])
-        load = self._wait(child, K_LOADED + K_ERROR + K_EXIT, LOAD_SEQ, 0.0)
+        load = self._wait(child, K_LOADED + K_ERROR + K_EXIT, LOAD_SEQ, base)
         header, blobs, _ = self._judge(child, load, "load")
         if header.get("kind") != "L":  # an exception or an exit at import: that child is done
             self._end_child(child)
@@ -1257,7 +1311,7 @@ class Supervisor:
             else:
                 specs.append({"t": "j", "v": arg["value"]})
         cmd = json.dumps({"seq": index, "function": call["function"], "args": specs}).encode()
-        child.pending = CMD_HEAD.pack(len(cmd)) + cmd + b"".join(blobs)
+        child.pending = memoryview(CMD_HEAD.pack(len(cmd)) + cmd + b"".join(blobs))
         got = self._wait(child, K_RESULT + K_ERROR + K_MISSING + K_EXIT, index, child.cpu())
         header, payload, keep = self._judge(child, got, "call")
         return dict(header, event="call", index=call["index"]), payload, keep
@@ -1296,57 +1350,53 @@ class Supervisor:
         poller.register(self.out_r, select.POLLIN)
         poller.register(child.res_r, select.POLLIN)
         poller.register(self.chan.rfd, select.POLLIN)
-        try:
-            while True:
+        while True:
+            frame = child.take(kinds, seq, caps)
+            if frame == "garbage":
+                return ("garbage",)
+            if frame is not None:
+                return ("frame", frame)
+            if child.pending and not registered_cmd:
+                poller.register(child.cmd_w, select.POLLOUT)
+                registered_cmd = True
+            dead = self.reaper.poll(child.pid)
+            if dead is not None:
+                child.read_result()
                 frame = child.take(kinds, seq, caps)
                 if frame == "garbage":
                     return ("garbage",)
                 if frame is not None:
                     return ("frame", frame)
-                if child.pending and not registered_cmd:
-                    poller.register(child.cmd_w, select.POLLOUT)
-                    registered_cmd = True
-                dead = self.reaper.poll(child.pid)
-                if dead is not None:
+                return ("dead", dead)
+            now = time.monotonic()
+            if now >= deadline:
+                return ("timeout", "wall")
+            if now >= next_cpu_check:  # reading /proc costs; 20 ms granularity is plenty
+                next_cpu_check = now + 0.02
+                if child.cpu() - base_cpu > cpu:
+                    return ("timeout", "cpu")
+            for fd, ev in poller.poll(max(1, min(20, int((deadline - now) * 1000) + 1))):
+                if fd == self.out_r:
+                    self._drain_output()
+                elif fd == child.res_r:
                     child.read_result()
-                    frame = child.take(kinds, seq, caps)
-                    if frame == "garbage":
-                        return ("garbage",)
-                    if frame is not None:
-                        return ("frame", frame)
-                    return ("dead", dead)
-                now = time.monotonic()
-                if now >= deadline:
-                    return ("timeout", "wall")
-                if now >= next_cpu_check:  # reading /proc costs; 20 ms granularity is plenty
-                    next_cpu_check = now + 0.02
-                    if child.cpu() - base_cpu > cpu:
-                        return ("timeout", "cpu")
-                for fd, ev in poller.poll(max(1, min(20, int((deadline - now) * 1000) + 1))):
-                    if fd == self.out_r:
-                        self._drain_output()
-                    elif fd == child.res_r:
-                        child.read_result()
-                        if child.res_eof:
-                            poller.unregister(child.res_r)
-                    elif fd == self.chan.rfd:
-                        self.abort()
-                    elif fd == child.cmd_w:
-                        if ev & (select.POLLERR | select.POLLHUP):
+                    if child.res_eof:
+                        poller.unregister(child.res_r)
+                elif fd == self.chan.rfd:
+                    self.abort()
+                elif fd == child.cmd_w:
+                    if ev & (select.POLLERR | select.POLLHUP):
+                        child.pending = b""
+                    else:
+                        try:
+                            child.pending = child.pending[os.write(child.cmd_w, child.pending):]
+                        except BlockingIOError:
+                            pass
+                        except OSError:
                             child.pending = b""
-                        else:
-                            try:
-                                n = os.write(child.cmd_w, child.pending[:1 << 20])
-                                child.pending = child.pending[n:]
-                            except BlockingIOError:
-                                pass
-                            except OSError:
-                                child.pending = b""
-                        if not child.pending:
-                            poller.unregister(child.cmd_w)
-                            registered_cmd = False
-        finally:
-            pass
+                    if not child.pending:
+                        poller.unregister(child.cmd_w)
+                        registered_cmd = False
 
     def _end_child(self, child: _Child) -> None:
         for fn in (lambda: os.killpg(child.pid, signal.SIGKILL), lambda: os.kill(child.pid, signal.SIGKILL)):
@@ -1621,11 +1671,13 @@ def serve(chan: Channel, plan: Plan) -> None:
         current.close()
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) in (EXIT_QUIT, EXIT_GONE):
             return
+        current, spare = spare or _Slot(chan, plan, []), None
         try:
-            chan.send({"event": "clean", "supervisor_status": status})
+            # The next supervisor (and its one idle child) is all that runs now.
+            chan.send({"event": "clean", "supervisor_status": status, "next": current.pid,
+                       "next_scratch": os.path.basename(current.scratch)})
         except OSError:
             return
-        current, spare = spare or _Slot(chan, plan, []), None
         os.write(current.go_w, b"g")
 
 

@@ -1,0 +1,118 @@
+"""Cost of running one code submission: the sandbox worker (fork per submission) against a
+fresh ``python -c`` per submission, and what each isolation layer adds.
+
+    python bench/bench_sandbox.py [--rounds N]
+
+Each submission is tests/hostile/correct.py with 4 calls (sigmoid, forward, backward, train for
+10 epochs) on the sheet's 2-2-2 network. Times are wall-clock medians per submission, run back
+to back. The supervisor and child of the next submission are forked and isolated while the
+current one runs, so the per-layer column shows the isolation work each child does too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from grader.sandbox import Call, Limits, Sandbox  # noqa: E402
+from grader.submission import load_source  # noqa: E402
+
+CORRECT = ROOT / "tests" / "hostile" / "correct.py"
+X = np.array([[0.05], [0.10]])
+T = np.array([[0.01], [0.99]])
+W1 = np.array([[0.15, 0.20], [0.25, 0.30]])
+B1 = np.array([[0.35], [0.35]])
+W2 = np.array([[0.40, 0.45], [0.50, 0.55]])
+B2 = np.array([[0.60], [0.60]])
+CALLS = [Call("sigmoid", (W1,)), Call("forward", (X, W1, B1, W2, B2)), Call("backward", (X, T, W1, B1, W2, B2)),
+         Call("train", (X, T, W1, B1, W2, B2, 0.5, 10))]
+
+FRESH = r"""
+import sys
+import numpy as np
+ns = {"__name__": "submission"}
+exec(compile(open(sys.argv[1]).read(), sys.argv[1], "exec"), ns)
+x = np.array([[0.05], [0.10]]); t = np.array([[0.01], [0.99]])
+W1 = np.array([[0.15, 0.20], [0.25, 0.30]]); b1 = np.array([[0.35], [0.35]])
+W2 = np.array([[0.40, 0.45], [0.50, 0.55]]); b2 = np.array([[0.60], [0.60]])
+ns["sigmoid"](W1); ns["forward"](x, W1, b1, W2, b2); ns["backward"](x, t, W1, b1, W2, b2)
+ns["train"](x, t, W1, b1, W2, b2, 0.5, 10)
+"""
+
+ALL = ("rlimits", "pdeathsig", "dumpable", "userns", "netns", "landlock", "user", "mountns")
+LAYERS = [  # (row, layers switched off)
+    ("fork only, no isolation", ALL),
+    ("+ rlimits, pdeathsig, non-dumpable", ("userns", "netns", "landlock", "user", "mountns")),
+    ("+ user and network namespaces", ("landlock", "user", "mountns")),
+    ("+ landlock", ("user", "mountns")),
+    ("+ unprivileged user, mount namespace (all layers)", ()),
+]
+
+
+def fresh_process(rounds: int) -> list[float]:
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", FRESH, str(CORRECT)], check=True, env=env)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def sandbox(rounds: int, disable=()) -> tuple[list[float], float, tuple[str, ...], list[float]]:
+    source = load_source(CORRECT)
+    limits = Limits(wall_seconds=10, cpu_seconds=5)
+    with Sandbox(_disable=disable) as box:
+        start = time.perf_counter()
+        box.start()
+        startup = time.perf_counter() - start
+        for _ in range(5):  # warm-up
+            box.run(source, CALLS, limits)
+        times, isolate = [], []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            run = box.run(source, CALLS, limits)
+            times.append(time.perf_counter() - start)
+            isolate.append(box._isolate_ms or 0.0)
+            assert [o.status for o in run.outcomes] == ["ok"] * 4, run.outcomes
+        return times, startup, run.missing_layers, isolate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=40, help="submissions per sandbox row (default 40)")
+    args = parser.parse_args()
+    ms = (lambda ts: 1000 * statistics.median(ts))
+    fresh = ms(fresh_process(max(5, args.rounds // 4)))
+    full, startup, missing, isolate = sandbox(args.rounds)
+    rows = [("fresh `python -c` per submission (imports NumPy)", fresh, "", ""),
+            ("sandbox worker, every layer on", ms(full), f"{statistics.median(isolate):.2f}",
+             f"{fresh / ms(full):.1f}x cheaper")]
+    for label, disable in LAYERS:
+        times, _, _, isolate = sandbox(args.rounds, disable)
+        rows.append((f"  {label}", ms(times), f"{statistics.median(isolate):.2f}", ""))
+    print(f"Python {sys.version.split()[0]}, NumPy {np.__version__}, {os.cpu_count()} CPUs, "
+          f"{'root' if os.geteuid() == 0 else 'not root'}; worker start-up {1000 * startup:.0f} ms (once)")
+    if missing:
+        print(f"layers missing on this machine: {', '.join(missing)}")
+    print("one submission = correct.py + 4 calls (sigmoid, forward, backward, train 10 epochs)\n")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'':{width}}  {'ms/submission':>13}  {'isolation ms':>12}")
+    for label, value, iso, note in rows:
+        print(f"{label:{width}}  {value:13.1f}  {iso:>12}  {note}")
+    print("\nisolation ms: time a child spends isolating itself (median). It is spent ahead of time,\n"
+          "while the previous submission runs or the grader works, so it is mostly not on the path.")
+
+
+if __name__ == "__main__":
+    main()

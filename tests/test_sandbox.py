@@ -1,0 +1,741 @@
+"""The sandbox against a corpus of hostile submissions (tests/hostile/), and its pieces.
+
+Each file in tests/hostile/ declares what must happen in header comments:
+
+    # expect: load=ok forward=invalid_output sigmoid=ok   statuses (calls run in this order)
+    # message: forward~complex                            substring of that outcome's message
+    # limits: cpu=1 wall=3 memory=400 file=2 processes=24 result=1
+    # calls: probe() / connect(port)                      arguments other than the sheet's
+    # check: name ...                                     extra assertions (CHECKS below)
+    # needs: landlock                                     layers the expectation relies on
+    # before: planter.py                                  a submission run just before
+
+After every case the grader process must be unharmed, no process of the submission may be
+left, and the sandbox must still grade the correct submission. Where doctor() says a layer is
+not active on this machine, a case that needs it asserts that the run reports the layer as
+missing instead of asserting its statuses.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grader.errors import SandboxUnavailable
+from grader.sandbox import Call, CallOutcome, Limits, Sandbox, SubmissionRun, doctor
+from grader.sandbox import _decode as D
+from grader.sandbox import _worker as W
+from grader.submission import load_source
+
+HOSTILE = Path(__file__).parent / "hostile"
+CORRECT = HOSTILE / "correct.py"
+# Held only by this process: no child may ever find it (frame_walk.py, gc_scan.py look).
+MARKER = "GRADER-PARENT-MARKER-" + uuid.uuid4().hex
+VICTIM = Path("/tmp/grader_hostile_victim")
+
+# The sheet's network (tutorial 4): x = (0.05, 0.10), targets (0.01, 0.99).
+X = np.array([[0.05], [0.10]])
+T = np.array([[0.01], [0.99]])
+W1 = np.array([[0.15, 0.20], [0.25, 0.30]])
+B1 = np.array([[0.35], [0.35]])
+W2 = np.array([[0.40, 0.45], [0.50, 0.55]])
+B2 = np.array([[0.60], [0.60]])
+ARGS = {"x": X, "t": T, "W1": W1, "b1": B1, "W2": W2, "b2": B2, "lr": 0.5, "epochs": 3, "z": W1}
+STANDARD = {"sigmoid": ("z",), "forward": ("x", "W1", "b1", "W2", "b2"),
+            "backward": ("x", "t", "W1", "b1", "W2", "b2"),
+            "train": ("x", "t", "W1", "b1", "W2", "b2", "lr", "epochs")}
+TEST_LIMITS = Limits(wall_seconds=4, cpu_seconds=2, memory_mb=512, file_size_mb=4, processes=32,
+                     output_bytes=16384, result_bytes=8 << 20)
+LIMIT_KEYS = {"cpu": "cpu_seconds", "wall": "wall_seconds", "memory": "memory_mb", "file": "file_size_mb",
+              "processes": "processes", "output": "output_bytes", "result": "result_bytes"}
+
+ORIGINALS = {"allclose": np.allclose, "isfinite": np.isfinite, "asarray": np.asarray, "len": builtins.len,
+             "isinstance": builtins.isinstance, "json.dumps": json.dumps}
+
+
+def reference():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("hostile_correct", CORRECT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+REF = reference()
+
+
+# ---------------------------------------------------------------------------- processes
+def _process_table() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, uid) for every process."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            data = Path(f"/proc/{name}/stat").read_bytes()
+            uid = os.stat(f"/proc/{name}").st_uid
+        except OSError:
+            continue
+        fields = data[data.rfind(b")") + 2:].split()
+        table[int(name)] = (int(fields[1]), uid)
+    return table
+
+
+def descendants_of(pid: int, table=None) -> list[int]:
+    table = table or _process_table()
+    out, todo = [], [pid]
+    while todo:
+        here = todo.pop()
+        for child, (ppid, _) in table.items():
+            if ppid == here:
+                out.append(child)
+                todo.append(child)
+    return out
+
+
+def leftovers(box: Sandbox) -> list[int]:
+    """Processes of the worker's that are not the next supervisor, forked ahead of its turn,
+    with its one idle, isolated child (it has run no student code yet)."""
+    members = namespace_members(box.worker_pid)
+    table = _process_table()  # after: the next supervisor may have forked its child meanwhile
+    nxt = box._next_supervisor
+    spare = set()
+    if nxt is not None and table.get(nxt, (None,))[0] == box.worker_pid:
+        spare = {nxt, *descendants_of(nxt, table)}
+        assert len(spare) <= 2, f"the next supervisor has more than its one child: {spare}"
+    found = set(descendants_of(box.worker_pid, table)) | (members & set(table))
+    return sorted(found - spare)
+
+
+def namespace_members(pid: int) -> set[int]:
+    """Processes sharing the worker's mount or network namespace (as root the worker makes its
+    own): a process of ours that escaped the worker's tree would still be found here. Other
+    sandboxes on the machine (another test run) are in namespaces of their own."""
+    own = {}
+    for ns in ("mnt", "net"):
+        try:
+            own[ns] = os.readlink(f"/proc/{pid}/ns/{ns}")
+        except OSError:
+            return set()
+    members = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == pid:
+            continue
+        for ns, ident in own.items():
+            try:
+                if os.readlink(f"/proc/{name}/ns/{ns}") == ident and ident != os.readlink(f"/proc/self/ns/{ns}"):
+                    members.add(int(name))
+            except OSError:
+                pass
+    return members
+
+
+def _describe_process(pid: int) -> str:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        keep = [line for line in status.splitlines() if line.split(":")[0] in ("Name", "State", "PPid", "Uid")]
+        return f"{pid}: " + ", ".join(keep)
+    except OSError:
+        return f"{pid}: gone"
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return Path(f"/proc/{pid}").exists() and b") Z" not in Path(f"/proc/{pid}/stat").read_bytes()
+
+
+# ---------------------------------------------------------------------------- the corpus
+@dataclass
+class Case:
+    path: Path
+    expect: dict[str, str]
+    messages: list[tuple[str, str]] = field(default_factory=list)
+    limits: Limits = TEST_LIMITS
+    calls: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    needs: list[str] = field(default_factory=list)
+    before: list[str] = field(default_factory=list)
+
+
+def parse_case(path: Path) -> Case:
+    code = load_source(path).code
+    header: dict[str, list[str]] = {}
+    for line in code.splitlines():
+        m = re.match(r"#\s*(expect|message|limits|calls|check|needs|before):\s*(.*)$", line)
+        if m:
+            header.setdefault(m.group(1), []).append(m.group(2).strip())
+    assert "expect" in header, f"{path.name} has no '# expect:' line"
+    expect = dict(item.split("=", 1) for item in header["expect"][0].split())
+    messages = [tuple(m.split("~", 1)) for m in header.get("message", [])]
+    overrides = {}
+    for item in " ".join(header.get("limits", [])).split():
+        key, value = item.split("=")
+        overrides[LIMIT_KEYS[key]] = float(value) if key in ("cpu", "wall") else int(value)
+    if "result_bytes" in overrides:
+        overrides["result_bytes"] *= 1 << 20
+    limits = Limits(**{**TEST_LIMITS.__dict__, **overrides})
+    calls = []
+    for spec in " ".join(header.get("calls", [])).split():
+        name, args = re.match(r"(\w+)\((.*)\)", spec).groups()
+        calls.append((name, tuple(a for a in args.split(",") if a)))
+    for name in expect:
+        if name != "load" and name not in [c[0] for c in calls]:
+            calls.append((name, STANDARD[name]))
+    needs = [n.strip() for n in " ".join(header.get("needs", [])).split(",") if n.strip()]
+    return Case(path, expect, messages, limits, calls, " ".join(header.get("check", [])).split(), needs,
+                " ".join(header.get("before", [])).split())
+
+
+CASE_FILES = sorted(p for p in HOSTILE.iterdir() if p.suffix in (".py", ".ipynb")
+                    and not p.name.startswith("_") and p.name != "correct.py")
+
+
+@pytest.fixture(scope="module")
+def box():
+    # The secret is in the grader's environment when the worker starts: nothing may pass it on.
+    with pytest.MonkeyPatch.context() as mp, Sandbox() as sandbox:
+        mp.setenv("GRADER_SECRET", "planted")
+        sandbox.start()
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def layers() -> dict[str, tuple[bool, str]]:
+    return {name: (active, detail) for name, active, detail in doctor()}
+
+
+@pytest.fixture(scope="module")
+def listener():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    sock.settimeout(0.1)
+    yield sock
+    sock.close()
+
+
+def run_case(box: Sandbox, case: Case, source_path: Path, port: int) -> SubmissionRun:
+    calls = [Call(name, tuple(port if a == "port" else ARGS[a] for a in args)) for name, args in case.calls]
+    return box.run(load_source(source_path), calls, case.limits)
+
+
+def run_correct(box: Sandbox, limits: Limits = TEST_LIMITS) -> SubmissionRun:
+    calls = [Call("sigmoid", (W1,)), Call("forward", (X, W1, B1, W2, B2)), Call("backward", (X, T, W1, B1, W2, B2)),
+             Call("train", (X, T, W1, B1, W2, B2, 0.5, 3))]
+    return box.run(load_source(CORRECT), calls, limits)
+
+
+def assert_correct(run: SubmissionRun) -> None:
+    assert run.load_status == "ok", run.load_message
+    assert [o.status for o in run.outcomes] == ["ok"] * 4, [o.message for o in run.outcomes]
+    expected = [(REF.sigmoid(W1),), REF.forward(X, W1, B1, W2, B2), REF.backward(X, T, W1, B1, W2, B2),
+                REF.train(X, T, W1, B1, W2, B2, 0.5, 3)]
+    for outcome, want in zip(run.outcomes, expected, strict=True):
+        assert len(outcome.values) == len(want)
+        for got, exp in zip(outcome.values, want, strict=True):
+            assert type(got) is np.ndarray and got.dtype == np.float64
+            np.testing.assert_allclose(got, exp, rtol=1e-12)
+
+
+def assert_unharmed(box: Sandbox, cwd: str) -> None:
+    pid = box.worker_pid
+    assert pid is not None and alive(pid), "the worker is gone"
+    left = leftovers(box)
+    assert not left, (f"a process of the submission outlived it (worker {pid}, next {box._next_supervisor} "
+                      f"{_describe_process(box._next_supervisor) if box._next_supervisor else ''}): "
+                      + "; ".join(_describe_process(p) for p in left))
+    for name, original in ORIGINALS.items():
+        module, attr = (json, "dumps") if name == "json.dumps" else \
+            (builtins, name) if name in ("len", "isinstance") else (np, name)
+        assert getattr(module, attr) is original, f"{name} was changed in the grader's process"
+    assert os.getcwd() == cwd
+    assert os.environ.get("GRADER_SECRET") in (None, "planted")
+
+
+# ---------------------------------------------------------------------------- extra checks
+def _value(run: SubmissionRun, k: int = 0) -> float:
+    return float(run.outcomes[k].values[0])
+
+
+def check_forward_is_zeros(run, ctx):
+    values = run.outcomes[[c[0] for c in ctx["case"].calls].index("forward")].values
+    assert len(values) == 2
+    for v in values:
+        assert type(v) is np.ndarray and v.dtype == np.float64 and v.shape == (2, 1)
+        assert not v.any(), "the grader must see the real data, not what the object claims"
+
+
+def check_scalars_arrive_0d(run, ctx):
+    o, y = run.outcomes[0].values
+    assert o.shape == () and float(o) == 0.5 and y.shape == () and float(y) == 0.25
+    (s,) = run.outcomes[1].values
+    assert s.shape == () and s.dtype == np.float64 and float(s) == 3.0
+
+
+def check_parent_untouched(run, ctx):
+    # the patches lived in the child only: here numpy and builtins still tell zeros from ones
+    assert not np.allclose(np.zeros(2), np.ones(2)) and not np.isfinite(np.inf)
+    assert len([1, 2]) == 2 and not isinstance(1, str) and json.dumps(1) == "1"
+
+
+def check_probe_found_nothing(run, ctx):
+    assert _value(run) == 0.0, run.output
+    assert MARKER.startswith("GRADER-PARENT-MARKER-")  # and the marker is alive in this process
+
+
+def check_secrets_unreadable(run, ctx):
+    assert _value(run) == 0.0, run.output
+
+
+def check_no_secret_seen(run, ctx):
+    found, extra = (float(v) for v in run.outcomes[0].values)
+    assert found == 0.0, run.output
+    assert extra == 0.0, run.output
+
+
+def check_output_escaped(run, ctx):
+    lines = run.output.splitlines()
+    assert lines, "the printed output is kept"
+    for line in lines:
+        assert not line.lstrip().startswith(("::", "##[")), line
+        assert "\x1b" not in line and "\r" not in line and "\u202e" not in line
+    text = run.output
+    assert "\\x3a:error file=grader.py,line=1::all tests failed" in text
+    assert "\\x23#[error]fake" in text
+    assert "\\x1b[32mPASSED\\x1b[0m\\rovertyped\\u202eevil" in text
+    assert "Ran 10 tests: 10 passed, 0 failed" in text  # shown, escaped, but never trusted
+    assert "\\x3a:notice::inside forward" in text and "\\x3a:warning::from stderr" in text
+
+
+def check_bad_output_escaped(run, ctx):
+    text = run.output
+    assert "bad \\xff\\xfe utf8 \\xc3" in text
+    assert "\\x00nul\\x07bell\\x1b]0;title\\x07" in text
+    assert "  \\x3a:error file=a.py::indented" in text
+    assert "\\x3a:error::injected from stderr" in text
+
+
+def check_no_results_json_outside(run, ctx):
+    for path in ("/tmp/results.json", "/work/main/results.json", os.path.join(ctx["cwd"], "results.json"),
+                 os.path.expanduser("~/results.json")):
+        assert not os.path.exists(path), f"{path} was written by the submission"
+
+
+def check_daemon_killed(run, ctx):
+    m = re.search(r"DAEMON (\d+)", run.output)
+    assert m, run.output
+    pid = int(m.group(1))
+    assert not alive(pid), "the daemon survived its submission"
+    time.sleep(1.0)  # past the moment it would have written its file
+    assert not os.path.exists("/tmp/grader-hostile-daemon-wrote-this")
+
+
+def check_flood_trimmed(run, ctx):
+    limit = ctx["case"].limits.output_bytes
+    m = re.search(r"\[… (\d+) bytes more\]", run.output)
+    assert m, run.output[-200:]
+    assert int(m.group(1)) >= (1 << 30) - limit
+    assert len(run.output.encode()) < 2 * limit
+    assert ctx["elapsed"] < 15, f"a 1 GB flood took {ctx['elapsed']:.1f} s"
+
+
+def check_next_submission_unaffected(run, ctx):
+    assert_correct(run_correct(ctx["box"]))
+    import numpy
+
+    for folder in {os.path.dirname(os.path.dirname(numpy.__file__)), "/tmp"}:
+        for name in ("sitecustomize.py", "usercustomize.py", "zz_evil.pth"):
+            assert not os.path.exists(os.path.join(folder, name)), f"{name} left in {folder}"
+
+
+def check_victim_intact(run, ctx):
+    assert (VICTIM / "victim.txt").read_text() == "victim", "a file outside scratch was changed"
+    assert _value(run) == 0.0
+    shutil.rmtree(VICTIM)
+
+
+def check_scratch_emptied(run, ctx):
+    root = ctx["box"]._scratch
+    # In its own mount namespace the worker's scratch is a tmpfs only visible through it.
+    view = f"/proc/{ctx['box'].worker_pid}/root{root}"
+    for path in (view, root):
+        if os.path.isdir(path):
+            # only the next submission's directory, made ahead of time, and still empty
+            left = [n for n in os.listdir(path) if n != ctx["box"]._next_scratch]
+            assert left == [], f"scratch not emptied: {left}"
+            if ctx["box"]._next_scratch in os.listdir(path):
+                assert os.listdir(os.path.join(path, ctx["box"]._next_scratch)) == []
+
+
+def check_forward_correct(run, ctx):
+    names = [c[0] for c in ctx["case"].calls]
+    o, y = run.outcomes[names.index("forward")].values
+    want_o, want_y = REF.forward(X, W1, B1, W2, B2)
+    np.testing.assert_allclose(o, want_o, rtol=1e-12)
+    np.testing.assert_allclose(y, want_y, rtol=1e-12)
+
+
+def check_notebook_notes(run, ctx):
+    notes = load_source(ctx["case"].path).notes
+    assert any("%matplotlib inline" in n for n in notes) and any("%%time" in n for n in notes)
+
+
+def check_answers_passed_through(run, ctx):
+    assert run.answers_json is not None
+    data = json.loads(run.answers_json)  # Python's lenient reader: NaN passes here, not in the grader's
+    assert data["a"] == 0.75 and data["b"] == [[1.0, 2.0]] and isinstance(data["c"], str)
+    assert data["d"] != data["d"] and data["e"] == "8.22e-2"
+
+
+def check_escapes_failed(run, ctx):
+    assert _value(run) == 0.0, run.output
+
+
+def check_none(run, ctx):
+    pass
+
+
+CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
+
+
+def prepare(case: Case, tmp_path: Path) -> Path:
+    """Copy a case that needs files written by the test; returns the path to run."""
+    if case.path.name == "read_secrets.py":
+        import grader
+
+        pkg = Path(grader.__file__).parent
+        targets = [str(pkg / "__init__.py"), str(pkg / "solver.py"), str(pkg)]
+        for name in ("exercises", "solutions"):
+            folder = pkg.parent / name
+            if folder.is_dir():
+                targets.append(str(folder))
+                targets += [str(p) for p in sorted(folder.iterdir())[:3]]
+        shutil.copy(case.path, tmp_path / case.path.name)
+        (tmp_path / "secret_targets.py").write_text(f"PATHS = {targets!r}\n")
+        return tmp_path / case.path.name
+    if case.path.name == "delete_files.py":
+        if VICTIM.exists():
+            shutil.rmtree(VICTIM)
+        VICTIM.mkdir()
+        VICTIM.chmod(0o777)  # so that only the sandbox's layers can protect it, not permissions
+        (VICTIM / "victim.txt").write_text("victim")
+        (VICTIM / "victim.txt").chmod(0o666)
+    if case.path.name == "write_results_json.py" and os.path.exists("/tmp/results.json"):
+        os.unlink("/tmp/results.json")
+    return case.path
+
+
+def test_corpus_is_complete():
+    assert len(CASE_FILES) >= 35
+    assert any(p.suffix == ".ipynb" for p in CASE_FILES)
+    for path in CASE_FILES:
+        case = parse_case(path)
+        for check in case.checks:
+            assert check in CHECKS, f"{path.name}: unknown check {check}"
+        for need in case.needs:
+            assert need in W.LAYERS.values(), f"{path.name}: unknown layer {need}"
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=[p.name for p in CASE_FILES])
+def test_hostile(path, box, layers, listener, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_SECRET", "planted")
+    case = parse_case(path)
+    cwd = os.getcwd()
+    for other in case.before:
+        run_case(box, parse_case(HOSTILE / other), HOSTILE / other, listener.getsockname()[1])
+    source = prepare(case, tmp_path)
+    started = time.monotonic()
+    run = run_case(box, case, source, listener.getsockname()[1])
+    elapsed = time.monotonic() - started
+    # The grader's process, the worker and the machine are fine, and nothing is left running.
+    assert_unharmed(box, cwd)
+    assert len(run.outcomes) == len(case.calls)
+    for outcome in run.outcomes:
+        assert isinstance(outcome, CallOutcome) and outcome.status in (
+            "ok", "missing", "error", "timeout", "memory_limit", "crashed", "no_result", "invalid_output")
+        if outcome.status == "ok":
+            assert all(type(v) is np.ndarray and v.dtype == np.float64 and np.isfinite(v).all()
+                       for v in outcome.values)
+        else:
+            assert outcome.values == () and outcome.message
+    inactive = [n for n in case.needs if not layers[n][0]]
+    if inactive:
+        # This machine cannot give the protection; the run must at least say so.
+        for name in inactive:
+            assert name in run.missing_layers or name == "grader not importable" and (
+                "landlock" in run.missing_layers), (name, run.missing_layers)
+    else:
+        statuses = {"load": run.load_status}
+        statuses.update({name: o.status for (name, _), o in zip(case.calls, run.outcomes, strict=True)})
+        details = {"load": run.load_message}
+        details.update({name: o.message for (name, _), o in zip(case.calls, run.outcomes, strict=True)})
+        assert statuses == case.expect, details
+        for key, text in case.messages:
+            assert text in details[key], (key, details[key])
+        ctx = {"box": box, "case": case, "cwd": cwd, "elapsed": elapsed}
+        for check in case.checks:
+            CHECKS[check](run, ctx)
+    # ... and it still grades a correct submission right away.
+    assert_correct(run_correct(box))
+    assert_unharmed(box, cwd)
+
+
+# ---------------------------------------------------------------------------- the reference
+def test_reference_matches_the_sheet_and_finite_differences():
+    o, y = REF.forward(X, W1, B1, W2, B2)
+    np.testing.assert_allclose(y.ravel(), [0.75136507, 0.772928465], rtol=1e-8)
+    grads = REF.backward(X, T, W1, B1, W2, B2)
+    params = [W1, B1, W2, B2]
+
+    def loss(ps):
+        return 0.5 * float(((REF.forward(X, *ps)[1] - T) ** 2).sum())
+
+    for k, g in enumerate(grads):
+        num = np.zeros_like(params[k])
+        for idx in np.ndindex(params[k].shape):
+            hi = [p.copy() for p in params]
+            lo = [p.copy() for p in params]
+            hi[k][idx] += 1e-6
+            lo[k][idx] -= 1e-6
+            num[idx] = (loss(hi) - loss(lo)) / 2e-6
+        np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(grads[2][0, 0], 0.082167041, rtol=1e-6)  # the sheet's dE/dw5 (w9 here)
+    # Several samples at once: the column convention sums gradients over samples.
+    xs, ts = np.hstack([X, 2 * X]), np.hstack([T, T])
+    two = REF.backward(xs, ts, W1, B1, W2, B2)
+    one = [a + b for a, b in zip(REF.backward(X, T, W1, B1, W2, B2), REF.backward(2 * X, T, W1, B1, W2, B2),
+                                 strict=True)]
+    for a, b in zip(two, one, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    trained = REF.train(X, T, W1, B1, W2, B2, 0.5, 1)
+    np.testing.assert_allclose(trained[2], W2 - 0.5 * grads[2])
+
+
+def test_correct_submission_through_the_sandbox(box):
+    run = run_correct(box)
+    assert_correct(run)
+    assert run.defined == ("sigmoid", "forward", "backward", "train")
+    assert run.answers_json is None and run.output == ""
+
+
+# ---------------------------------------------------------------------------- behaviour
+def test_worker_is_started_lazily_and_reused():
+    with Sandbox() as sandbox:
+        assert sandbox.worker_pid is None
+        assert_correct(run_correct(sandbox))
+        pid = sandbox.worker_pid
+        for _ in range(3):
+            assert_correct(run_correct(sandbox))
+        assert sandbox.worker_pid == pid
+    assert not alive(pid)
+
+
+def test_many_submissions_are_cheap(box):
+    started = time.monotonic()
+    for _ in range(20):
+        assert run_correct(box).load_status == "ok"
+    per = (time.monotonic() - started) / 20
+    assert per < 0.25, f"{per * 1000:.0f} ms per submission"
+
+
+def test_calls_share_a_child_until_one_kills_it(box, tmp_path):
+    path = tmp_path / "counter.py"
+    path.write_text("import os\nimport numpy as np\nCOUNT = 0\n\n\ndef tick():\n    global COUNT\n"
+                    "    COUNT += 1\n    return float(COUNT)\n\n\ndef die():\n    os._exit(3)\n")
+    names = ["tick", "tick", "die", "tick", "tick"]
+    run = box.run(load_source(path), [Call(n, ()) for n in names], TEST_LIMITS)
+    assert [o.status for o in run.outcomes] == ["ok", "ok", "no_result", "ok", "ok"]
+    assert "exit status 3" in run.outcomes[2].message
+    # the module code ran again in a fresh child after the death
+    assert [float(o.values[0]) for o in run.outcomes if o.status == "ok"] == [1.0, 2.0, 1.0, 2.0]
+
+
+def test_inputs_are_copies_and_scratch_is_private(box, tmp_path):
+    a = tmp_path / "writer.py"
+    a.write_text("import os\n\n\ndef mutate(x):\n    x[...] = 99.0\n    open('note.txt', 'w').write('a')\n"
+                 "    return x\n")
+    b = tmp_path / "reader.py"
+    b.write_text("import os\n\n\ndef look():\n    return float(os.path.exists('note.txt')), float(len(os.listdir('.')))\n")
+    x = np.arange(4.0).reshape(2, 2)
+    run = box.run(load_source(a), [Call("mutate", (x,))], TEST_LIMITS)
+    assert run.outcomes[0].status == "ok" and (run.outcomes[0].values[0] == 99).all()
+    assert (x == np.arange(4.0).reshape(2, 2)).all()
+    run = box.run(load_source(b), [Call("look", ())], TEST_LIMITS)
+    exists, count = run.outcomes[0].values
+    assert float(exists) == 0.0 and float(count) == 1.0  # only reader.py itself
+
+
+def test_zero_calls_and_an_empty_submission(box, tmp_path):
+    path = tmp_path / "empty.py"
+    path.write_text("")
+    run = box.run(load_source(path), [Call("forward", (X, W1, B1, W2, B2))], TEST_LIMITS)
+    assert run.load_status == "ok" and run.defined == ()
+    assert run.outcomes[0].status == "missing" and "does not define" in run.outcomes[0].message
+    run = box.run(load_source(CORRECT), [], TEST_LIMITS)
+    assert run.outcomes == () and run.load_status == "ok"
+
+
+def test_a_killed_worker_is_replaced(box, tmp_path):
+    path = tmp_path / "slow.py"
+    path.write_text(
+        "import os\nimport time\n\n\ndef spawn():\n    r, w = os.pipe()\n    if os.fork() == 0:\n"
+        "        os.setsid()\n        if os.fork() == 0:\n            os.write(w, str(os.getpid()).encode())\n"
+        "            time.sleep(1000)\n        os._exit(0)\n    return float(os.read(r, 32))\n\n\n"
+        "def nap():\n    time.sleep(3)\n    return 1.0\n\n\ndef quick():\n    return 2.0\n")
+    old = box.worker_pid
+    killer = threading.Timer(0.8, lambda: os.kill(old, signal.SIGKILL))
+    killer.start()
+    run = box.run(load_source(path), [Call("spawn", ()), Call("nap", ()), Call("quick", ())], TEST_LIMITS)
+    killer.join()
+    assert run.outcomes[0].status == "ok"  # it left a daemon behind, then the worker was killed
+    assert run.outcomes[1].status == "crashed" and "worker died" in run.outcomes[1].message
+    assert run.outcomes[2].status == "ok" and float(run.outcomes[2].values[0]) == 2.0
+    assert box.worker_pid not in (None, old)
+    if os.geteuid() == 0:  # the dead worker's namespace was swept when it was replaced
+        assert not alive(int(run.outcomes[0].values[0])), "the daemon of a killed worker survived"
+    assert_correct(run_correct(box))
+    assert_unharmed(box, os.getcwd())
+
+
+def test_strict_isolation_follows_doctor(layers):
+    if layers["network namespace"][0]:
+        with Sandbox("strict") as sandbox:
+            assert_correct(run_correct(sandbox))
+    else:
+        with pytest.raises(SandboxUnavailable), Sandbox("strict") as sandbox:
+            sandbox.start()
+    with pytest.raises(ValueError):
+        Sandbox("paranoid")
+
+
+def test_doctor_checks_every_layer(layers):
+    assert set(layers) == set(W.LAYERS.values())
+    for name, (active, detail) in layers.items():
+        assert isinstance(active, bool) and detail, name
+    assert layers["separate process"][0] and layers["python -I worker"][0]
+    if os.geteuid() == 0:
+        # as root on Linux, everything this sandbox knows must really work
+        assert layers["unprivileged user"][0] and "65534" in layers["unprivileged user"][1]
+
+
+def test_missing_layers_agree_with_doctor(box, layers):
+    run = run_correct(box)
+    for name in ("rlimits", "user namespace", "network namespace", "landlock", "unprivileged user",
+                 "pdeathsig", "non-dumpable"):
+        assert (name in run.missing_layers) == (not layers[name][0]), name
+
+
+def test_disabled_layers_are_reported_missing():
+    with Sandbox(_disable=("landlock", "netns", "user", "userns", "mountns", "rlimits")) as sandbox:
+        run = run_correct(sandbox)
+        assert_correct(run)
+        for name in ("landlock", "network namespace", "unprivileged user", "rlimits", "grader not importable"):
+            assert name in run.missing_layers
+
+
+# ---------------------------------------------------------------------------- decoding, escaping
+def _npy(arr) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _result(*items: bytes) -> bytes:
+    return W.ITEM_COUNT.pack(len(items)) + b"".join(W.ITEM_HEAD.pack(b"N", len(i)) + i for i in items)
+
+
+def test_decode_accepts_real_numbers_only():
+    (a, b) = D.decode_result(_result(_npy(np.arange(6, dtype=np.int32).reshape(2, 3)),
+                                     _npy(np.asfortranarray(np.ones((2, 3), np.float32)))), 1 << 20)
+    assert a.dtype == np.float64 and a.shape == (2, 3) and a[1, 2] == 5
+    assert b.flags.c_contiguous and b.flags.owndata and b.flags.writeable
+    for arr, word in ((np.ones(2, bool), "boolean"), (np.ones(2, complex), "complex"),
+                      (np.array(["a"]), "string"), (np.zeros(2, [("a", "f8")]), "structured"),
+                      (np.array(["2020-01-01"], "M8[D]"), "datetime")):
+        with pytest.raises(D.Rejected, match=word):
+            D.decode_result(_result(_npy(arr)), 1 << 20)
+    with pytest.raises(D.Rejected, match="item 2 of 2 contains NaN"):
+        D.decode_result(_result(_npy(np.ones(2)), _npy(np.array([1, np.nan]))), 1 << 20)
+    with pytest.raises(D.Rejected, match="more than the limit"):
+        D.decode_result(_result(_npy(np.ones(1000))), 4000)
+    forged = _npy(np.ones(2)).replace(b"(2,)", b"(9,)")
+    with pytest.raises(D.Rejected, match="does not match"):
+        D.decode_result(_result(forged), 1 << 20)
+    with pytest.raises(D.Rejected, match="trailing"):
+        D.decode_result(_result(_npy(np.ones(2))) + b"x", 1 << 20)
+    pickled = _npy(np.ones(2)).replace(b"'<f8'", b"'|O' ")
+    with pytest.raises(D.Rejected):
+        D.decode_result(_result(pickled), 1 << 20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400), st.integers(0, 3))
+def test_decode_never_trusts_bytes(data, count):
+    payload = W.ITEM_COUNT.pack(count) + data
+    try:
+        items = D.decode_result(payload, 1 << 16)
+    except D.Rejected:
+        return
+    for item in items:
+        assert type(item) is np.ndarray and item.dtype == np.float64 and np.isfinite(item).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_escaped_output_is_inert(data):
+    text = D.escape_output(data, 0)
+    for line in text.splitlines():
+        assert line.isprintable() or "\t" in line
+        assert not line.lstrip().startswith(("::", "##["))
+
+
+def test_escape_output_marks_what_was_cut():
+    assert D.escape_output(b"a\nb\r\n", 0) == "a\nb\n"
+    assert D.escape_output(b"x" * 10, 90).endswith("[… 90 bytes more]\n")
+    assert D.escape_output(b"", 0) == ""
+    assert D.escape_line("\t::x") == "\t\\x3a:x"
+
+
+def test_limits_are_validated():
+    with pytest.raises(ValueError):
+        Limits(cpu_seconds=0)
+    with pytest.raises(ValueError):
+        Limits(memory_mb=True)
+
+
+def test_call_arguments_are_validated(box):
+    src = load_source(CORRECT)
+    with pytest.raises(TypeError):
+        box.run(src, [Call("sigmoid", ("text",))])
+    with pytest.raises(ValueError):
+        box.run(src, [Call("not a name", ())])
+
+
+def test_worker_file_is_standalone():
+    text = Path(W.__file__).read_text()
+    assert not re.search(r"^\s*(from|import)\s+(grader|\.)", text, re.M)
+    assert stat.S_ISREG(os.stat(W.__file__).st_mode)
