@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import statistics
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -166,11 +167,12 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
         todo.append(s)
     jobs = max(1, jobs or os.cpu_count() or 1)
     done = 0
-    if "variants" in ex.raw:  # each student is graded on their own variant
-        from .variants import secret_from_env
+    # each student is graded on their own variant when the exercise has variants and the course
+    # secret is set; without the secret everyone gets the exercise as written (the summary says so)
+    from .variants import SECRET_ENV
 
-        secret_from_env()  # fail once, before grading, when the secret is missing
-    student_of = (lambda s: s.student) if "variants" in ex.raw else (lambda s: None)
+    per_student = "variants" in ex.raw and bool(os.environ.get(SECRET_ENV))
+    student_of = (lambda s: s.student) if per_student else (lambda s: None)
 
     def save(s: Submission, data: dict[str, Any]) -> None:
         nonlocal done
@@ -180,13 +182,25 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
         if progress:
             progress(done, len(todo))
 
+    staging = out / ".staging"
+
+    def alone(s: Submission) -> str:
+        """A file-per-student submission is graded from a folder of its own, so that it cannot
+        ``import`` a classmate's file that lies beside it."""
+        if s.path.parent.resolve() != Path(folder).resolve() or s.path.suffix == ".json":
+            return str(s.path)
+        target = staging / s.student / s.path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(s.path, target)
+        return str(target)
+
     if jobs == 1 or len(todo) <= 1:
         for s in todo:
-            save(s, grade_one(str(s.path), str(exercise), isolation, student_of(s)))
+            save(s, grade_one(alone(s), str(exercise), isolation, student_of(s)))
     else:
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_init_worker,
                                  initargs=(isolation,)) as pool:
-            futures = {pool.submit(grade_one, str(s.path), str(exercise), isolation, student_of(s)): s for s in todo}
+            futures = {pool.submit(grade_one, alone(s), str(exercise), isolation, student_of(s)): s for s in todo}
             for fut in as_completed(futures):
                 s = futures[fut]
                 try:
@@ -195,9 +209,14 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
                     data = report.results_data(_failed(str(exercise), f"the grading worker died: {type(exc).__name__}",
                                                        s.path.suffix != ".json"))
                 save(s, data)
+    shutil.rmtree(staging, ignore_errors=True)
     rows = [json.loads((results_dir / f"{s.student}.json").read_text("utf-8")) for s in subs]
     report.write_atomic(out / "gradebook.csv", gradebook_csv(rows))
     text = summary_text(ex.id, rows)
+    if "variants" in ex.raw:
+        text += ("\nEach student was graded on their own variant.\n" if per_student else
+                 f"\nThe exercise has per-student variants, but {SECRET_ENV} is not set: "
+                 "everyone was graded on the exercise as written.\n")
     report.write_atomic(out / "summary.txt", text)
     return BatchSummary(len(todo), reused, len(subs), out, text)
 

@@ -23,6 +23,10 @@ class SubmissionError(GraderError):
     """A submission file cannot be read (missing, not Python, broken notebook)."""
 
 
+class SubmissionSyntaxError(SubmissionError):
+    """A submission that is readable but does not compile: graded (0 points, the error shown)."""
+
+
 class SandboxUnavailable(GraderError):
     """The sandbox cannot grade safely here (``--isolation strict`` or a failed worker)."""
 

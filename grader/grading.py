@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import compare, jsonio, mistakes, solver, spec
-from .errors import AnswersError, GraderError, UsageError
+from .errors import AnswersError, GraderError, SubmissionSyntaxError, UsageError
 from .results import Results, TestResult
 from .spec import Exercise
 
@@ -98,8 +98,10 @@ def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: boo
         show = reveal or fn.reveal or case.visible
         out = by_case[case.id]
         name = f"{fn.name}: {case.label}"
+        vis = "visible" if case.visible else fn.visibility
         if out.status != "ok":
-            tests.append(TestResult(f"{fn.name}/{case.id}", name, 0.0, share, out.status, out.message))
+            tests.append(TestResult(f"{fn.name}/{case.id}", name, 0.0, share, out.status, out.message,
+                                    visibility=vis))
             continue
         expected = solver.function_outputs(fn, case)
         fraction, feedback = compare.check_outputs(fn, case, out.values, expected, CODE_TOLERANCE, show)
@@ -109,7 +111,7 @@ def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: boo
             if mistake is not None:
                 feedback = f"{feedback}. Step: {mistake.step}"
         tests.append(TestResult(f"{fn.name}/{case.id}", name, round(share * fraction, 6), share, status, feedback,
-                                revealed=show))
+                                revealed=show, visibility=vis))
     pair = [c for c in fn.cases if c.group == "vectorized"]
     if pair:
         notes, ok = [], True
@@ -132,7 +134,7 @@ def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: boo
         status = "passed" if ok and not loops else "wrong"
         score = fn.vectorized_points if status == "passed" else 0.0
         tests.append(TestResult(f"{fn.name}/vectorized", f"{fn.name}: vectorized (1 and 1,000 samples)",
-                                score, fn.vectorized_points, status, "; ".join(notes)))
+                                score, fn.vectorized_points, status, "; ".join(notes), visibility=fn.visibility))
     return tests
 
 
@@ -231,6 +233,22 @@ def self_consistency(probe: Probe, outcomes: Any, backward: Any) -> TestResult:
     return test("passed", "your backward matches finite differences of your own forward")
 
 
+def _not_compiled(message: str, exercise: str | None, student: str | None) -> Results:
+    """Every function test fails with the compiler's message (file and line)."""
+    ex = spec.load_exercise(exercise or DEFAULT_EXERCISE, student)
+    tests = []
+    for fn in ex.functions:
+        plain = [c for c in fn.cases if not c.group]
+        share = fn.points / len(plain) if plain else 0.0
+        tests += [TestResult(f"{fn.name}/{c.id}", f"{fn.name}: {c.label}", 0.0, share, "error", message,
+                             visibility="visible" if c.visible else fn.visibility) for c in plain]
+    if not ex.functions:
+        tests = [TestResult("submission", "submission", 0.0, ex.max_score, "error", message)]
+    total = round(sum(t.max_score for t in tests), 6)
+    warnings = () if exercise else (f"no EXERCISE could be read: graded against the bundled default {DEFAULT_EXERCISE!r}",)
+    return Results(ex.id, 0.0, total, tuple(tests), warnings, "", audit(ex, ex.variant_seed))
+
+
 def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool = False,
                      isolation: str = "best-effort", box: Any = None, limits: Any = None,
                      student: str | None = None) -> Results:
@@ -241,7 +259,10 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
     """
     from . import sandbox, submission
 
-    source = submission.load_source(path)
+    try:
+        source = submission.load_source(path)
+    except SubmissionSyntaxError as exc:  # the student's code does not compile: graded, 0 points
+        return _not_compiled(str(exc), exercise, student)
     own = box is None
     box = box if box is not None else sandbox.Sandbox(isolation)
     try:
@@ -262,18 +283,14 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
         if own:
             box.close()
     warnings += [f"sandbox: {layer} not available on this machine" for layer in run.missing_layers]
+    if run.load_status != "ok":
+        warnings.append(f"the submission could not be loaded ({run.load_status}):\n{run.load_message}")
     tests: list[TestResult] = []
     k = 0
     for fn in ex.functions:
         outcomes = list(run.outcomes[k:k + len(fn.cases)])
         k += len(fn.cases)
-        if run.load_status != "ok":
-            share = fn.points / max(1, len([c for c in fn.cases if not c.group]))
-            tests += [TestResult(f"{fn.name}/{c.id}", f"{fn.name}: {c.label}", 0.0, share if not c.group else 0.0,
-                                 run.load_status, run.load_message) for c in fn.cases if c.group != "vectorized"
-                      or c.id == "vectorized-1000"]
-            continue
-        tests += _case_tests(fn, outcomes, source.code, reveal)
+        tests += _case_tests(fn, outcomes, source.code, reveal)  # a failed load fails every call
     if probe is not None and run.load_status == "ok":
         backward = run.outcomes[sum(len(f.cases) for f in ex.functions[:probe.backward_index]) + probe.backward_case]
         tests.append(self_consistency(probe, run.outcomes[k:], backward))

@@ -115,7 +115,7 @@ def results_text(r: Results, show_expected: bool = False) -> str:
         if (show_expected or t.revealed) and t.status != "passed" and t.expected is not None:
             lines.append(f"        expected {fmt(t.expected)}; got {fmt(t.got) if t.got is not None else '-'}")
     for w in r.warnings:
-        lines.append(f"  warning: {w}")
+        lines.append("  warning: " + w.replace("\n", "\n    "))
     if r.output:
         lines += ["", "Output of the submission (escaped, trimmed):"]
         lines += ["  | " + line for line in r.output.splitlines()]

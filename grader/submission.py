@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SubmissionError
+from .errors import SubmissionError, SubmissionSyntaxError
 
 MAX_BYTES = 1024 * 1024
 SUFFIXES = (".py", ".ipynb")
@@ -158,11 +158,11 @@ def _check_and_read_exercise(path: Path, code: str, cell_of) -> str | None:
         tree = ast.parse(code, filename=str(path))
         compile(tree, str(path), "exec", dont_inherit=True)
     except SyntaxError as exc:
-        raise SubmissionError(f"{_where(path, exc.lineno, cell_of)}: SyntaxError: {exc.msg}") from None
+        raise SubmissionSyntaxError(f"{_where(path, exc.lineno, cell_of)}: SyntaxError: {exc.msg}") from None
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
         # null bytes, or nesting too deep for the parser
         msg = str(exc) or type(exc).__name__
-        raise SubmissionError(f"{path}: cannot be compiled: {msg}") from None
+        raise SubmissionSyntaxError(f"{path}: cannot be compiled: {msg}") from None
     exercise = None
     for node in tree.body:  # top level only; the last assignment wins, as when run
         if isinstance(node, ast.Assign):
