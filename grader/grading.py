@@ -110,7 +110,7 @@ def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: boo
             mistake = mistakes.diagnose_function(fn, case, out.values)
             if mistake is not None:
                 feedback = f"{feedback}. Step: {mistake.step}"
-        tests.append(TestResult(f"{fn.name}/{case.id}", name, round(share * fraction, 6), share, status, feedback,
+        tests.append(TestResult(f"{fn.name}/{case.id}", name, share * fraction, share, status, feedback,
                                 revealed=show, visibility=vis))
     pair = [c for c in fn.cases if c.group == "vectorized"]
     if pair:

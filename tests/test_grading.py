@@ -1,0 +1,176 @@
+"""Code submissions end to end through the CLI and the real sandbox; the Gradescope bundle."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import nbformat
+import pytest
+from click.testing import CliRunner
+
+from grader import cli, grading
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+GS_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "gradescope-results.schema.json").read_text())
+
+
+def run(*args: str, **kw):
+    return CliRunner().invoke(cli.cli, list(args), catch_exceptions=False, **kw)
+
+
+def graded(*args: str) -> dict:
+    res = run(*args, "--format", "json")
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+def by_id(data: dict) -> dict:
+    return {t["id"]: t for t in data["tests"]}
+
+
+# expected scores of the reference submissions in solutions/ (the matrix exercise's 9 points)
+@pytest.mark.parametrize("name, score, wrong", [
+    ("submission.py", 9.0, set()),
+    ("partly-correct.py", 3.0, {"backward/exercise", "backward/hidden-1", "train/exercise", "backward/self-consistency"}),
+    ("loops.py", 9.0, {"sigmoid/vectorized", "forward/vectorized", "backward/vectorized"}),
+])
+def test_reference_submissions_score_as_expected(name, score, wrong):
+    data = graded(str(SOLUTIONS / name))
+    assert data["exercise"] == "tutorial-4-matrix"
+    assert data["score"] == pytest.approx(score) and data["max_score"] == pytest.approx(9.0)
+    not_passed = {t["id"] for t in data["tests"] if t["status"] != "passed"}
+    assert wrong <= not_passed
+    if not wrong:
+        assert not_passed == set()
+
+
+def test_feedback_names_the_step_and_hides_hidden_values():
+    tests = by_id(graded(str(SOLUTIONS / "partly-correct.py")))
+    visible, hidden = tests["backward/exercise"], tests["backward/hidden-1"]
+    assert "Step:" in visible["feedback"] and "derivative of the activation" in visible["feedback"]
+    assert "expected" in visible["feedback"]  # the exercise's own case is visible
+    assert "expected" not in hidden["feedback"] and "3-4-2" in hidden["name"]
+    loops = by_id(graded(str(SOLUTIONS / "loops.py")))
+    assert "for loop" in loops["forward/vectorized"]["feedback"] and "in _layer" in loops["forward/vectorized"]["feedback"]
+
+
+def test_notebook_submission(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Tutorial 4"),
+                nbformat.v4.new_code_cell("%matplotlib inline\nimport numpy as np"),
+                nbformat.v4.new_code_cell((SOLUTIONS / "submission.py").read_text())]
+    path = tmp_path / "homework.ipynb"
+    nbformat.write(nb, path)
+    data = graded(str(path))
+    assert data["score"] == data["max_score"] == 9
+    assert any("skipped IPython magic" in w for w in data["warnings"])
+
+
+def test_answers_inside_code_and_exercise_named_in_source(tmp_path):
+    key = grading.answer_key("tutorial-4-output-layer").answers
+    src = f'EXERCISE = "tutorial-4-output-layer"\nANSWERS = {json.dumps(key)}\nANSWERS["w6"] = 0.5\n'
+    path = tmp_path / "answers_only.py"
+    path.write_text(src)
+    data = graded(str(path))
+    assert data["exercise"] == "tutorial-4-output-layer"
+    tests = by_id(data)
+    assert tests["w6"]["status"] == "wrong" and tests["w7"]["status"] == "passed"
+    assert data["max_score"] == 19 and data["score"] == 17
+
+
+def test_submission_printing_is_escaped(tmp_path):
+    path = tmp_path / "noisy.py"
+    path.write_text((SOLUTIONS / "submission.py").read_text() + '\nprint("::error::pwned")\nprint("9 passed, 0 failed")\n')
+    res = run(str(path), "--format", "github")
+    assert res.exit_code == 0
+    assert not any(line.lstrip().startswith("::") for line in res.output.splitlines())
+    assert "Points 9/9" in res.output.splitlines()[-1]
+
+
+def test_syntax_error_is_graded_zero_with_the_line(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("import numpy as np\ndef forward(x:\n    pass\n")
+    data = graded(str(path))
+    assert data["score"] == 0 and data["max_score"] == 9
+    assert all(t["status"] == "error" for t in data["tests"])
+    assert "broken.py:2: SyntaxError" in data["tests"][0]["feedback"]
+
+
+def test_missing_or_wrong_kind_of_file_exits_2(tmp_path):
+    res = CliRunner().invoke(cli.cli, [str(tmp_path / "nope.py")])
+    assert res.exit_code == 2 and "no such file" in res.output
+    bad = tmp_path / "notebook.ipynb"
+    bad.write_text("{not json")
+    res = CliRunner().invoke(cli.cli, [str(bad)])
+    assert res.exit_code == 2 and "not a valid notebook" in res.output and "Traceback" not in res.output
+
+
+def test_folder_with_one_submission(tmp_path):
+    (tmp_path / "alice").mkdir()
+    shutil.copy(SOLUTIONS / "submission.py", tmp_path / "alice" / "submission.py")
+    assert graded(str(tmp_path / "alice"))["score"] == 9
+
+
+def test_gradescope_output_for_code(tmp_path):
+    res = run(str(SOLUTIONS / "partly-correct.py"), "--format", "gradescope")
+    data = json.loads(res.output)
+    jsonschema.validate(data, GS_SCHEMA)
+    vis = {t["name"]: t["visibility"] for t in data["tests"]}
+    assert vis["backward: the exercise's values"] == "visible"
+    assert vis["backward: hidden case 1: 3-4-2 network, 4 samples"] == "after_published"
+    assert data["extra_data"]["exercise"] == "tutorial-4-matrix"
+
+
+def test_strict_isolation_grades_where_the_network_can_be_isolated():
+    from grader import sandbox
+
+    layers = {name: active for name, active, _ in sandbox.doctor()}
+    res = CliRunner().invoke(cli.cli, [str(SOLUTIONS / "submission.py"), "--isolation", "strict"])
+    assert res.exit_code == (0 if layers["network namespace"] else 3), res.output
+
+
+def test_doctor_lists_every_layer():
+    res = run("doctor")
+    assert res.exit_code == 0
+    for layer in ("separate process", "python -I worker", "rlimits", "network namespace", "landlock",
+                  "grader not importable"):
+        assert layer in res.output
+
+
+def test_gradescope_bundle_runs_against_a_fake_autograder_tree(tmp_path):
+    zpath = tmp_path / "autograder.zip"
+    res = run("bundle", "tutorial-4", "--gradescope", "-o", str(zpath))
+    assert res.exit_code == 0
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    (root / "submission").mkdir()
+    with zipfile.ZipFile(zpath) as z:
+        names = z.namelist()
+        assert {"setup.sh", "run_autograder", "exercise.json"} <= set(names)
+        assert "grader-src/grader/solver.py" in names and "grader-src/setup.cfg" in names
+        assert z.getinfo("run_autograder").external_attr >> 16 & 0o111
+        z.extractall(root / "source")
+    shutil.copy(SOLUTIONS / "partly-correct.py", root / "submission" / "submission.py")
+    grade = shutil.which("grade")
+    if grade is None:
+        pytest.skip("the grade console script is not on PATH (install the project)")
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "GRADER_COMMAND": grade}
+    subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, timeout=120)
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, GS_SCHEMA)
+    assert data["score"] == 3.0
+    # a submission that cannot be graded still leaves a results.json
+    shutil.rmtree(root / "submission")
+    (root / "submission").mkdir()
+    (root / "results" / "results.json").unlink()
+    subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, timeout=120)
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, GS_SCHEMA)
+    assert data["score"] == 0 and "no submission" in data["output"]
