@@ -174,3 +174,28 @@ def test_gradescope_bundle_runs_against_a_fake_autograder_tree(tmp_path):
     data = json.loads((root / "results" / "results.json").read_text())
     jsonschema.validate(data, GS_SCHEMA)
     assert data["score"] == 0 and "no submission" in data["output"]
+
+
+def test_self_consistency_separates_a_wrong_forward_from_its_backward(tmp_path):
+    # forward uses tanh instead of the sigmoid, and backward is the exact gradient of that forward
+    path = tmp_path / "tanh.py"
+    path.write_text('''import numpy as np
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+def forward(x, W1, b1, W2, b2):
+    o = np.tanh(W1 @ x + b1)
+    return o, np.tanh(W2 @ o + b2)
+
+def backward(x, t, W1, b1, W2, b2):
+    o, y = forward(x, W1, b1, W2, b2)
+    d2 = (y - t) * (1 - y ** 2)
+    d1 = (W2.T @ d2) * (1 - o ** 2)
+    return d1 @ x.T, d1.sum(1, keepdims=True), d2 @ o.T, d2.sum(1, keepdims=True)
+''')
+    tests = by_id(graded(str(path)))
+    assert tests["forward/exercise"]["status"] == "wrong"
+    assert tests["backward/exercise"]["status"] == "wrong"
+    assert tests["backward/self-consistency"]["status"] == "passed"
+    assert tests["train/exercise"]["status"] == "missing" and "did you mean" not in tests["train/exercise"]["feedback"]
