@@ -86,9 +86,12 @@ def discover(folder: str | Path) -> list[Submission]:
     return [found[k] for k in sorted(found)]
 
 
-def _digest(path: Path) -> str:
+def _digest(path: Path, alone: bool = False) -> str:
+    """The submission's bytes and, in a folder of its own, those of the modules beside it that it
+    may import. A file-per-student submission (``alone``) is graded alone: its classmates' files
+    are not part of it."""
     h = hashlib.sha256()
-    folder = path.parent if path.suffix == ".py" else None
+    folder = path.parent if path.suffix in (".py", ".ipynb") and not alone else None
     files = sorted(folder.glob("*.py")) if folder is not None and path.parent.is_dir() else [path]
     for f in [path, *[f for f in files if f != path]]:
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
@@ -154,12 +157,13 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
     results_dir = out / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     todo, reused = [], 0
+    lone = lambda s: s.path.parent.resolve() == Path(folder).resolve()  # a file per student
     for s in subs:
         target = results_dir / f"{s.student}.json"
         if resume and target.exists():
             try:
                 old = json.loads(target.read_text("utf-8"))
-                if old.get("submission_sha256") == _digest(s.path):
+                if old.get("submission_sha256") == _digest(s.path, lone(s)):
                     reused += 1
                     continue
             except (OSError, ValueError):
@@ -176,7 +180,10 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
 
     def save(s: Submission, data: dict[str, Any]) -> None:
         nonlocal done
-        data = {"student": s.student, "submission": s.path.name, "submission_sha256": _digest(s.path), **data}
+        staged = str(staging / s.student / s.path.name)
+        if lone(s) and s.path.suffix != ".json":  # messages name the student's file, not its staged copy
+            data = json.loads(json.dumps(data).replace(json.dumps(staged)[1:-1], json.dumps(str(s.path))[1:-1]))
+        data = {"student": s.student, "submission": s.path.name, "submission_sha256": _digest(s.path, lone(s)), **data}
         report.write_atomic(results_dir / f"{s.student}.json", report.dumps(data))
         done += 1
         if progress:

@@ -1,0 +1,217 @@
+"""Whole-class grading: wall time and peak memory of ``grade batch``, and its cost per code
+submission against a fresh ``grade submission.py`` process per submission.
+
+    python bench/bench_batch.py [--jobs 2] [--code 500] [--answers 1000] [--fresh 20]
+
+Classes are generated in a temporary folder: code submissions mix the correct solution, the
+partly correct one and small mutations of the correct one (a missing ``* y * (1 - y)``, gradient
+ascent…); answers files mix the key, the sample answers and spoilt keys. The default exercise has
+per-student variants; without ``--variants`` the course secret is unset and everyone is graded on
+the exercise as written (so the key earns full marks). With ``--variants`` each student gets their
+own variant, and the shared answers files are then wrong everywhere: every answer is diagnosed,
+the worst case for answers files. Every ``grade batch`` runs as a new process, under a small wrapper process whose
+``getrusage(RUSAGE_CHILDREN).ru_maxrss`` is the largest resident set of any one process of that
+run (the grader, its pool workers, their sandbox workers and the children they fork); the sum over
+the whole process tree (RSS, and PSS, which counts pages shared by forked processes once) is
+sampled from /proc every 10 ms. Memory that does not grow with the
+class is the check: the same kind of class at two sizes, and the ratio of their peaks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+EXERCISE = "tutorial-4"
+CLI = [sys.executable, "-c", "from grader.cli import main; import sys; sys.exit(main(sys.argv[1:]))"]
+WRAPPER = r"""
+import json, resource, subprocess, sys
+proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(json.dumps({"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr[-2000:],
+                  "maxrss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+CORRECT = (SOLUTIONS / "submission.py").read_text("utf-8")
+MUTATIONS = [
+    ("delta2 = (y - t) * y * (1 - y)", "delta2 = (y - t)"),
+    ("delta1 = (W2.T @ delta2) * o * (1 - o)", "delta1 = (W2.T @ delta2)"),
+    ("W1 -= lr * dW1", "W1 += lr * dW1"),
+    ("db1 = delta1.sum(axis=1, keepdims=True)", "db1 = delta1[:, :1]"),
+]
+
+
+# ---------------------------------------------------------------------------- classes
+def code_class(folder: Path, n: int) -> Path:
+    folder.mkdir(parents=True)
+    partly = (SOLUTIONS / "partly-correct.py").read_text("utf-8")
+    for k in range(n):
+        if k % 4 == 0:
+            text = CORRECT.replace(*MUTATIONS[(k // 4) % len(MUTATIONS)])
+        elif k % 4 == 1:
+            text = partly
+        else:
+            text = CORRECT
+        (folder / f"s{k:05d}.py").write_text(text, encoding="utf-8")
+    return folder
+
+
+def answers_class(folder: Path, n: int) -> Path:
+    folder.mkdir(parents=True)
+    key = json.loads((SOLUTIONS / "tutorial-4-matrix.key.json").read_text("utf-8"))
+    sample = (SOLUTIONS / "sample-answers.json").read_text("utf-8")
+    spoilt = json.loads(json.dumps(key))
+    first = next(iter(spoilt["answers"]))
+    spoilt["answers"][first] = 123.0 if not isinstance(spoilt["answers"][first], list) else [[0.0]]
+    texts = [json.dumps(key, indent=1), sample, json.dumps(spoilt, indent=1)]
+    for k in range(n):
+        (folder / f"s{k:05d}.json").write_text(texts[k % 3], encoding="utf-8")
+    return folder
+
+
+# ---------------------------------------------------------------------------- measuring
+def _tree_memory_kb(root: int) -> tuple[int, int]:
+    """Sums of RSS and of PSS (shared pages divided among their sharers: forked workers share
+    NumPy) over ``root`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                data = Path(f"/proc/{name}/stat").read_bytes()
+            except OSError:
+                continue
+            children.setdefault(int(data[data.rfind(b")") + 2:].split()[1]), []).append(int(name))
+    rss = pss = 0
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+    return rss, pss
+
+
+def run_batch(folder: Path, out: Path, jobs: int) -> dict:
+    """One ``grade batch`` in a new process: wall seconds, the largest process (ru_maxrss of the
+    wrapper's children), the peak of the whole tree (sampled), graded count."""
+    cmd = [sys.executable, "-c", WRAPPER, *CLI, "batch", str(folder), "-e", EXERCISE, "-o", str(out),
+           "--jobs", str(jobs)]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    peak_rss = peak_pss = 0
+    while proc.poll() is None:
+        rss, pss = _tree_memory_kb(proc.pid)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        time.sleep(0.01)
+    wall = time.perf_counter() - start
+    report = json.loads(proc.stdout.read())
+    if report["rc"] != 0:
+        raise SystemExit(f"grade batch failed ({report['rc']}): {report['stderr']}")
+    graded = int(report["stdout"].split("Graded ", 1)[1].split(",")[0])
+    n = len(list((out / "results").glob("*.json")))
+    assert graded == n, (graded, n)
+    return {"wall": wall, "maxrss_mb": report["maxrss_kb"] / 1024, "tree_rss_mb": peak_rss / 1024,
+            "tree_pss_mb": peak_pss / 1024, "n": n}
+
+
+def fresh_processes(folder: Path, count: int, parallel: int) -> float:
+    """Wall seconds to grade ``count`` submissions, each by a new ``grade FILE`` process,
+    ``parallel`` at a time."""
+    files = sorted(folder.glob("*.py"))[:count]
+    start = time.perf_counter()
+    running: list[subprocess.Popen] = []
+    for f in files:
+        while len(running) >= parallel:
+            running.pop(0).wait()
+        running.append(subprocess.Popen([*CLI, str(f), "-e", EXERCISE, "--format", "json"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    for p in running:
+        p.wait()
+    return time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------- the table
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--code", type=int, default=500, help="code submissions in the large class")
+    ap.add_argument("--answers", type=int, default=1000, help="answers files in the large class")
+    ap.add_argument("--fresh", type=int, default=20, help="submissions graded by a fresh process each")
+    ap.add_argument("--variants", action="store_true", help="grade every student on their own variant")
+    args = ap.parse_args()
+    if args.variants:
+        os.environ["GRADER_SECRET"] = "bench-course-secret"
+    else:
+        os.environ.pop("GRADER_SECRET", None)
+    os.environ.pop("GRADER_JOBS", None)
+    small_code, small_answers = max(1, args.code // 5), max(1, args.answers // 4)
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    try:
+        rows = []
+        runs = {}
+        for label, make, n in [("code", code_class, small_code), ("code", code_class, args.code),
+                               ("answers", answers_class, small_answers), ("answers", answers_class, args.answers)]:
+            folder = make(tmp / f"{label}-{n}", n)
+            r = run_batch(folder, tmp / f"{label}-{n}-grades", args.jobs)
+            runs[(label, n)] = r
+            rows.append((f"grade batch, {n} {'code submissions' if label == 'code' else 'answers files'}, "
+                         f"--jobs {args.jobs}", r))
+        fresh_seq = fresh_processes(tmp / f"code-{args.code}", args.fresh, 1) / args.fresh
+        fresh_par = fresh_processes(tmp / f"code-{args.code}", args.fresh, args.jobs) / args.fresh
+        ncpu = os.cpu_count()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print(f"grade batch on {ncpu} cores, Python {sys.version.split()[0]}, exercise {EXERCISE} "
+          f"({'per-student variants' if args.variants else 'as written, no course secret'})\n")
+    head = (f"{'run':<52} {'wall s':>8} {'ms/sub':>8} {'subs/s':>8} {'max proc MB':>12} {'tree RSS MB':>12} "
+            f"{'tree PSS MB':>12}")
+    print(head)
+    print("-" * len(head))
+    for name, r in rows:
+        print(f"{name:<52} {r['wall']:8.2f} {1000 * r['wall'] / r['n']:8.1f} {r['n'] / r['wall']:8.1f} "
+              f"{r['maxrss_mb']:12.1f} {r['tree_rss_mb']:12.1f} {r['tree_pss_mb']:12.1f}")
+
+    big = runs[("code", args.code)]
+    batch_ms = 1000 * big["wall"] / big["n"]
+    print()
+    print(f"{'per code submission':<52} {'ms/sub':>8} {'batch is':>10}")
+    print("-" * 72)
+    print(f"{f'grade batch --jobs {args.jobs} ({args.code} submissions)':<52} {batch_ms:8.1f} {'':>10}")
+    for name, t in [(f"fresh `grade FILE` process each, 1 at a time ({args.fresh})", fresh_seq),
+                    (f"fresh `grade FILE` process each, {args.jobs} at a time ({args.fresh})", fresh_par)]:
+        print(f"{name:<52} {1000 * t:8.1f} {1000 * t / batch_ms:9.1f}x")
+    print(f"  extrapolated to {args.code}: {fresh_seq * args.code:.0f} s one at a time, "
+          f"{fresh_par * args.code:.0f} s {args.jobs} at a time, against {big['wall']:.1f} s in one batch")
+
+    print()
+    print(f"{'memory against class size':<40} {'small':>10} {'large':>10} {'ratio':>7}")
+    print("-" * 70)
+    for label, small, large in [("code", small_code, args.code), ("answers", small_answers, args.answers)]:
+        a, b = runs[(label, small)], runs[(label, large)]
+        for what, key in [("largest process", "maxrss_mb"), ("tree RSS", "tree_rss_mb"), ("tree PSS", "tree_pss_mb")]:
+            name = f"{label} {small} vs {large}: {what} MB"
+            print(f"{name:<40} {a[key]:10.1f} {b[key]:10.1f} {b[key] / a[key]:7.2f}")
+    speedup = 1000 * fresh_seq / batch_ms
+    print(f"\ntarget: batch at least 5x faster per code submission than a fresh process: "
+          f"{'met' if speedup >= 5 else 'NOT met'} ({speedup:.1f}x against one at a time, "
+          f"{1000 * fresh_par / batch_ms:.1f}x against {args.jobs} at a time)")
+
+
+
+if __name__ == "__main__":
+    main()
