@@ -80,9 +80,10 @@ def discover(folder: str | Path) -> list[Submission]:
                 found[entry.name] = Submission(entry.name, chosen)
         elif entry.suffix in SUFFIXES and entry.name != "submission_metadata.json":
             student = entry.stem
-            if student in found:  # alice.py and alice.json: keep the code, it may hold ANSWERS too
-                continue
-            found[student] = Submission(student, entry)
+            kept = found.get(student)
+            # alice.py and alice.json: keep the code (it may hold ANSWERS too), then the notebook
+            if kept is None or SUFFIXES.index(entry.suffix) < SUFFIXES.index(kept.path.suffix):
+                found[student] = Submission(student, entry)
     return [found[k] for k in sorted(found)]
 
 
@@ -201,15 +202,21 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
         shutil.copyfile(s.path, target)
         return str(target)
 
+    global _BOX
     if jobs == 1 or len(todo) <= 1:
-        for s in todo:
-            save(s, grade_one(alone(s), str(exercise), isolation, student_of(s)))
+        try:
+            for s in todo:
+                save(s, grade_one(alone(s), str(exercise), isolation, student_of(s)))
+        finally:  # the worker started here must not outlive the run
+            if _BOX is not None:
+                _BOX.close()
+                _BOX = None
     else:
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_init_worker,
                                  initargs=(isolation,)) as pool:
             futures = {pool.submit(grade_one, alone(s), str(exercise), isolation, student_of(s)): s for s in todo}
             for fut in as_completed(futures):
-                s = futures[fut]
+                s = futures.pop(fut)  # let each result go once it is saved
                 try:
                     data = fut.result()
                 except Exception as exc:  # a worker that died (killed by a hostile child, OOM)

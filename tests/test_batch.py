@@ -563,8 +563,6 @@ def test_library_run_with_workers_leaves_no_process(klass, tmp_path):
     assert_no_stray_processes(before)
 
 
-@pytest.mark.xfail(strict=True, reason="batch.run(jobs=1) keeps the sandbox worker it started (module global "
-                   "batch._BOX) alive in the calling process after it returns")
 def test_library_run_in_process_leaves_no_process(tmp_path):
     small = tmp_path / "small"
     small.mkdir()
@@ -584,8 +582,6 @@ def test_library_run_in_process_leaves_no_process(tmp_path):
             batch._BOX = None
 
 
-@pytest.mark.xfail(strict=True, reason="discover() keeps alice.json (or alice.ipynb) over alice.py: it walks the "
-                   "folder sorted, and .ipynb and .json sort before .py, so the 'keep the code' rule never fires")
 def test_code_wins_over_an_answers_file_of_the_same_student(tmp_path):
     shutil.copyfile(SOLUTIONS / "submission.py", tmp_path / "alice.py")
     shutil.copyfile(SOLUTIONS / "sample-answers.json", tmp_path / "alice.json")
