@@ -248,23 +248,7 @@ def _reverse(net: Network, W: list[np.ndarray], fwd: solver.Forward, t: np.ndarr
              train: tuple[np.ndarray, list[Any]] | None = None) -> solver.Backward:
     """:func:`grader.solver.reverse` with the switches. ``train`` = (lr per variant, weight masks)
     during a training step, for the variant that back-propagates through the updated weights."""
-    L = net.L
-    ga: list[Any] = [None] * (L + 1)
-    delta: list[Any] = [None] * (L + 1)
-    if A.kind == "E":
-        k = L
-        ga[L] = solver.loss_grad(net, fwd.a[L], t) * sw.loss_scale
-    else:
-        k = A.layer
-        seed = np.zeros_like(fwd.a[k])
-        seed[A.index] = 1.0
-        if A.kind == "a":
-            ga[k] = seed
-        else:
-            ga[k], delta[k] = np.zeros_like(seed), seed
-    for l in range(L, k, -1):
-        ga[l] = np.zeros_like(fwd.a[l])
-        delta[l] = np.zeros_like(fwd.a[l])
+    k, ga, delta = solver.seed(net, fwd, t, A, sw.loss_scale)
     for l in range(k, 0, -1):
         if delta[l] is None:
             delta[l] = _vjp(net.activations[l - 1], fwd.z[l], fwd.a[l], ga[l], sw.none[l], sw.of_z[l])
@@ -321,40 +305,18 @@ def _train(net: Network, s: solver._State, lr: float, epochs: int, mode: str, sw
 
 def _derivative(ex: Exercise, s: solver._State, fwd: solver.Forward, A: Ref, B: Ref, sw: _Switches) -> np.ndarray:
     """:func:`grader.solver.derivative` with the switches."""
-    V, S = s.x.shape[2], s.x.shape[1]
     per_sample = A.kind != "E"
-    if B.kind == "E":
-        return np.ones((V,)) if A.kind == "E" else np.zeros((S, V))
-    back = _reverse(ex.net, s.W, fwd, s.t, A, sw)
-    if B.kind in ("a", "z", "A", "Z"):
-        g = back.ga[B.layer] if B.kind in ("a", "A") else back.delta[B.layer]
-        if g is None:
-            g = np.zeros_like(fwd.a[B.layer])
-        return g[B.index] if B.kind in ("a", "z") else g
 
-    def dW(l: int) -> np.ndarray:
+    def dW(back: solver.Backward, l: int) -> np.ndarray:
         d, a = back.delta[l], _edge_input(fwd, l, sw)
         return d[:, None] * a[None] if per_sample else solver._outer(d, a)
 
-    def db(l: int) -> np.ndarray:
+    def db(back: solver.Backward, l: int) -> np.ndarray:
         d = back.delta[l]
         return d if per_sample else _bias_sum(d, sw)[:, 0]
 
-    if B.kind == "W":
-        return dW(B.layer)
-    if B.kind == "b":
-        return db(B.layer)
-    p = ex.parameters[B.name]
-    if p.shape != ():
-        kind, l, _ = p.uses[0]
-        return dW(l) if kind == "W" else db(l)
-    cache: dict[tuple[str, int], np.ndarray] = {}
-    parts = []
-    for kind, l, idx in p.uses:
-        if (kind, l) not in cache:
-            cache[(kind, l)] = dW(l) if kind == "W" else db(l)
-        parts.append(cache[(kind, l)][idx])
-    return _tie_total(parts, sw)
+    back = _reverse(ex.net, s.W, fwd, s.t, A, sw)
+    return solver.by_name(ex, s, fwd, A, B, back, dW, db, lambda parts: _tie_total(parts, sw))
 
 
 def _answer(ex: Exercise, s: solver._State, q: Question, sw: _Switches) -> np.ndarray:

@@ -219,29 +219,37 @@ class Backward:
     delta: tuple[np.ndarray | None, ...]
 
 
+def seed(net: Network, fwd: Forward, t: np.ndarray, A: Ref, loss_scale: Any = 1.0) -> tuple[int, list[Any], list[Any]]:
+    r"""Where the reverse pass for A starts: its layer k and the cotangents ``ga``/``delta``
+    filled above and at k — :math:`\partial E/\partial y` for E, a one-hot on A otherwise, zeros
+    above A (nothing there depends on it)."""
+    L = net.L
+    ga: list[Any] = [None] * (L + 1)
+    delta: list[Any] = [None] * (L + 1)
+    if A.kind == "E":
+        k = L
+        ga[L] = loss_grad(net, fwd.a[L], t) * loss_scale
+    else:
+        k = A.layer
+        one = np.zeros_like(fwd.a[k])
+        one[A.index] = 1.0
+        if A.kind == "a":
+            ga[k] = one
+        else:  # A = z: the layer's outputs lie downstream of it
+            ga[k], delta[k] = np.zeros_like(one), one
+    for l in range(L, k, -1):
+        ga[l] = np.zeros_like(fwd.a[l])
+        delta[l] = np.zeros_like(fwd.a[l])
+    return k, ga, delta
+
+
 def reverse(net: Network, W: list[np.ndarray], fwd: Forward, t: np.ndarray, A: Ref) -> Backward:
     r"""Reverse pass seeded at A: ``E``, or one neuron ``a``, pre-activation ``z`` or input.
 
     :math:`\delta^{(l)} = f_l'(z^{(l)})^T g_a^{(l)}`, :math:`g_a^{(l-1)} = W^{(l)T}\delta^{(l)}`,
     seeded with :math:`g_a^{(L)} = \partial E/\partial y` for E, or a one-hot cotangent on A.
     """
-    L = net.L
-    ga: list[Any] = [None] * (L + 1)
-    delta: list[Any] = [None] * (L + 1)
-    if A.kind == "E":
-        k = L
-        ga[L] = loss_grad(net, fwd.a[L], t)
-    else:
-        k = A.layer
-        seed = np.zeros_like(fwd.a[k])
-        seed[A.index] = 1.0
-        if A.kind == "a":
-            ga[k] = seed
-        else:  # A = z: the layer's outputs lie downstream of it
-            ga[k], delta[k] = np.zeros_like(seed), seed
-    for l in range(L, k, -1):  # nothing above A depends on it
-        ga[l] = np.zeros_like(fwd.a[l])
-        delta[l] = np.zeros_like(fwd.a[l])
+    k, ga, delta = seed(net, fwd, t, A)
     for l in range(k, 0, -1):
         if delta[l] is None:
             delta[l] = activation_vjp(net.activations[l - 1], fwd.z[l], fwd.a[l], ga[l])
@@ -380,43 +388,47 @@ def derivative(ex: Exercise, s: _State, fwd: Forward, A: Ref, B: Ref) -> np.ndar
     r"""The total derivative dA/dB: B's shape, then a sample axis when A or B is per sample, then V.
 
     With A = E, derivatives with respect to parameters sum over samples (E does); with A a
-    neuron, pre-activation or input they are taken per sample.
+    neuron, pre-activation or input they are taken per sample:
+    :math:`\partial A/\partial W^{(l)} = \delta^{(l)} a^{(l-1)T}`, :math:`\partial A/\partial b^{(l)} = \delta^{(l)}`.
     """
-    V, S = s.x.shape[2], s.x.shape[1]
     per_sample = A.kind != "E"
+
+    def dW(back: Backward, l: int) -> np.ndarray:
+        d, a = back.delta[l], fwd.a[l - 1]
+        return d[:, None] * a[None] if per_sample else _outer(d, a)  # (n, m, [S,] V)
+
+    def db(back: Backward, l: int) -> np.ndarray:
+        d = back.delta[l]
+        return d if per_sample else d.sum(axis=1)  # (n, [S,] V)
+
+    return by_name(ex, s, fwd, A, B, reverse(ex.net, s.W, fwd, s.t, A), dW, db, lambda parts: sum(parts[1:], parts[0]))
+
+
+def by_name(ex: Exercise, s: _State, fwd: Forward, A: Ref, B: Ref, back: Backward, dW: Any, db: Any,
+            total: Any) -> np.ndarray:
+    """dA/dB from a reverse pass: a neuron's or layer's cotangent, a layer's ``dW(back, l)`` or
+    ``db(back, l)``, a whole-matrix parameter, or a scalar parameter's ``total`` over its uses."""
+    V, S = s.x.shape[2], s.x.shape[1]
     if B.kind == "E":  # E is downstream of every neuron: only dE/dE is not zero
         return np.ones((V,)) if A.kind == "E" else np.zeros((S, V))
-    back = reverse(ex.net, s.W, fwd, s.t, A)
     if B.kind in ("a", "z", "A", "Z"):
         g = back.ga[B.layer] if B.kind in ("a", "A") else back.delta[B.layer]
         if g is None:  # z of the input layer cannot be named; keep the type stable
             g = np.zeros_like(fwd.a[B.layer])
         return g[B.index] if B.kind in ("a", "z") else g
-
-    def dW(l: int) -> np.ndarray:
-        d, a = back.delta[l], fwd.a[l - 1]
-        return d[:, None] * a[None] if per_sample else _outer(d, a)  # (n, m, [S,] V)
-
-    def db(l: int) -> np.ndarray:
-        d = back.delta[l]
-        return d if per_sample else d.sum(axis=1)  # (n, [S,] V)
-
-    if B.kind == "W":
-        return dW(B.layer)
-    if B.kind == "b":
-        return db(B.layer)
+    if B.kind in ("W", "b"):
+        return (dW if B.kind == "W" else db)(back, B.layer)
     p = ex.parameters[B.name]
     if p.shape != ():
         kind, l, _ = p.uses[0]
-        return dW(l) if kind == "W" else db(l)
-    shape = (S, V) if per_sample else (V,)
-    total = np.zeros(shape)
+        return (dW if kind == "W" else db)(back, l)
     cache: dict[tuple[str, int], np.ndarray] = {}
+    parts = []
     for kind, l, idx in p.uses:
         if (kind, l) not in cache:
-            cache[(kind, l)] = dW(l) if kind == "W" else db(l)
-        total = total + cache[(kind, l)][idx]
-    return total
+            cache[(kind, l)] = (dW if kind == "W" else db)(back, l)
+        parts.append(cache[(kind, l)][idx])
+    return total(parts)
 
 
 def per_sample(A: Ref | None, B: Ref) -> bool:
