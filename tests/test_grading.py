@@ -199,3 +199,20 @@ def backward(x, t, W1, b1, W2, b2):
     assert tests["backward/exercise"]["status"] == "wrong"
     assert tests["backward/self-consistency"]["status"] == "passed"
     assert tests["train/exercise"]["status"] == "missing" and "did you mean" not in tests["train/exercise"]["feedback"]
+
+
+def test_a_hanging_function_times_out_once_and_the_others_are_graded(tmp_path):
+    from grader import sandbox
+
+    path = tmp_path / "hang.py"
+    path.write_text((SOLUTIONS / "submission.py").read_text().replace(
+        "def forward(x, W1, b1, W2, b2):\n", "def forward(x, W1, b1, W2, b2):\n    while True:\n        pass\n"))
+    r = grading.grade_submission(path, limits=sandbox.Limits(cpu_seconds=1, wall_seconds=3))
+    status = {t.id: t.status for t in r.tests}
+    assert status["forward/exercise"] == "timeout"
+    assert all(status[f"forward/{c}"] == "timeout" for c in ("hidden-1", "hidden-2", "hidden-3"))
+    assert "not run: an earlier call of forward" in next(t.feedback for t in r.tests if t.id == "forward/hidden-1")
+    assert status["sigmoid/exercise"] == "passed" and status["train/hidden-1"] == "timeout"  # train calls forward
+    # one timeout per function, not one per case: the rest are not run
+    skipped = [t for t in r.tests if "not run: an earlier call" in t.feedback]
+    assert len(skipped) >= 3 * 3

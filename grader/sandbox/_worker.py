@@ -1196,6 +1196,7 @@ class Supervisor:
         self._write_files()
         calls = req["calls"]
         index, first = 0, True
+        gave_up: dict[str, str] = {}
         while index < len(calls) or first:
             if child is None or first:
                 child, header, blobs = self._start(child or self._fork(), len(calls) - index)
@@ -1208,8 +1209,16 @@ class Supervisor:
                     for i in range(index, len(calls)):
                         self.emit(dict(header, event="call", index=calls[i]["index"], reload=True), blobs)
                     break
+            function = calls[index]["function"]
+            if function in gave_up:  # one timeout per function: the next cases would only wait too
+                self.emit({"event": "call", "index": calls[index]["index"], "status": "timeout",
+                           "message": f"not run: an earlier call of {function} {gave_up[function]}"}, [])
+                index += 1
+                continue
             header, payload, keep = self._call(child, index, calls[index])
             self.emit(header, payload)
+            if header.get("status") == "timeout" or header.get("signal") == signal.SIGXCPU:
+                gave_up[function] = str(header.get("message", "exceeded the CPU time limit"))
             index += 1
             if not keep:
                 self._end_child(child)
