@@ -129,6 +129,8 @@ def within(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
     """
     got = np.asarray(got, dtype=float)
     expected = np.asarray(expected, dtype=float)
+    if not np.all(np.isfinite(expected)):  # nothing is "close" to an infinite reference
+        return np.zeros(np.broadcast(got, expected).shape, dtype=bool)
     if tol.mode == "relabs":
         return np.abs(got - expected) <= tol.atol + tol.rtol * np.abs(expected)
     mag = np.abs(expected)

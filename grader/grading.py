@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import compare, jsonio, mistakes, solver, spec
-from .errors import AnswersError, GraderError, SubmissionSyntaxError, UsageError
+from .errors import AnswersError, GraderError, SpecError, SubmissionSyntaxError, UsageError
 from .results import Results, TestResult
 from .spec import Exercise
 
@@ -36,9 +36,20 @@ class Key:
     answers: dict  # question id -> float or nested list
 
 
+def reference(ex: Exercise) -> dict[str, np.ndarray]:
+    """The exercise's own answers (one variant); a question whose answer is not a finite number
+    (an overflow, log 0 in the loss) is an error of the spec, never a key to grade against."""
+    key = {qid: v[0] for qid, v in solver.solve(ex).items()}
+    for i, q in enumerate(ex.questions):
+        if not np.all(np.isfinite(key[q.id])):
+            raise SpecError(f"{ex.path}: questions[{i}]: the answer to {q.ask!r} ({q.id}) is not a finite number "
+                            "(an overflow, or log(0) in the loss): change the exercise's values")
+    return key
+
+
 def answer_key(name: str | Path, student: str | None = None) -> Key:
     ex = spec.load_exercise(name, student)
-    return Key(ex, solver.answer_key(ex))
+    return Key(ex, {qid: solver.to_plain(v) for qid, v in reference(ex).items()})
 
 
 def validate(names: list[str]) -> list[tuple[str, list[GraderError]]]:
@@ -48,6 +59,8 @@ def validate(names: list[str]) -> list[tuple[str, list[GraderError]]]:
         try:
             path = spec.find(name)
             errors: list[GraderError] = list(spec.check_spec(spec.read_spec(path), str(path)))
+            if not errors:
+                reference(spec.load(path))  # every answer must be a finite number
         except GraderError as exc:
             errors = [exc]
         out.append((str(name), errors))
@@ -79,7 +92,7 @@ def grade_answers_file(path: str | Path, exercise: str | None = None, reveal: bo
     ex = spec.load_exercise(exercise, student)
     if named is not None and named not in (ex.id, *ex.aliases):
         warnings.append(f"{path}: the file names exercise {named!r} but is graded against {ex.id!r}")
-    key = {qid: v[0] for qid, v in solver.solve(ex).items()}
+    key = reference(ex)
     results = compare.grade_answers(ex, answers, key, reveal=reveal, warnings=tuple(warnings))
     return dataclasses.replace(results, extra=audit(ex, ex.variant_seed))
 
@@ -319,7 +332,7 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
                 answers, _ = compare.answers_object(jsonio.loads(run.answers_json), f"{path}: ANSWERS")
             except (jsonio.StrictJSONError, AnswersError) as exc:
                 warnings.append(f"{path}: ANSWERS cannot be read: {exc}")
-        key = {qid: v[0] for qid, v in solver.solve(ex).items()}
+        key = reference(ex)
         graded = compare.grade_answers(ex, answers, key, reveal=reveal)
         tests += list(graded.tests)
         warnings += list(graded.warnings)

@@ -327,7 +327,8 @@ def train(net: Network, values: Values, lr: float, epochs: int, mode: str = "bat
     parameter moves once, by its summed gradient.
     """
     s = _State.of(values)
-    _train(net, s, lr, epochs, mode)
+    with np.errstate(all="ignore"):
+        _train(net, s, lr, epochs, mode)
     return s.values()
 
 
@@ -455,6 +456,11 @@ def solve(ex: Exercise, values: Values | None = None) -> dict[str, np.ndarray]:
 
     Questions that share a ``given`` share one training run, evaluated at each ``after_epochs``.
     """
+    with np.errstate(all="ignore"):  # an overflow shows as inf/NaN in the answer, not as a warning
+        return _solve(ex, values)
+
+
+def _solve(ex: Exercise, values: Values | None) -> dict[str, np.ndarray]:
     base = _State.of(values if values is not None else Values.of(ex))
     groups: dict[str, list[Question]] = {}
     for q in ex.questions:

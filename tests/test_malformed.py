@@ -123,3 +123,20 @@ def test_bad_values_inside_a_valid_answers_file_fail_only_their_question(tmp_pat
     tests = {t["id"]: t for t in json.loads(res.output)["tests"]}
     assert tests["E"]["status"] == tests["y"]["status"] == tests["z2"]["status"] == "invalid"
     assert tests["E_1000"]["status"] == "wrong"
+
+
+def test_a_spec_whose_answer_is_not_finite(tmp_path):
+    path = tmp_path / "nan.json"
+    path.write_text(json.dumps({
+        "id": "nan", "network": {"layers": [{"neurons": ["x1"]}, {"neurons": ["y1", "y2"], "activation": "relu"}],
+                                 "parameters": {"w1": {"from": "x1", "to": "y1", "value": -1},
+                                                "w2": {"from": "x1", "to": "y2", "value": 1}}},
+        "inputs": {"x1": 1}, "targets": {"y1": 1, "y2": 0}, "loss": "cross_entropy",
+        "questions": [{"id": "E", "ask": "E"}]}))  # y1 = relu(-1) = 0: log 0
+    answers = tmp_path / "a.json"
+    answers.write_text('{"E": 1}')
+    for command in (["key", str(path)], ["validate", str(path)], [str(answers), "-e", str(path)]):
+        res = invoke(*command)
+        assert res.exit_code == 2, command
+        assert f"Error: {path}: questions[0]: the answer to 'E' (E) is not a finite number" in res.output
+        assert "RuntimeWarning" not in res.output
