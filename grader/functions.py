@@ -171,7 +171,8 @@ def compile_function(c: Any, name: str, f: dict[str, Any], ex_net: Network, x: n
     vectorized = bool(f.get("vectorized", name in ("forward", "backward", "sigmoid")))
     if vectorized:
         sizes = sizes_list[0]
-        big = random_case("vectorized-1000", f"1,000 samples at once ({'-'.join(map(str, sizes))} network)",
+        what = f"z with {sizes[1]} rows" if activation else f"{'-'.join(map(str, sizes))} network"
+        big = random_case("vectorized-1000", f"1,000 samples at once ({what})",
                           sizes, 1000, group="vectorized", rng=np.random.default_rng([int(f.get("seed", 0)), 1000]))
         first = tuple((k, v[:, :1] if k in ("x", "t", "z") else v) for k, v in big.inputs)
         cases.append(big)
