@@ -207,3 +207,13 @@ def test_main_returns_exit_status(capsys):
     assert cli.main([str(SAMPLE), "--fail-under", "99"]) == 1
     assert cli.main(["key", "nope"]) == 2
     assert "Error: no exercise 'nope'" in capsys.readouterr().err
+
+
+def test_github_format_appends_the_step_summary(tmp_path):
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    res = run(str(SAMPLE), "--format", "github", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert res.exit_code == 0 and res.output.rstrip().endswith("Points 12/17")
+    text = summary.read_text()
+    assert text.startswith("earlier step\n") and "| delta2: dE/dz(2) | 0/2 | wrong |" in text
+    assert "Points" not in text  # the points line is for the log, the table for the summary
