@@ -390,10 +390,26 @@ class _Compiler:
                     self.define(layer[key], Ref(layer[key], kind, l), f"{p}.{key}")
                     lnames[key] = layer[key]
             self.layer_names.append(lnames)
+        self.default_layer_names()
         self.sizes = tuple(len(n) for n in self.neurons)
         weights = sum(a * b for a, b in zip(self.sizes, self.sizes[1:], strict=False))
         if weights > MAX_WEIGHTS:  # a typo such as 100000 neurons must not eat the machine's memory
             raise self.fail("network.layers", f"{weights:,} weights: at most {MAX_WEIGHTS:,} are allowed")
+
+    def default_layer_names(self) -> None:
+        """Layers that do not name their matrices answer to the sheet's W(l), b(l) and z(l), where
+        nothing else in the spec uses those names (a neuron, a net, an edge or bias parameter)."""
+        params = self.data["network"].get("parameters", {})
+        taken = set(self.names) | {n for n, p in params.items() if "from" in p or "to" in p}
+        # kept apart from layer_names: the figure and the worked solution show declared names only
+        self.implicit_names: list[dict[str, str]] = [{} for _ in self.layer_names]
+        for l in range(1, len(self.layer_names)):
+            for key, kind, default in (("weights", "W", f"W({l})"), ("bias", "b", f"b({l})"), ("net", "Z", f"z({l})")):
+                if key not in self.layer_names[l] and default not in taken:
+                    self.names[default] = Ref(default, kind, l)
+                    self.where[default] = f"network.layers[{l}] (default name)"
+                    self.implicit_names[l][key] = default
+                    taken.add(default)
 
     # -- parameters
     def neuron(self, name: str, path: str) -> Ref:
@@ -416,8 +432,9 @@ class _Compiler:
         layer_of = {}
         for l, names in enumerate(self.layer_names):
             for key in ("weights", "bias"):
-                if key in names:
-                    layer_of[names[key]] = (key, l)
+                for where in (names, self.implicit_names[l]):
+                    if key in where:
+                        layer_of[where[key]] = (key, l)
         for name, spec in self.data["network"].get("parameters", {}).items():
             p = f"network.parameters.{name}"
             fixed = bool(spec.get("fixed", False))

@@ -525,3 +525,24 @@ def test_jsonio_rejects_what_python_json_accepts(text, needle):
     with pytest.raises(jsonio.StrictJSONError) as info:
         jsonio.loads(text)
     assert needle in str(info.value)
+
+
+def test_undeclared_layer_matrices_answer_to_the_sheets_names():
+    data = {
+        "id": "m",
+        "network": {"layers": [{"neurons": ["x1", "x2"]}, {"neurons": ["h1", "h2", "h3"], "activation": "tanh"},
+                               {"neurons": ["y"], "activation": "linear"}],
+                    "parameters": {"W(1)": {"init": {"seed": 1, "scale": 0.5}}, "W(2)": {"value": [[0.1, 0.2, 0.3]]},
+                                   "b(2)": {"value": [0.5]}}},
+        "inputs": {"x1": 0.1, "x2": 0.3}, "targets": {"y": 1.0},
+        "questions": [{"id": "a", "ask": "dE/dW(1)"}, {"id": "b", "ask": "b(1)"}, {"id": "c", "ask": "dE/dz(2)"}],
+    }
+    ex = spec.compile_spec(data, "m.json")
+    assert ex.W[1].tolist() == [[0.1, 0.2, 0.3]] and ex.b[1].tolist() == [0.5]
+    assert ex.layer_names[1] == {}  # shown nowhere as declared names
+    key = solver.answer_key(ex)
+    assert np.shape(key["a"]) == (3, 2) and key["b"] == [0.0, 0.0, 0.0] and np.shape(key["c"]) == (1,)
+    # a name the spec uses for something else is never taken over
+    data["network"]["layers"][1]["neurons"][0] = "W(1)"
+    with pytest.raises(SpecError, match="network.parameters.W\\(1\\)"):
+        spec.compile_spec(data, "m.json")
