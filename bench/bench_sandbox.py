@@ -49,13 +49,14 @@ ns["sigmoid"](W1); ns["forward"](x, W1, b1, W2, b2); ns["backward"](x, t, W1, b1
 ns["train"](x, t, W1, b1, W2, b2, 0.5, 10)
 """
 
-ALL = ("rlimits", "pdeathsig", "dumpable", "userns", "netns", "landlock", "user", "mountns")
+ALL = ("rlimits", "pdeathsig", "dumpable", "userns", "netns", "landlock", "user", "mountns", "cgroup")
 LAYERS = [  # (row, layers switched off)
     ("fork only, no isolation", ALL),
-    ("+ rlimits, pdeathsig, non-dumpable", ("userns", "netns", "landlock", "user", "mountns")),
-    ("+ user and network namespaces", ("landlock", "user", "mountns")),
-    ("+ landlock", ("user", "mountns")),
-    ("+ unprivileged user, mount namespace (all layers)", ()),
+    ("+ rlimits, pdeathsig, non-dumpable", ("userns", "netns", "landlock", "user", "mountns", "cgroup")),
+    ("+ user and network namespaces", ("landlock", "user", "mountns", "cgroup")),
+    ("+ landlock", ("user", "mountns", "cgroup")),
+    ("+ unprivileged user, mount namespace", ("cgroup",)),
+    ("+ cgroup per submission (all layers)", ()),
 ]
 
 

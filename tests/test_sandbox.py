@@ -413,6 +413,27 @@ def check_escapes_failed(run, ctx):
     assert _value(run) == 0.0, run.output
 
 
+def worker_cgroups(box: Sandbox) -> set[str]:
+    """The cgroups (in every hierarchy) made by this sandbox's worker."""
+    parents, _ = W.cgroup_parents()  # the worker is in this process's cgroups
+    prefix = f"{W.CGROUP_PREFIX}{box.worker_pid}-"
+    found = set()
+    for key, parent in (parents or {}).items():
+        if key != "version" and os.path.isdir(parent):
+            found |= {os.path.join(parent, n) for n in os.listdir(parent) if n.startswith(prefix)}
+    return found
+
+
+def check_no_cgroup_left(run, ctx):
+    box = ctx["box"]
+    spare = f"{W.CGROUP_PREFIX}{box.worker_pid}-{box._next_scratch}"  # the next submission's, made ahead
+    left = {p for p in worker_cgroups(box) if os.path.basename(p) != spare}
+    assert not left, f"cgroups left behind: {sorted(left)}"
+    for path in worker_cgroups(box):  # and the next one's holds at most its one idle child
+        with open(os.path.join(path, "cgroup.procs")) as f:
+            assert len(f.read().split()) <= 1, path
+
+
 def check_none(run, ctx):
     pass
 
@@ -643,15 +664,66 @@ def test_doctor_checks_every_layer(layers):
 def test_missing_layers_agree_with_doctor(box, layers):
     run = run_correct(box)
     for name in ("rlimits", "user namespace", "network namespace", "landlock", "unprivileged user",
-                 "pdeathsig", "non-dumpable"):
+                 "pdeathsig", "non-dumpable", "cgroup"):
         assert (name in run.missing_layers) == (not layers[name][0]), name
 
 
+def _bomb(box: Sandbox) -> tuple[Case, SubmissionRun]:
+    case = parse_case(HOSTILE / "forking_memory_bomb.py")
+    return case, run_case(box, case, case.path, 0)
+
+
+def _statuses(case: Case, run: SubmissionRun) -> dict[str, str]:
+    return {"load": run.load_status, **{n: o.status for (n, _), o in zip(case.calls, run.outcomes, strict=True)}}
+
+
+def _bomb_behaves_as_without_cgroups(case: Case, run: SubmissionRun) -> None:
+    # every process within its own RLIMIT_AS: all 4 children and the parent got their 140 MB,
+    # 5 x 140 MB together, far more than the 256 MB limit
+    assert _statuses(case, run) == {"load": "ok", "forward": "ok", "sigmoid": "ok"}, run.outcomes
+    assert run.outcomes[0].values[0].ravel().tolist() == [4.0, 140.0], run.output
+    assert "cgroup" in run.missing_layers
+
+
+def test_forking_memory_bomb_is_limited_as_a_whole(box, layers):
+    cwd = os.getcwd()
+    case, run = _bomb(box)
+    assert_unharmed(box, cwd)
+    if layers["cgroup"][0]:
+        assert "cgroup" not in run.missing_layers
+        assert _statuses(case, run) == case.expect, run.outcomes
+        assert "ran out of memory (limit 256 MB for all its processes together)" in run.outcomes[0].message
+        check_no_cgroup_left(run, {"box": box})
+    else:  # this machine has no cgroup to give: the run says so, and the bomb is not stopped
+        assert "cgroup" in run.missing_layers
+        _bomb_behaves_as_without_cgroups(case, run)
+    assert_correct(run_correct(box))
+    assert_unharmed(box, cwd)
+    # Switched off, the layer is reported missing and everything else works as before.
+    with Sandbox(_disable=("cgroup",)) as sandbox:
+        case, run = _bomb(sandbox)
+        _bomb_behaves_as_without_cgroups(case, run)
+        assert not worker_cgroups(sandbox)
+        assert_correct(run_correct(sandbox))
+        assert_unharmed(sandbox, cwd)
+
+
+def test_cgroups_are_removed_with_the_worker(layers):
+    with Sandbox() as sandbox:
+        assert_correct(run_correct(sandbox))
+        pid = sandbox.worker_pid
+        made = worker_cgroups(sandbox)
+        assert len(made) == (len([k for k in (W.cgroup_parents()[0] or {}) if k != "version"])
+                             if layers["cgroup"][0] else 0), made  # only the next submission's
+    assert not [p for p in made if os.path.exists(p)], f"the worker {pid} left its cgroups behind"
+
+
 def test_disabled_layers_are_reported_missing():
-    with Sandbox(_disable=("landlock", "netns", "user", "userns", "mountns", "rlimits")) as sandbox:
+    with Sandbox(_disable=("landlock", "netns", "user", "userns", "mountns", "rlimits", "cgroup")) as sandbox:
         run = run_correct(sandbox)
         assert_correct(run)
-        for name in ("landlock", "network namespace", "unprivileged user", "rlimits", "grader not importable"):
+        for name in ("landlock", "network namespace", "unprivileged user", "rlimits", "grader not importable",
+                     "cgroup"):
             assert name in run.missing_layers
 
 

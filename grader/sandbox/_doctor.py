@@ -66,6 +66,7 @@ def probe():
         "rlimits": {{n: resource.getrlimit(getattr(resource, n))[1] for n in
                     ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CORE", "RLIMIT_NPROC")}},
         "env": sorted(os.environ),
+        "cgroup": _try(lambda: open("/proc/self/cgroup").read().replace("\n", " ")),
     }}
     print("DOCTOR " + json.dumps(report))
     return 1.0
@@ -104,6 +105,7 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
             box.start()
             hello = box._hello
             run = box.run(load_source(path), [Call("probe", ())], limits)
+            cgroup = box._cgroup or {}
     except SandboxUnavailable as exc:  # a diagnosis, not a failure: every layer is then missing
         return [(name, False, f"the sandbox cannot run here: {exc}") for name in W.LAYERS.values()]
     finally:
@@ -170,4 +172,24 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
                  f"import grader: {imp}; import grader.solver past that: {unhooked}; "
                  + (f"readable: {', '.join(readable)}" if readable else
                     f"{len(denied)} grader/exercise/key paths unreadable")))
+    # cgroup: the child's own account, the limits read back from its cgroup by the supervisor,
+    # and the cgroup as the submission's code sees it in /proc/self/cgroup.
+    seen = report.get("cgroup", "not checked")
+    name = str(cgroup.get("name", ""))
+    inside = bool(name) and isinstance(seen, str) and f"/{name}" in seen
+    active = (W.LAYERS["cgroup"] not in run.missing_layers and probe_ok and cgroup.get("member") is True
+              and (inside or _blocked(seen)))
+    if cgroup:
+        try:
+            memory = f"{int(cgroup.get('memory')) / (1024 * 1024):g} MiB"
+        except (TypeError, ValueError):
+            memory = str(cgroup.get("memory"))
+        detail = (f"v{cgroup.get('version')} cgroup {name}: memory limit {memory} (asked {limits.memory_mb} MB), "
+                  f"pids.max {cgroup.get('pids')} (asked {limits.processes}), child in it: "
+                  f"{'yes' if cgroup.get('member') else 'no'}" + (f"; {cgroup['error']}" if cgroup.get("error") else "")
+                  + ("; the child's /proc/self/cgroup names it" if inside else f"; the child's /proc/self/cgroup: {seen}"))
+    else:
+        ok, detail = layer("cgroup")
+        detail = f"not in a cgroup of its own: {detail}"
+    rows.append((W.LAYERS["cgroup"], active, detail))
     return rows

@@ -242,6 +242,7 @@ class Sandbox:
         self._next_supervisor: int | None = None  # forked ahead, waiting for the next submission
         self._next_scratch: str | None = None  # and its scratch directory
         self._isolate_ms: float | None = None  # time the last child spent isolating itself
+        self._cgroup: dict | None = None  # the last submission's cgroup as read back (for doctor)
         self._lock = threading.RLock()
         self._finalizer = None
 
@@ -374,6 +375,7 @@ class _Run:
         self.defined: tuple[str, ...] = ()
         self.answers: str | None = None
         self.layers: dict | None = None
+        self.cgroup: dict | None = None  # the supervisor's read-back of the submission's cgroup
         self.output = bytearray()
         self.output_total = 0
         self.lost_output = False
@@ -439,6 +441,9 @@ class _Run:
                 info = json_object(blob)
                 layers = info.get("layers")
                 self.layers = layers if isinstance(layers, dict) else {}
+                cgroup = header.get("cgroup")
+                self.cgroup = cgroup if isinstance(cgroup, dict) else None
+                self.box._cgroup = self.cgroup
                 cost = info.get("isolate_ms")  # for the benchmark: isolation work, done ahead of time
                 self.box._isolate_ms = cost if isinstance(cost, (int, float)) else None
         elif event == "load":
@@ -496,7 +501,7 @@ class _Run:
                 where = f"in {function}()" if function else "while its module code ran"
                 return "no_result", f"the submission exited before returning a result (sys.exit({code}) {where})"
             return "invalid_output", "the submission sent an unexpected reply"
-        if status in ("timeout", "invalid_output"):
+        if status in ("timeout", "invalid_output", "memory_limit"):
             return status, text(header.get("message")) or status
         if status == "signal":
             sig = header.get("signal")
@@ -562,7 +567,7 @@ class _Run:
             missing.append(W.LAYERS["isolated"])
         layers = self.layers if self.layers is not None else hello.get("layers", {})
         for key in W.CHILD_LAYERS:
-            if not _applied(layers, key):
+            if not _applied(layers, key) or key == "cgroup" and not self._cgroup_limited():
                 missing.append(W.LAYERS[key])
         mountns = hello.get("mountns", [False, ""])
         if os.geteuid() == 0 and not mountns[0]:
@@ -573,6 +578,18 @@ class _Run:
         if not _applied(layers, "landlock") and not masked:
             missing.append(W.LAYERS["hidden"])
         return tuple(missing)
+
+    def _cgroup_limited(self) -> bool:
+        """The child said it joined its cgroup (and checked); the supervisor read back the limits
+        and found it in (unless it had already exited)."""
+        cg = self.cgroup or {}
+        want = int(self.limits.memory_mb * 1024 * 1024)
+        try:
+            memory = int(cg.get("memory"))
+        except (TypeError, ValueError):
+            return False
+        return (not cg.get("error") and cg.get("member") in (True, None) and want - 65536 < memory <= want
+                and cg.get("pids") in (str(int(self.limits.processes)), None))
 
     def _result(self) -> SubmissionRun:
         load_status, load_message = self.load or ("crashed", "internal sandbox error")

@@ -640,7 +640,7 @@ def cgroup_make(parents: dict, name: str) -> dict:
 
 def cgroup_limit(cg: dict, memory_mb: float, processes: int) -> None:
     """Set the submission's limits (before any of its code runs)."""
-    limit = str(int(memory_mb * 1024 * 1024))
+    limit = str(int(memory_mb * 1024 * 1024) // 4096 * 4096)
     if cg["version"] == 2:
         _write_file(os.path.join(cg["v2"], "memory.max"), limit)
         for name, value in (("memory.swap.max", "0"), ("pids.max", str(int(processes)))):
@@ -656,7 +656,8 @@ def cgroup_limit(cg: dict, memory_mb: float, processes: int) -> None:
 
 
 def cgroup_readback(cg: dict, pid: int) -> dict:
-    """The limits as the kernel holds them, and whether ``pid`` is in the cgroup."""
+    """The limits as the kernel holds them, and whether ``pid`` is in the cgroup (None: it has
+    already exited, as a child does after the module code failed, and so left it)."""
     out: dict = {"version": cg["version"], "name": os.path.basename(cg.get("v2") or cg["memory"])}
     try:
         if cg["version"] == 2:
@@ -672,6 +673,14 @@ def cgroup_readback(cg: dict, pid: int) -> dict:
                                 for k in ("memory", "pids") if k in cg)
     except OSError as exc:
         out["error"] = str(exc)
+    if out.get("member") is False:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                gone = b") Z " in f.read()
+        except OSError:
+            gone = True
+        if gone:
+            out["member"] = None
     return out
 
 
@@ -736,11 +745,6 @@ def cgroup_remove(cg: dict, timeout: float = 2.0) -> bool:
                 if time.monotonic() > deadline:
                     left.append(path)
                     break
-                try:  # the subreaper's zombies still count until reaped
-                    while os.waitpid(-1, os.WNOHANG)[0]:
-                        pass
-                except ChildProcessError:
-                    pass
                 time.sleep(0.002)
     return not left
 
@@ -785,9 +789,10 @@ class Plan:
         self.shared_netns = False
         self.abi = 0
         self.worker_pid = os.getpid()
+        self.cgroup_parents: dict | None = None
         self.path = python_roots(self.denied, self.hidden)
         if sys.platform != "linux":  # best effort elsewhere: a separate process with rlimits
-            for key in ("userns", "netns", "landlock", "pdeathsig", "dumpable"):
+            for key in ("userns", "netns", "landlock", "pdeathsig", "dumpable", "cgroup"):
                 self.enabled.discard(key)
                 self.notes[key] = f"not available on {sys.platform}"
         self.env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG")}
@@ -837,6 +842,20 @@ def make_plan(config: dict) -> tuple[Plan, dict]:
             plan.shared_netns = True
         except OSError as exc:
             plan.notes["netns"] = str(exc)
+    # cgroups: where each submission's own cgroup will be made (tried for real by _probe).
+    if "cgroup" not in plan.enabled:
+        plan.notes.setdefault("cgroup", "disabled")
+    elif not plan.root:
+        plan.notes["cgroup"] = "not root: the cgroup of a submission cannot be made"
+        plan.enabled.discard("cgroup")
+    else:
+        parents, note = cgroup_parents()
+        if parents is None:
+            plan.notes["cgroup"] = note
+            plan.enabled.discard("cgroup")
+        else:
+            plan.cgroup_parents = parents
+            cgroup_sweep_stale(parents)
     # Landlock: one ruleset, built here, enforced by each child on itself.
     abi, detail = landlock_abi()
     plan.abi = abi
@@ -889,11 +908,19 @@ def _enter_userns(flags: int) -> str:
     return note + ", capabilities dropped"
 
 
-def isolate(plan: Plan, scratch: str) -> dict:
+def isolate(plan: Plan, scratch: str, cg: dict | None = None) -> dict:
     """Apply every enabled layer but the rlimits (they depend on the submission) to this
     (child) process; returns {layer: [applied, detail]}."""
     rep: dict[str, list] = {}
     en = plan.enabled
+    if "cgroup" in en and cg:  # first: still root, and before this process uses any memory
+        try:
+            rep["cgroup"] = [True, cgroup_join(cg)]
+        except OSError as exc:
+            rep["cgroup"] = [False, f"could not join the submission's cgroup: {exc}"]
+    else:
+        rep["cgroup"] = [False, plan.notes.get("cgroup", "disabled") if "cgroup" not in en
+                         else "the submission's cgroup could not be made"]
     os.setsid()
     if plan.root:
         if "netns" in en:
@@ -1001,14 +1028,15 @@ def _install_fds(out_w: int, cmd_r: int, res_w: int) -> None:
         os.close(fd)
 
 
-def child_main(plan: Plan, supervisor: int, scratch: str, out_w: int, cmd_r: int, res_w: int) -> None:
+def child_main(plan: Plan, supervisor: int, scratch: str, out_w: int, cmd_r: int, res_w: int,
+               cg: dict | None = None) -> None:
     """Runs in the forked child; never returns. The child isolates itself as soon as it exists
     (the supervisor may fork it before a submission arrives), then waits for the submission."""
     code = EXIT_SETUP_FAILED
     try:
         _install_fds(out_w, cmd_r, res_w)
         started = time.perf_counter()
-        rep = isolate(plan, scratch)
+        rep = isolate(plan, scratch, cg)
         isolate_ms = (time.perf_counter() - started) * 1000
         if os.getppid() != supervisor:
             os._exit(EXIT_SETUP_FAILED)  # the supervisor died before pdeathsig was set
@@ -1395,9 +1423,10 @@ _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 class Supervisor:
     """Runs one submission: forks children, feeds them calls, streams events to the parent."""
 
-    def __init__(self, chan: Channel, plan: Plan, scratch: str, go_r: int, got_w: int):
+    def __init__(self, chan: Channel, plan: Plan, scratch: str, go_r: int, got_w: int, cg: dict | None = None):
         self.chan, self.plan, self.scratch = chan, plan, scratch
         self.go_r, self.got_w = go_r, got_w
+        self.cg, self.ooms, self.cg_error = cg, 0, ""
         self.reaper = Reaper()
         self.pid = os.getpid()
 
@@ -1446,6 +1475,12 @@ class Supervisor:
         self.req, self.blobs = req, blobs
         self.limits = req["limits"]
         self.out_cap = int(self.limits["output_bytes"])
+        if self.cg is not None:  # before the child runs any of the submission's code
+            try:
+                cgroup_limit(self.cg, float(self.limits["memory_mb"]), int(self.limits["processes"]))
+                self.ooms = cgroup_ooms(self.cg)
+            except OSError as exc:
+                self.cg_error = f"limits could not be set: {exc}"
         self._write_files()
         calls = req["calls"]
         index, first = 0, True
@@ -1526,7 +1561,7 @@ class Supervisor:
                 os.close(res_r)
                 os.close(self.out_r)
             finally:
-                child_main(self.plan, self.pid, self.scratch, self.out_w, cmd_r, res_w)
+                child_main(self.plan, self.pid, self.scratch, self.out_w, cmd_r, res_w, self.cg)
         os.close(cmd_r)
         os.close(res_w)
         os.set_blocking(res_r, False)
@@ -1555,9 +1590,14 @@ class Supervisor:
             self.emit({"event": "fatal", "message": f"the sandbox could not isolate the submission: {detail}"})
             self.reaper.sweep(self.pid)
             os._exit(EXIT_FATAL)
-        self.emit({"event": "setup"}, [setup[1][1]])
+        extra = {}
+        if self.cg is not None:  # the limits as the kernel holds them, for missing_layers and doctor()
+            extra["cgroup"] = cgroup_readback(self.cg, child.pid)
+            if self.cg_error:
+                extra["cgroup"]["error"] = self.cg_error
+        self.emit(dict(extra, event="setup"), [setup[1][1]])
         load = self._wait(child, K_LOADED + K_ERROR + K_EXIT, LOAD_SEQ, base)
-        header, blobs, _ = self._judge(child, load, "load")
+        header, blobs, _ = self._oom_judged(self._judge(child, load, "load"))
         if header.get("kind") != "L":  # an exception or an exit at import: that child is done
             self._end_child(child)
             return None, header, blobs
@@ -1575,8 +1615,21 @@ class Supervisor:
         cmd = json.dumps({"seq": index, "function": call["function"], "args": specs}).encode()
         child.pending = memoryview(CMD_HEAD.pack(len(cmd)) + cmd + b"".join(blobs))
         got = self._wait(child, K_RESULT + K_ERROR + K_MISSING + K_EXIT, index, child.cpu())
-        header, payload, keep = self._judge(child, got, "call")
+        header, payload, keep = self._oom_judged(self._judge(child, got, "call"))
         return dict(header, event="call", index=call["index"]), payload, keep
+
+    def _oom_judged(self, judged: tuple):
+        """A kill by the cgroup's OOM killer (of the child or of any process it forked) while the
+        submission's code ran ends that code: memory_limit, whatever the child itself sent."""
+        if self.cg is None:
+            return judged
+        count = cgroup_ooms(self.cg)
+        if count <= self.ooms:
+            return judged
+        self.ooms = count
+        mb = float(self.limits["memory_mb"])
+        return ({"status": "memory_limit", "message": f"ran out of memory (limit {mb:g} MB for all its processes "
+                 "together): the kernel's OOM killer ended one of them"}, [], False)
 
     def _judge(self, child: _Child, got, phase: str):
         """(event header, blobs, keep the child?) from what a wait produced."""
@@ -1669,6 +1722,8 @@ class Supervisor:
         self.reaper.reap(block_pid=child.pid)
         self.reaper.sweep(self.pid)
         self._close_child(child)
+        if self.cg is not None:  # kills while its processes died count against no later code
+            self.ooms = cgroup_ooms(self.cg)
 
     def _close_child(self, child: _Child) -> None:
         for fd in (child.cmd_w, child.res_r):
@@ -1741,12 +1796,23 @@ def _probe(plan: Plan, numpy_dir: str) -> dict:
         os.chown(scratch, plan.uid, plan.gid)
     r, w = os.pipe()
     limits = {"file_size_mb": 16, "open_files": 64, "processes": 64, "memory_mb": 1024}
+    cg = None
+    if "cgroup" in plan.enabled and plan.cgroup_parents:
+        try:
+            cg = cgroup_make(plan.cgroup_parents, f"{CGROUP_PREFIX}{os.getpid()}-probe-{os.urandom(4).hex()}")
+            cgroup_limit(cg, limits["memory_mb"], limits["processes"])
+        except OSError as exc:
+            plan.notes["cgroup"] = f"a cgroup could not be made and limited: {exc}"
+            plan.enabled.discard("cgroup")
+            if cg is not None:
+                cgroup_remove(cg)
+            cg = None
     pid = os.fork()
     if pid == 0:
         os.close(r)
         try:
             fd = fcntl.fcntl(w, fcntl.F_DUPFD, HIGH_FD + 1000)
-            rep = isolate(plan, scratch)
+            rep = isolate(plan, scratch, cg)
             rep["rlimits"] = _set_rlimits(plan, rep, limits, 10) if "rlimits" in plan.enabled else [False, "disabled"]
             problems = []
             for root in plan.path + [numpy_dir]:
@@ -1786,6 +1852,8 @@ def _probe(plan: Plan, numpy_dir: str) -> dict:
     except OSError:
         pass
     os.waitpid(pid, 0)
+    if cg is not None:
+        cgroup_remove(cg)
     _wipe(plan.scratch_root)
     try:
         return json.loads(data)
@@ -1873,6 +1941,8 @@ def main() -> None:
     chan.send(hello)
     serve(chan, plan)
     Reaper().sweep(os.getpid())
+    if plan.cgroup_parents:
+        cgroup_sweep_stale(plan.cgroup_parents)  # this worker's own, left by an early return
     _wipe(plan.scratch_root)
 
 
@@ -1882,6 +1952,12 @@ class _Slot:
     def __init__(self, chan: Channel, plan: Plan, private: list[int]):
         self.scratch = os.path.join(plan.scratch_root, os.urandom(8).hex())
         os.mkdir(self.scratch, 0o700)
+        self.cg = None
+        if "cgroup" in plan.enabled and plan.cgroup_parents:
+            try:
+                self.cg = cgroup_make(plan.cgroup_parents, f"{CGROUP_PREFIX}{os.getpid()}-{os.path.basename(self.scratch)}")
+            except OSError:
+                pass  # the child reports the layer missing
         if plan.root and "user" in plan.enabled:
             os.chown(self.scratch, plan.uid, plan.gid)
         go_r, self.go_w = os.pipe()
@@ -1891,7 +1967,7 @@ class _Slot:
             try:
                 for fd in private + [self.go_w, self.got_r]:  # the other supervisor's pipes
                     os.close(fd)
-                Supervisor(chan, plan, self.scratch, go_r, got_w).run()
+                Supervisor(chan, plan, self.scratch, go_r, got_w, self.cg).run()
             except BaseException:  # noqa: BLE001 - logged for the parent's diagnostics
                 import traceback
 
@@ -1916,6 +1992,7 @@ def serve(chan: Channel, plan: Plan) -> None:
     """One supervisor per submission, in turn; the next one is forked (and forks and isolates
     its first child) while the current one runs, so that neither fork is on the grader's path."""
     reaper = Reaper()
+    stale: list[dict] = []  # cgroups that could not be removed yet
     current, spare = _Slot(chan, plan, []), None
     os.write(current.go_w, b"g")
     while True:
@@ -1930,6 +2007,9 @@ def serve(chan: Channel, plan: Plan) -> None:
         status = reaper.statuses.pop(current.pid, (0, None))[0]
         reaper.sweep(os.getpid(), spare=spare.pid if spare else None)
         _remove(current.scratch)
+        if current.cg is not None and not cgroup_remove(current.cg):
+            stale.append(current.cg)
+        stale[:] = [cg for cg in stale if not cgroup_remove(cg, timeout=0)]
         current.close()
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) in (EXIT_QUIT, EXIT_GONE):
             return

@@ -12,10 +12,10 @@ STATUSES = ("ok", "missing", "error", "timeout", "memory_limit", "crashed", "no_
 class Limits:
     wall_seconds: float = 20.0  # per call (and for the import of the submission)
     cpu_seconds: float = 10.0  # per call; judged on the child's CPU time, wall time is the backstop
-    memory_mb: int = 1024  # RLIMIT_AS
+    memory_mb: int = 1024  # RLIMIT_AS per process; with the cgroup layer also all the submission's processes together
     file_size_mb: int = 16
     open_files: int = 64
-    processes: int = 64  # RLIMIT_NPROC where meaningful (a uid or user namespace of its own)
+    processes: int = 64  # RLIMIT_NPROC where meaningful (a uid or user namespace of its own); cgroup pids.max
     output_bytes: int = 64 * 1024  # captured stdout+stderr kept
     result_bytes: int = 64 * 1024 * 1024  # cap on one returned value
 
