@@ -140,3 +140,16 @@ def test_a_spec_whose_answer_is_not_finite(tmp_path):
         assert res.exit_code == 2, command
         assert f"Error: {path}: questions[0]: the answer to 'E' (E) is not a finite number" in res.output
         assert "RuntimeWarning" not in res.output
+
+
+@pytest.mark.parametrize("args", [
+    ["key", "tutorial-4", "-o", "{missing}/k.txt"],
+    ["figure", "tutorial-4", "-o", "{missing}/net.svg"],
+    ["bundle", "tutorial-4", "--gradescope", "-o", "{missing}/a.zip"],
+    ["{sample}", "-o", "{missing}/r.json"],
+])
+def test_an_output_that_cannot_be_written(tmp_path, args):
+    sample = str(ROOT / "solutions" / "sample-answers.json")
+    args = [a.format(missing=tmp_path / "no" / "such" / "dir", sample=sample) for a in args]
+    res = invoke(*args)
+    assert res.exit_code == 2 and "Error: " in res.output and "no/such/dir" in res.output, res.output
