@@ -95,7 +95,11 @@ def _digest(path: Path, alone: bool = False) -> str:
     folder = path.parent if path.suffix in (".py", ".ipynb") and not alone else None
     files = sorted(folder.glob("*.py")) if folder is not None and path.parent.is_dir() else [path]
     for f in [path, *[f for f in files if f != path]]:
-        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+        try:
+            data = f.read_bytes()
+        except OSError as exc:  # an unreadable file is graded (and fails) like any other
+            data = f"unreadable: {exc.strerror}".encode()
+        h.update(f.name.encode() + b"\0" + data + b"\0")
     return h.hexdigest()
 
 
@@ -199,7 +203,10 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
             return str(s.path)
         target = staging / s.student / s.path.name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(s.path, target)
+        try:
+            shutil.copyfile(s.path, target)
+        except OSError:
+            return str(s.path)  # unreadable: grading it reports why
         return str(target)
 
     global _BOX
