@@ -39,6 +39,13 @@ class DefaultGroup(click.Group):
             where = f"{exc.filename}: " if exc.filename else ""
             click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
             ctx.exit(EXIT_USAGE)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug of ours: one line, not a traceback (GRADER_DEBUG=1 shows it)
+            if os.environ.get("GRADER_DEBUG"):
+                raise
+            click.echo(f"Error: internal error, please report it: {type(exc).__name__}: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
 
 
 def _emit(text: str, output: str | None) -> None:

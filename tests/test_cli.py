@@ -217,3 +217,22 @@ def test_github_format_appends_the_step_summary(tmp_path):
     text = summary.read_text()
     assert text.startswith("earlier step\n") and "| delta2: dE/dz(2) | 0/2 | wrong |" in text
     assert "Points" not in text  # the points line is for the log, the table for the summary
+
+
+def test_an_internal_error_is_one_line_not_a_traceback(monkeypatch):
+    from grader import grading
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(grading, "answer_key", broken)
+    res = CliRunner().invoke(cli.cli, ["key", "tutorial-4"])
+    assert res.exit_code == 2
+    assert "Error: internal error, please report it: ZeroDivisionError: a bug" in res.output
+    assert "Traceback" not in res.output
+    monkeypatch.setenv("GRADER_DEBUG", "1")
+    res = CliRunner().invoke(cli.cli, ["key", "tutorial-4"])
+    assert isinstance(res.exception, ZeroDivisionError)
+    # usage errors of a subcommand still reach Click
+    res = CliRunner().invoke(cli.cli, ["key"])
+    assert res.exit_code == 2 and "Missing argument 'EXERCISE'" in res.output
