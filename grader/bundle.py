@@ -25,7 +25,7 @@ python3 -m venv /opt/grader-venv
 ln -sf /opt/grader-venv/bin/grade /usr/local/bin/grade
 """
 
-RUN_AUTOGRADER = """#!/usr/bin/env bash
+RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 # Gradescope runs this for each submission. AUTOGRADER_ROOT (default /autograder) lets a test run
 # it against a fake tree.
 set -uo pipefail
@@ -33,13 +33,27 @@ ROOT="${AUTOGRADER_ROOT:-/autograder}"
 GRADE="${GRADER_COMMAND:-grade}"
 mkdir -p "$ROOT/results"
 out="$ROOT/results/results.json"
-"$GRADE" "$ROOT/submission" --exercise "$ROOT/source/exercise.json" --format gradescope --output "$out" \\
-    > "$ROOT/results/grader.log" 2>&1
-status=$?
+student=()
+if [ -s "$ROOT/source/grader_secret" ] && [ -f "$ROOT/submission_metadata.json" ]; then
+    # per-student variants: the student is the submitter Gradescope names (sid, else email, else id)
+    sid=$(python3 -c 'import json, sys
+try:
+    users = json.load(open(sys.argv[1])).get("users") or [{}]
+    print(users[0].get("sid") or users[0].get("email") or users[0].get("id") or "")
+except Exception:
+    print("")' "$ROOT/submission_metadata.json")
+    if [ -n "$sid" ]; then
+        GRADER_SECRET="$(cat "$ROOT/source/grader_secret")"
+        export GRADER_SECRET
+        student=(--student "$sid")
+    fi
+fi
+"$GRADE" "$ROOT/submission" --exercise "$ROOT/source/exercise.json" --format gradescope --output "$out" \
+    ${student[@]+"${student[@]}"} > "$ROOT/results/grader.log" 2>&1
 if [ ! -s "$out" ]; then
     # never leave Gradescope without a result: say what happened, score 0
     msg=$(tail -c 2000 "$ROOT/results/grader.log" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')
-    printf '{"score": 0, "output": %s, "tests": []}\\n' "$msg" > "$out"
+    printf '{"score": 0, "output": %s, "tests": []}\n' "$msg" > "$out"
 fi
 exit 0
 """
@@ -58,10 +72,12 @@ def _add_tree(z: zipfile.ZipFile, folder: Path, arc: str) -> None:
             z.write(path, f"{arc}/{path.relative_to(folder).as_posix()}")
 
 
-def build(exercise: str | Path) -> bytes:
-    """The zip's bytes: setup.sh, run_autograder, exercise.json and grader-src/ (this grader)."""
+def build(exercise: str | Path, secret: str | None = None) -> bytes:
+    """The zip's bytes: setup.sh, run_autograder, exercise.json and grader-src/ (this grader); with
+    a course ``secret`` and an exercise that has variants, ``grader_secret`` too, so that each
+    Gradescope submitter is graded on their own variant."""
     path = spec.find(exercise)
-    spec.load(path)  # never ship an invalid exercise
+    ex = spec.load(path)  # never ship an invalid exercise
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
@@ -69,6 +85,8 @@ def build(exercise: str | Path) -> bytes:
             info.external_attr = 0o755 << 16
             z.writestr(info, text)
         z.write(path, "exercise.json")
+        if secret and "variants" in ex.raw:
+            z.writestr("grader_secret", secret)
         root = _project_root()
         grader_pkg = Path(__file__).resolve().parent
         _add_tree(z, grader_pkg, "grader-src/grader")

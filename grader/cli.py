@@ -255,18 +255,24 @@ def doctor() -> None:
 def bundle(exercise: str, gradescope: bool, output: str) -> None:
     """Write a Gradescope autograder zip for EXERCISE: setup.sh, run_autograder, the spec, this grader.
 
+    With GRADER_SECRET set and an exercise with variants, each submitter (Gradescope's sid, else
+    email) is graded on their own variant; the secret travels in the zip, visible to staff only.
+
     \b
     Example:
       grade bundle tutorial-4 --gradescope -o autograder.zip
     """
     from . import bundle as bundle_mod
 
-    data = bundle_mod.build(exercise)
+    secret = os.environ.get("GRADER_SECRET") or None
+    data = bundle_mod.build(exercise, secret)
     tmp = output + ".tmp"
     with open(tmp, "wb") as fh:
         fh.write(data)
     os.replace(tmp, output)
     click.echo(f"wrote {output} ({len(data):,} bytes): upload it as the autograder of a Gradescope assignment")
+    if secret:
+        click.echo("GRADER_SECRET is in the zip: exercises with variants grade each submitter on their own variant")
 
 
 def main(argv: list[str] | None = None) -> int:

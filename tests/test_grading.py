@@ -216,3 +216,34 @@ def test_a_hanging_function_times_out_once_and_the_others_are_graded(tmp_path):
     # one timeout per function, not one per case: the rest are not run
     skipped = [t for t in r.tests if "not run: an earlier call" in t.feedback]
     assert len(skipped) >= 3 * 3
+
+
+def test_gradescope_bundle_grades_each_submitter_on_their_variant(tmp_path, monkeypatch):
+    grade = shutil.which("grade")
+    if grade is None:
+        pytest.skip("the grade console script is not on PATH (install the project)")
+    monkeypatch.setenv("GRADER_SECRET", "course-secret")
+    zpath = tmp_path / "autograder.zip"
+    res = run("bundle", "tutorial-4", "--gradescope", "-o", str(zpath))
+    assert res.exit_code == 0 and "GRADER_SECRET is in the zip" in res.output
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    with zipfile.ZipFile(zpath) as z:
+        assert z.read("grader_secret") == b"course-secret"
+        z.extractall(root / "source")
+    env = {k: v for k, v in os.environ.items() if k != "GRADER_SECRET"}  # Gradescope's env has no secret
+    env.update(AUTOGRADER_ROOT=str(root), GRADER_COMMAND=grade)
+
+    def score(submitter: str, answers_of: str) -> float:
+        shutil.rmtree(root / "submission", ignore_errors=True)
+        (root / "submission").mkdir()
+        key = grading.answer_key("tutorial-4", answers_of).answers
+        (root / "submission" / "answers.json").write_text(json.dumps({"answers": key}))
+        (root / "submission_metadata.json").write_text(json.dumps({"users": [{"email": "x@uni", "sid": submitter}]}))
+        subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, timeout=120)
+        data = json.loads((root / "results" / "results.json").read_text())
+        assert data["extra_data"]["variant_seed"] is not None
+        return data["score"] / sum(t["max_score"] for t in data["tests"])
+
+    assert score("s1", "s1") == 1.0
+    assert score("s2", "s1") < 0.5  # someone else's key does not pass
