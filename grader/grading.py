@@ -175,19 +175,13 @@ class Probe:
     """Finite differences of the student's own forward, to check their backward against."""
 
     net: spec.Network
-    calls: tuple  # (function, args) pairs: forward at θ ± h for every weight and bias entry
+    calls: tuple[tuple[str, tuple], ...]  # (function, args): forward at θ ± h for every weight and bias entry
     entries: tuple  # (return name of backward, index, h) per pair of calls
     t: Any
     out_index: int  # which return of forward is the network's output
     backward_index: int  # position of backward in ex.functions
     backward_case: int  # its exercise case
     returns: tuple  # backward's returns
-
-
-@dataclass(frozen=True)
-class _ProbeCall:
-    function: str
-    args: tuple
 
 
 def self_consistency_calls(ex: Exercise) -> Probe | None:
@@ -218,7 +212,7 @@ def self_consistency_calls(ex: Exercise) -> Probe | None:
                 moved = base.copy()
                 moved[idx] += sign * h
                 args = tuple(moved if a == name else given[a] for a in fwd.args)
-                calls.append(_ProbeCall("forward", args))
+                calls.append(("forward", args))
             entries.append((ret, idx, h))
     if not entries:
         return None
@@ -308,7 +302,7 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
         ex = spec.load_exercise(exercise, student)
         calls = [sandbox.Call(fn.name, tuple(v for _, v in case.inputs)) for fn in ex.functions for case in fn.cases]
         probe = self_consistency_calls(ex)
-        calls += [sandbox.Call(c.function, c.args) for c in probe.calls] if probe else []
+        calls += [sandbox.Call(function, args) for function, args in probe.calls] if probe else []
         run = box.run(source, calls, limits if limits is not None else sandbox.Limits())
     finally:
         if own:
