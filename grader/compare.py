@@ -327,7 +327,7 @@ def first_wrong_step(names: tuple[str, ...], right: list[bool]) -> str:
             l = int(name[len(kind):])
             order.append(((0, l) if kind in ("a", "z") else (1, -l), kind, l, ok))
     wrong = sorted(o for o in order if not o[3])
-    if not wrong or not any(o[3] for o in order) and len(order) < 2:
+    if not wrong or (len(order) < 2 and not any(o[3] for o in order)):
         return ""
     _, kind, l, _ = wrong[0]
     return "the mistake shows first in " + _STEP[kind].format(l=l, p=l - 1)

@@ -291,9 +291,7 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
     own = box is None
     box = box if box is not None else sandbox.Sandbox(isolation)
     try:
-        start = getattr(box, "start", None)
-        if start is not None:
-            start()  # before any exercise or key is in this process's memory
+        box.start()  # before any exercise or key is in this process's memory
         warnings = list(source.notes)
         if exercise is None:
             if source.exercise is None:

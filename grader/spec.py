@@ -832,11 +832,11 @@ def load(path: str | Path, student: str | None = None, secret: str | None = None
     """Load, validate and compile the spec file at ``path``; for a ``student``, their variant
     (keyed by ``secret``, default ``GRADER_SECRET``) when the spec has ``variants``."""
     data = read_spec(path)
-    errors = validate(data, str(path))
+    if student is None or not isinstance(data, dict) or "variants" not in data:
+        return compile_spec(data, str(path))
+    errors = validate(data, str(path))  # the variant is drawn from a well-formed spec only
     if errors:
         raise errors[0]
-    if student is None or "variants" not in data:
-        return compile_spec(data, str(path))
     from . import variants
 
     seed = variants.seed(data["id"], student, secret if secret is not None else variants.secret_from_env())
