@@ -250,7 +250,7 @@ def self_consistency(probe: Probe, outcomes: Any, backward: Any) -> TestResult:
         except (IndexError, TypeError):
             return test("wrong", f"{ret} does not have the shape of its parameter")
         if abs(mine - fd) > 1e-5 + 1e-4 * abs(fd):
-            worst.append(f"{ret}{''.join(f'[{i}]' for i in idx)}")
+            worst.append(ret + compare._entry(idx))
     if worst:
         more = ", …" if len(worst) > 4 else ""
         return test("wrong", f"your backward disagrees with finite differences of your own forward at "
