@@ -296,9 +296,8 @@ def _train(net: Network, s: solver._State, lr: float, epochs: int, mode: str, sw
     lr_v = sw.lr(lr)
     for _ in range(epochs):
         if mode == "online":
-            lr_k = lr_v * solver._weight(net, s.x.shape[1])
-            for k in range(s.x.shape[1]):
-                _step(net, s.W, s.b, s.x[:, k:k + 1], s.t[:, k:k + 1], lr_k, masks, sw)
+            for k in range(s.x.shape[1]):  # a batch of one: no 1/S (see solver._train_block)
+                _step(net, s.W, s.b, s.x[:, k:k + 1], s.t[:, k:k + 1], lr_v, masks, sw)
         else:
             _step(net, s.W, s.b, s.x, s.t, lr_v, masks, sw)
 

@@ -311,10 +311,10 @@ def _train_block(net: Network, s: _State, lr: float, epochs: int, mode: str) -> 
     masks = _masks(net)
     for _ in range(epochs):
         if mode == "online":  # one update per sample, in order: the one loop the design allows
-            # a one-sample step weighs its loss by 1/1; the sample's term of E weighs 1/S under "mean"
-            lr_k = lr * _weight(net, s.x.shape[1])
+            # each step is a batch of one (PyTorch DataLoader(batch_size=1), Keras batch_size=1):
+            # the sample's own loss, whose mean over one sample is itself, so no 1/S here
             for k in range(s.x.shape[1]):
-                _step(net, s.W, s.b, s.x[:, k:k + 1], s.t[:, k:k + 1], lr_k, masks)
+                _step(net, s.W, s.b, s.x[:, k:k + 1], s.t[:, k:k + 1], lr, masks)
         else:
             _step(net, s.W, s.b, s.x, s.t, lr, masks)
 
@@ -323,7 +323,7 @@ def train(net: Network, values: Values, lr: float, epochs: int, mode: str = "bat
     r"""Gradient descent for ``epochs`` epochs: :math:`\theta \leftarrow \theta - \eta\,\partial E/\partial\theta`.
 
     Batch mode takes one step per epoch on E over all samples; online mode one step per sample
-    (on that sample's own loss term, with the reduction's weight). Fixed entries never move; a tied
+    on that sample's own loss (a batch of one: ``mean`` and ``sum`` take the same online steps). Fixed entries never move; a tied
     parameter moves once, by its summed gradient.
     """
     s = _State.of(values)

@@ -395,11 +395,11 @@ class Oracle:
 
     def train(self, epochs: int, mode: str | None = None) -> None:
         """Batch: one step per epoch on E. Online: one step per sample, in order, on that
-        sample's term of E (its weight in the reduction: 1, or 1/S for ``mean``)."""
+        sample's own loss: a minibatch of one, where a mean over one sample weighs it by 1."""
         for _ in range(epochs):
             if (mode or self.mode) == "online":
                 for s in range(self.S):
-                    self.step([s], self.weight)
+                    self.step([s], 1.0)
             else:
                 self.step(list(range(self.S)), self.weight)
 

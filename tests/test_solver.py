@@ -472,20 +472,38 @@ def test_online_and_batch_differ_but_agree_for_one_sample(solve_one):
                           solve_one(dict(single, training={"mode": "batch"}))["W"])
 
 
-def test_online_mean_steps_on_each_samples_term(solve_one):
-    """Online with "mean": each step descends that sample's term of E, (1/S)·loss_s (README)."""
-    data = {
-        "id": "online", "network": {"layers": [{"neurons": ["x1"]}, {"neurons": ["y1"], "activation": "linear"}],
-                                    "parameters": {"w": {"from": "x1", "to": "y1", "value": 0.5}}},
-        "inputs": {"x1": [1.0, 2.0]}, "targets": {"y1": [0.0, 0.0]},
-        "loss": {"name": "half_sse", "reduction": "mean"}, "learning_rate": 0.1,
-        "training": {"mode": "online"}, "questions": [{"id": "w", "ask": "w", "after_epochs": 1}],
+def online_spec(reduction: str) -> dict:
+    return {
+        "id": "online", "network": {"layers": [{"neurons": ["x1"]}, {"neurons": ["y1"], "activation": "sigmoid"}],
+                                    "parameters": {"w1": {"from": "x1", "to": "y1", "value": 0.5}}},
+        "inputs": {"x1": [1.0, -1.0]}, "targets": {"y1": [1.0, 0.0]},
+        "loss": {"name": "half_sse", "reduction": reduction}, "learning_rate": 0.5,
+        "training": {"mode": "online"}, "questions": [{"id": "w", "ask": "w1", "after_epochs": 1}],
     }
-    # by hand: E = (1/2)·Σ_s ½(w x_s)²; sample s's term has gradient (1/2)·w·x_s²
+
+
+def test_online_mean_steps_on_each_samples_own_loss(solve_one):
+    """Online + mean is a batch of one per step (PyTorch DataLoader(batch_size=1), Keras
+    batch_size=1): the mean over one sample is that sample's loss, so no 1/S (README)."""
+    # by hand: y = σ(w x); ∂(½(y − t)²)/∂w = (y − t)·y(1 − y)·x, one step per sample, η = 0.5
     w = 0.5
-    for xs in (1.0, 2.0):
-        w -= 0.1 * 0.5 * w * xs * xs
-    assert solve_one(data)["w"] == pytest.approx(w, rel=1e-14)
+    for x, t in ((1.0, 1.0), (-1.0, 0.0)):
+        y = sig(w * x)
+        w -= 0.5 * (y - t) * y * (1 - y) * x
+    assert w == pytest.approx(0.5870194208853922, abs=1e-15)  # the value the issue quotes
+    assert solve_one(online_spec("mean"))["w"] == pytest.approx(w, rel=1e-14)
+    # the old rule (each online step divided by S) gave 0.5439352999755499: not that
+    assert abs(solve_one(online_spec("mean"))["w"] - 0.5439352999755499) > 1e-3
+    # the reduction does not scale online steps; it does scale batch steps
+    assert solve_one(online_spec("sum"))["w"] == solve_one(online_spec("mean"))["w"]
+    batch = {"mode": "batch"}
+    assert solve_one(dict(online_spec("sum"), training=batch))["w"] != solve_one(dict(online_spec("mean"), training=batch))["w"]
+
+
+def test_online_mean_matches_the_oracle_per_sample_loop(solve_one):
+    o = oracle.Oracle(online_spec("mean"))
+    o.train(1)
+    assert solve_one(online_spec("mean"))["w"] == pytest.approx(o.value("w1"), rel=1e-13)
 
 
 def tied_fixed_spec() -> dict:
