@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import jsonio
+from . import jsonio, safefs
 from .errors import AnswersError
 from .results import Results, TestResult
 from .solver import to_plain
@@ -46,8 +46,12 @@ def answers_object(data: Any, source: str) -> tuple[dict[str, Any], str | None]:
 
 def read_answers(path: str | Path) -> tuple[dict[str, Any], str | None]:
     """Read an answers file strictly; :class:`AnswersError` names the file and place."""
-    try:
-        data = jsonio.read(path)
+    try:  # a student's file: never through a link (see safefs)
+        data = jsonio.parse_bytes(safefs.read_bytes(path, limit=jsonio.MAX_BYTES))
+    except safefs.Refused as exc:
+        if exc.reason.startswith("larger than"):
+            raise AnswersError(f"{path}: file is larger than {jsonio.MAX_BYTES >> 20} MiB") from None
+        raise AnswersError(str(exc)) from None
     except jsonio.StrictJSONError as exc:
         raise AnswersError(f"{path}: {exc}") from None
     except OSError as exc:

@@ -306,6 +306,7 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
         if own:
             box.close()
     warnings += [f"sandbox: {layer} not available on this machine" for layer in run.missing_layers]
+    warnings += list(run.notes)
     if run.load_status != "ok":
         warnings.append(f"the submission could not be loaded ({run.load_status}):\n{run.load_message}")
     tests: list[TestResult] = []

@@ -74,9 +74,12 @@ def loads(text: str) -> Any:
 
 def read(path: str | Path) -> Any:
     """Read and parse a strict JSON file; :class:`StrictJSONError` or :class:`OSError`."""
-    path = Path(path)
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_BYTES + 1)
+    with open(Path(path), "rb") as fh:
+        return parse_bytes(fh.read(MAX_BYTES + 1))
+
+
+def parse_bytes(data: bytes) -> Any:
+    """Parse strict JSON from a file's bytes (at most MAX_BYTES); :class:`StrictJSONError`."""
     if len(data) > MAX_BYTES:
         raise StrictJSONError(f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     try:

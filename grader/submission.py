@@ -9,12 +9,14 @@ from __future__ import annotations
 import ast
 import io
 import json
+import os
 import re
 import tokenize
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import safefs
 from .errors import SubmissionError, SubmissionSyntaxError
 
 MAX_BYTES = 1024 * 1024
@@ -39,22 +41,20 @@ class Source:
     exercise: str | None
 
 
-def load_source(path: str | Path) -> Source:
-    """Read and syntax-check a submission; raises ``SubmissionError("<file>: …")``."""
+def load_source(path: str | Path, root: str | Path | None = None) -> Source:
+    """Read and syntax-check a submission; raises ``SubmissionError("<file>: …")``. The file is
+    read without following links (see :mod:`grader.safefs`; ``root``: the folder it is taken from)."""
     path = Path(path)
-    if not path.exists():
+    if not os.path.lexists(path):
         raise SubmissionError(f"{path}: no such file")
-    if not path.is_file():
-        raise SubmissionError(f"{path}: not a regular file")
+    try:
+        data = safefs.read_bytes(path, root, limit=MAX_BYTES)
+    except safefs.Refused as exc:
+        if exc.reason.startswith("larger than"):
+            raise SubmissionError(f"{path}: larger than {MAX_BYTES // 1024} KiB") from None
+        raise
     if path.suffix.lower() not in SUFFIXES:
         raise SubmissionError(f"{path}: not a Python file or notebook (expected .py or .ipynb)")
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise SubmissionError(f"{path}: cannot be read: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise SubmissionError(f"{path}: larger than {MAX_BYTES // 1024} KiB")
     if path.suffix.lower() == ".ipynb":
         code, notes, cell_of = _notebook_code(path, data)
     else:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import safefs
 from ..errors import SandboxUnavailable
 from ..submission import MAX_BYTES, Source
 from . import _worker as W
@@ -112,34 +113,36 @@ def _imported_names(code: str) -> set[str]:
     return names
 
 
-def helper_files(source: Source) -> list[tuple[str, bytes]]:
-    """The ``.py`` files beside the submission that it imports (transitively). Only imported
-    ones: a folder may hold other students' submissions too."""
+def helper_files(source: Source) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """The ``.py`` files beside the submission that it imports (transitively), and a note for
+    each one refused (a symlink, a FIFO, …: read through :mod:`grader.safefs`, never followed).
+    Only imported ones: a folder may hold other students' submissions too."""
     folder = source.path.parent
     try:  # most submissions sit alone: no need to parse anything
         if not any(p.suffix == ".py" and p.name != source.path.name for p in folder.iterdir()):
-            return []
+            return [], []
     except OSError:
-        return []
+        return [], []
     found: dict[str, bytes] = {}
+    refused: list[str] = []
     todo, total = [source.code], 0
     while todo:
         for name in sorted(_imported_names(todo.pop())):
             path = folder / f"{name}.py"
-            if name in found or not name.isidentifier() or path.resolve() == source.path.resolve():
+            if name in found or not name.isidentifier() or path.name == source.path.name \
+                    or not os.path.lexists(path) or any(r.startswith(path.name + ":") for r in refused):
                 continue
             try:
-                if not path.is_file() or path.stat().st_size > MAX_BYTES:
-                    continue
-                data = path.read_bytes()
-            except OSError:
+                data = safefs.read_bytes(path, folder, limit=MAX_BYTES)
+            except safefs.Refused as exc:
+                refused.append(f"{path.name}: not used: {exc.reason}")
                 continue
             if len(found) >= MAX_HELPERS or total + len(data) > MAX_HELPER_BYTES:
-                return sorted(found.items())
+                return sorted((f"{n}.py", d) for n, d in found.items()), refused
             found[name] = data
             total += len(data)
             todo.append(data.decode("utf-8", "replace"))
-    return sorted((f"{n}.py", d) for n, d in found.items())
+    return sorted((f"{n}.py", d) for n, d in found.items()), refused
 
 
 def _encode_arg(arg, blobs: list, seen: dict) -> dict:
@@ -347,7 +350,7 @@ class Sandbox:
                 raise ValueError(f"not a function name: {call.function!r}")
             call_msgs.append({"index": i, "function": call.function,
                               "args": [_encode_arg(a, blobs, seen) for a in call.args]})
-        helpers = helper_files(source)
+        helpers, refused = helper_files(source)
         notebook = source.path.suffix.lower() == ".ipynb"
         stem = source.path.stem
         filename = f"{stem}.py" if stem.isidentifier() else "submission.py"
@@ -361,7 +364,8 @@ class Sandbox:
                "notebook": notebook, "code": source.code, "helpers": helper_msgs,
                "limits": dataclasses.asdict(limits), "require": ["netns"] if self.isolation == "strict" else []}
         with self._lock:
-            return _Run(self, req, call_msgs, blobs, limits).go()
+            run = _Run(self, req, call_msgs, blobs, limits).go()
+        return dataclasses.replace(run, notes=tuple(refused)) if refused else run
 
 
 class _Run:

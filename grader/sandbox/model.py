@@ -49,3 +49,4 @@ class SubmissionRun:
     outcomes: tuple[CallOutcome, ...]  # one per Call, in order
     output: str  # what the student code printed, escaped and trimmed
     missing_layers: tuple[str, ...]  # isolation layers that could not be applied here
+    notes: tuple[str, ...] = ()  # files beside the submission that were refused (a symlink, a FIFO, …)
