@@ -434,6 +434,26 @@ def check_no_cgroup_left(run, ctx):
             assert len(f.read().split()) <= 1, path
 
 
+def _host_sysv(key: int) -> list[str]:
+    """SysV objects with this key anywhere the grader can see (its own IPC namespace)."""
+    found = []
+    for name in ("shm", "msg", "sem"):
+        with open(f"/proc/sysvipc/{name}") as f:
+            found += [f"{name} {line.split()[0]}" for line in f.read().splitlines()[1:]
+                      if int(line.split()[0]) == key]
+    return found
+
+
+def check_sysv_planted_here_only(run, ctx):
+    assert _value(run) == 3.0, run.outcomes[0]  # it could make all three, in a namespace of its own
+    assert _host_sysv(0x6772AD01) == [], "SysV objects outlived the submission in the grader's namespace"
+
+
+def check_sysv_found_nothing(run, ctx):
+    assert _value(run) == 0.0, run.output
+    assert _host_sysv(0x6772AD01) == []
+
+
 def check_none(run, ctx):
     pass
 

@@ -67,6 +67,7 @@ def probe():
                     ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CORE", "RLIMIT_NPROC")}},
         "env": sorted(os.environ),
         "cgroup": _try(lambda: open("/proc/self/cgroup").read().replace("\n", " ")),
+        "ipc_ns": _try(lambda: os.readlink("/proc/self/ns/ipc")),
     }}
     print("DOCTOR " + json.dumps(report))
     return 1.0
@@ -147,6 +148,11 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
     connect = report.get("connect", "not checked")
     rows.append((W.LAYERS["netns"], ok and _blocked(connect),
                  f"{detail}; connecting to a 127.0.0.1 listener of the grader: {connect}"))
+    ok, detail = layer("ipcns")
+    ipc = report.get("ipc_ns", "not checked")
+    own = "allowed: " + os.readlink("/proc/self/ns/ipc")
+    rows.append((W.LAYERS["ipcns"], ok and ipc.startswith("allowed: ipc:") and ipc != own,
+                 f"{detail}; the child's IPC namespace: {ipc[len('allowed: '):]}, the grader's: {own[len('allowed: '):]}"))
     mountns = hello.get("mountns", [False, "not reported"])
     rows.append((W.LAYERS["mountns"], bool(mountns[0]), str(mountns[1])))
     ok, detail = layer("landlock")

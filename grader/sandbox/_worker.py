@@ -80,8 +80,9 @@ LAYERS = {
     "subreaper": "subreaper",
     "hidden": "grader not importable",
     "cgroup": "cgroup",
+    "ipcns": "IPC namespace",
 }
-CHILD_LAYERS = ("rlimits", "userns", "netns", "landlock", "user", "pdeathsig", "dumpable", "cgroup")
+CHILD_LAYERS = ("rlimits", "userns", "netns", "ipcns", "landlock", "user", "pdeathsig", "dumpable", "cgroup")
 
 NOBODY = 65534
 EXIT_SETUP_FAILED = 70
@@ -198,7 +199,7 @@ PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWIPC = 0x00020000, 0x10000000, 0x40000000, 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 
@@ -792,7 +793,7 @@ class Plan:
         self.cgroup_parents: dict | None = None
         self.path = python_roots(self.denied, self.hidden)
         if sys.platform != "linux":  # best effort elsewhere: a separate process with rlimits
-            for key in ("userns", "netns", "landlock", "pdeathsig", "dumpable", "cgroup"):
+            for key in ("userns", "netns", "ipcns", "landlock", "pdeathsig", "dumpable", "cgroup"):
                 self.enabled.discard(key)
                 self.notes[key] = f"not available on {sys.platform}"
         self.env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG")}
@@ -923,6 +924,12 @@ def isolate(plan: Plan, scratch: str, cg: dict | None = None) -> dict:
                          else "the submission's cgroup could not be made"]
     os.setsid()
     if plan.root:
+        if "ipcns" in en:  # SysV shm, queues, semaphores of this child: invisible to others, gone with it
+            try:
+                unshare(CLONE_NEWIPC)
+                rep["ipcns"] = [True, "own IPC namespace: SysV objects are this child's alone"]
+            except OSError as exc:
+                rep["ipcns"] = [False, str(exc)]
         if "netns" in en:
             rep["netns"] = ([True, "the worker's own network namespace, no interface up"] if plan.shared_netns
                             else [False, plan.notes.get("netns", "could not be created")])
@@ -941,7 +948,8 @@ def isolate(plan: Plan, scratch: str, cg: dict | None = None) -> dict:
                 rep["userns"] = [False, str(exc)]
     else:
         rep["user"] = [True, f"already unprivileged (uid {os.getuid()})"]
-        flags = (CLONE_NEWUSER if "userns" in en or "netns" in en else 0) | (CLONE_NEWNET if "netns" in en else 0)
+        flags = ((CLONE_NEWUSER if {"userns", "netns", "ipcns"} & en else 0) | (CLONE_NEWNET if "netns" in en else 0)
+                 | (CLONE_NEWIPC if "ipcns" in en else 0))
         if flags:
             try:
                 note = _enter_userns(flags)
@@ -949,11 +957,13 @@ def isolate(plan: Plan, scratch: str, cg: dict | None = None) -> dict:
                     rep["userns"] = [True, note]
                 if flags & CLONE_NEWNET:
                     rep["netns"] = [True, "own network namespace, no interface up"]
+                if flags & CLONE_NEWIPC:
+                    rep["ipcns"] = [True, "own IPC namespace: SysV objects are this child's alone"]
             except OSError as exc:
-                for key in ("userns", "netns"):
+                for key in ("userns", "netns", "ipcns"):
                     if key in en:
                         rep[key] = [False, f"unprivileged user namespaces unavailable: {exc}"]
-    for key in ("userns", "netns"):
+    for key in ("userns", "netns", "ipcns"):
         rep.setdefault(key, [False, plan.notes.get(key, "disabled")])
     if "landlock" in en and plan.ruleset_fd is not None:
         try:
