@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import compare, functions, solver, spec
+from grader import compare, solver, spec
+from grader.spec import functions
 from grader.errors import SpecError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .spec import ACTIVATIONS, Case, Function, Network, lookup, parse_ask
+from .model import ACTIVATIONS, Case, Function, Network
+from .names import lookup, parse_ask
 
 _CONVENTION = re.compile(r"^(W|b|z|a|dW|db|delta)([0-9]+)$")
 
