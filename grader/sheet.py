@@ -13,19 +13,10 @@ from typing import Any
 import numpy as np
 
 from .spec import Exercise, Question
-from .worked import (
-    B,
-    Code,
-    Doc,
-    M,
-    Notation,
-    _figure_nodes,
-    _Writer,
-    bmatrix,
-    dd,
-    num,
-    tex_name,
-)
+from .worked.doc import B, Code, Doc, M
+from .worked.notation import Notation
+from .worked.tex import bmatrix, dd, num, tex_name
+from .worked.writer import _figure_nodes, _Writer
 
 
 def ask_tex(q: Question) -> str:
