@@ -6,6 +6,7 @@ Library errors (:class:`~grader.errors.GraderError`) become ``Error: …`` and a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -118,7 +119,9 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
               show_default=True, help="markdown and html write the worked solution in the sheet's chain-rule style.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the key here instead of stdout.")
 @click.option("--student", envvar="GRADER_STUDENT", help="The key of this student's variant (needs GRADER_SECRET).")
-def key(exercise: str, fmt: str, output: str | None, student: str | None) -> None:
+@click.option("--formulas", is_flag=True,
+              help="With --format json: each derivative question's answer is its chain-rule formula.")
+def key(exercise: str, fmt: str, output: str | None, student: str | None, formulas: bool) -> None:
     """Print the answer key of EXERCISE (a bundled id or a spec path).
 
     \b
@@ -126,7 +129,10 @@ def key(exercise: str, fmt: str, output: str | None, student: str | None) -> Non
       grade key tutorial-4
       grade key exercises/tutorial-4-matrix.json --format json > key.json
       grade key tutorial-4-output-layer --format html -o solution.html
+      grade key tutorial-4-output-layer --format json --formulas   # "w6": "(y1 - t1) * y1 * (1 - y1) * o2"
     """
+    if formulas and fmt != "json":
+        raise click.UsageError("--formulas needs --format json")
     if fmt in ("markdown", "html"):
         from . import spec, worked
 
@@ -134,6 +140,10 @@ def key(exercise: str, fmt: str, output: str | None, student: str | None) -> Non
         _emit(worked.markdown(ex) if fmt == "markdown" else worked.html(ex), output)
         return
     k = grading.answer_key(exercise, student)
+    if formulas:
+        from . import chain
+
+        k = dataclasses.replace(k, answers=chain.with_formulas(k.exercise, k.answers))
     text = report.key_json(k.exercise, k.answers) if fmt == "json" else report.key_text(k.exercise, k.answers)
     _emit(text, output)
 

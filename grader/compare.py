@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import jsonio, safefs
+from . import formula, jsonio, safefs
 from .errors import AnswersError
 from .results import Results, TestResult
 from .solver import to_plain
@@ -216,6 +216,17 @@ def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool,
     common = dict(id=q.id, name=question_name(q), max_score=q.points, expected=plain, revealed=revealed)
     if value is MISSING:
         return TestResult(score=0.0, status="missing", feedback="no answer", **common)
+    if ex is not None and formula.applies(q.answer, value):
+        from .formula_grade import check  # formula grading builds on this module
+
+        out = check(ex, q, value)
+        if out.number is None:
+            feedback = f"{out.feedback}. {q.feedback}" if out.status != "passed" and q.feedback else out.feedback
+            return TestResult(score=round(q.points * out.fraction, 6), status=out.status, feedback=feedback,
+                              got=out.got, **common)
+        value = out.number.tolist()  # a formula of numbers only: graded as the number it is
+    elif q.answer == "formula":
+        return TestResult(score=0.0, status="invalid", feedback="this question asks for a formula", **common)
     try:
         got = parse_value(value)
     except ValueError as exc:

@@ -107,6 +107,7 @@ class Question:
     feedback: str = ""
     uses: tuple[str, ...] = ()  # earlier questions whose product this answer is (error carried forward)
     carried_forward: float = 0.5
+    answer: str = "either"  # what a typed answer may be: "number", "formula" or "either"
 
 
 @dataclass(frozen=True)

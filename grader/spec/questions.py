@@ -81,6 +81,7 @@ class _Questions:
             feedback=q.get("feedback", ""),
             uses=tuple(q.get("uses", ())),
             carried_forward=float(q.get("carried_forward", self.data.get("carried_forward", 0.5))),
+            answer=q.get("answer", "either"),
         )
 
     def chains(self, questions: tuple[Question, ...]) -> tuple[Question, ...]:

@@ -1,0 +1,253 @@
+"""Formula answers graded against the reference at the exercise's values and random variants;
+the key's chain-rule formulas (grade key --formulas)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from grader import chain, compare, formula_grade, grading, spec
+from grader.cli import cli
+
+# The seed sheet's own formulas (tutorial-4-gradient-hints.txt), typed as a student would: the
+# sheet's y_1^target is t1, its "given x2 = 0.3" may be plugged in.
+SEED_OUTPUT = {
+    "w6": "(y1 - t1) * y1 * (1 - y1) * o2",
+    "w7": "(y2 - y2_target) * y2 * (1 - y2) * o1",
+    "w8": "(y2 - t2) · y2 · (1 − y2) · o2",
+}
+DE_DO1 = "((y1 - t1) * y1 * (1 - y1) * w5 + (y2 - t2) * y2 * (1 - y2) * w8)"
+DE_DO2 = "((y1 - t1) * y1 * (1 - y1) * w6 + (y2 - t2) * y2 * (1 - y2) * w9)"
+DE_DO3 = "((y1 - t1) * y1 * (1 - y1) * w7 + (y2 - t2) * y2 * (1 - y2) * w10)"
+SEED_HIDDEN = {
+    "w2": f"{DE_DO1} * o1 * (1 - o1) * 0.3",
+    "w3": f"{DE_DO2} * o2 * (1 - o2) * 0.4",
+    "w4": f"{DE_DO3} * o3 * (1 - o3) * 0.5",
+}
+
+
+def grade(ex, answers):
+    return {t.id: t for t in compare.grade_answers(ex, answers, grading.reference(ex)).tests}
+
+
+def question(ex, qid):
+    return next(q for q in ex.questions if q.id == qid)
+
+
+@pytest.fixture(scope="module")
+def output_layer():
+    return spec.load_exercise("tutorial-4-output-layer")
+
+
+@pytest.fixture(scope="module")
+def hidden_layer():
+    return spec.load_exercise("tutorial-4-hidden-layer")
+
+
+def test_the_seed_sheets_formulas_pass(output_layer, hidden_layer) -> None:
+    for ex, answers in ((output_layer, SEED_OUTPUT), (hidden_layer, SEED_HIDDEN)):
+        tests = grade(ex, answers)
+        for qid in answers:
+            assert tests[qid].status == "passed", (qid, tests[qid].feedback)
+            assert tests[qid].score == tests[qid].max_score
+
+
+@pytest.mark.parametrize("text", [
+    "o2 * y1 * (1 - y1) * (y1 - t1)",  # reordered
+    "(y1**2 - y1**3 - t1*y1 + t1*y1**2) * o2",  # expanded
+    "(y1 - t1) * (y1 - y1 ^ 2) * sigmoid(z2)",  # o2 as sigmoid(z2)
+    "(y1 - t1) * y1 * (1 - y1) / (1 + exp(-(w3 * x1 + w4 * x2 + b1)))",  # o2 from the inputs
+    "-(t1 - y1) * y_1 * (1 - y₁) * o2",  # other spellings of the names
+])
+def test_equivalent_rewritings_pass(output_layer, text) -> None:
+    assert grade(output_layer, {"w6": text})["w6"].status == "passed"
+
+
+def test_given_numbers_may_be_plugged_in_and_names_too(hidden_layer) -> None:
+    named = {"w2": f"{DE_DO1} * o1 * (1 - o1) * x2"}
+    assert grade(hidden_layer, named)["w2"].status == "passed"
+
+
+def test_variants_move_every_value_but_keep_given(hidden_layer) -> None:
+    q = question(hidden_layer, "w2")
+    values = formula_grade.variant_values(hidden_layer)
+    assert values.V == formula_grade.VARIANTS + 1 >= 65
+    env = formula_grade.name_values(hidden_layer, q, values)
+    assert np.all(env["x2"] == 0.3)  # given stays as given
+    for name in ("x1", "w1", "w5", "b1", "t1", "o1", "y2"):
+        assert np.unique(env[name]).size > 60, name
+    assert np.all((env["t1"] > 0) & (env["t1"] < 1))
+    ref = formula_grade.reference(hidden_layer, q, values)
+    assert ref.shape == (values.V,)
+    assert ref[0] == pytest.approx(float(grading.reference(hidden_layer)["w2"]))
+
+
+def test_a_plugged_in_number_is_not_the_formula(output_layer, bundled_data) -> None:
+    key = grading.reference(output_layer)
+    right = format(float(key["w6"]), ".6g")
+    plugged = "(0.75136507 - 0.01) * 0.75136507 * (1 - 0.75136507) * o2"
+    tests = grade(output_layer, {"w6": plugged, "w7": right})
+    assert tests["w6"].status == "wrong"
+    assert "right at the exercise's values only" in tests["w6"].feedback
+    assert "plugged in" in tests["w6"].feedback
+    assert tests["w7"].status == "wrong"  # w7 is not w6: a number graded as a number
+    # a question that requires a formula: the right number is not enough, and says why
+    data = bundled_data("tutorial-4-output-layer")
+    for q in data["questions"]:
+        q["answer"] = "formula" if q["id"] == "w6" else "number"
+    ex = spec.compile_spec(data, "formula-only.json")
+    tests = grade(ex, {"w6": right, "w7": SEED_OUTPUT["w7"], "w8": format(float(key["w8"]), ".6g")})
+    assert tests["w6"].status == "wrong" and tests["w6"].score == 0
+    assert "a number, not a formula (right at the exercise's values)" in tests["w6"].feedback
+    assert tests["w7"].status == "invalid" and "asks for a number, not a formula" in tests["w7"].feedback
+    assert tests["w8"].status == "passed"
+    assert grade(ex, {"w6": "0.0822 * 1"})["w6"].status == "wrong"  # arithmetic on numbers is a number
+
+
+@pytest.mark.parametrize("text, words", [
+    ("__import__('os').system('touch /tmp/grader-formula-pwned')", "not a formula: unexpected"),
+    ("o2.__class__", "attributes and subscripts"),
+    ("y3 * o2", "unknown name 'y3' at position 1"),
+    ("10 ** 10 ** 10 * o2", "not a finite number"),
+    ("o2 / (y1 - y1)", "not a finite number"),
+    ("(" * 10_000 + "o2" + ")" * 10_000, "too long"),
+    ("o2 + " * 250_000, "too long"),
+    ("y1(1 - y1)", "a product is written with *"),
+])
+def test_hostile_and_broken_formulas_fail_cleanly(output_layer, text, words, tmp_path) -> None:
+    t = grade(output_layer, {"w6": text})["w6"]
+    assert t.status == "invalid" and t.score == 0
+    assert words in t.feedback
+    assert len(t.feedback) < 500
+    assert not (tmp_path / "grader-formula-pwned").exists()
+
+
+# Every mistake model, written as the formula a student who makes it would type.
+MISTAKES = [
+    ("tutorial-4-output-layer", "w6", "(y1 - t1) * o2", "no_activation_derivative"),
+    ("tutorial-4-output-layer", "w6", "(y1 - t1) * z3 * (1 - z3) * o2", "sigmoid_derivative_of_z"),
+    ("tutorial-4-output-layer", "w6", "(t1 - y1) * y1 * (1 - y1) * o2", "sign_flipped"),
+    ("tutorial-4-output-layer", "w6", "2 * (y1 - t1) * y1 * (1 - y1) * o2", "half_dropped"),
+    ("tutorial-4-output-layer", "w6", "0.5 * (y1 - t1) * y1 * (1 - y1) * o2", "half_doubled"),
+    ("tutorial-4-output-layer", "w6", "(y1 - t1) * y1 * (1 - y1) * o1", "wrong_edge_input"),
+    ("tutorial-4-output-layer", "w6", "(y1 - t1) * y1 * (1 - y1) * z2", "z_instead_of_a"),
+    ("tutorial-4-output-layer", "w6_new", "w6 + 0.5 * (y1 - t1) * y1 * (1 - y1) * o2", "update_wrong_sign"),
+    ("tutorial-4-output-layer", "w6_new", "w6 - (y1 - t1) * y1 * (1 - y1) * o2", "update_no_learning_rate"),
+    ("tutorial-4-output-layer", "db2", "(y1 - t1) * y1 * (1 - y1)", "bias_not_summed"),
+    ("tutorial-4-output-layer", "w1_new",
+     "w1 - 0.5 * ((y1 - t1) * y1 * (1 - y1) * (w5 - 0.5 * (y1 - t1) * y1 * (1 - y1) * o1)"
+     " + (y2 - t2) * y2 * (1 - y2) * (w7 - 0.5 * (y2 - t2) * y2 * (1 - y2) * o1)) * o1 * (1 - o1) * x1",
+     "updated_weights_backprop"),
+    ("tutorial-4-hidden-layer", "w2", "(y1 - t1) * y1 * (1 - y1) * w5 * o1 * (1 - o1) * x2", "single_path_delta"),
+    ("tutorial-4-matrix", "dW2", [["(y1 - t1) * y1 * (1 - y1) * o1", "(y2 - t2) * y2 * (1 - y2) * o1"],
+                                  ["(y1 - t1) * y1 * (1 - y1) * o2", "(y2 - t2) * y2 * (1 - y2) * o2"]], "transposed"),
+]
+
+
+def test_every_mistake_model_is_covered() -> None:
+    from grader import mistakes
+
+    assert {m for *_, m in MISTAKES} == set(mistakes.PRIORITY)
+
+
+@pytest.mark.parametrize("exercise, qid, text, mistake", MISTAKES, ids=[m[3] for m in MISTAKES])
+def test_a_mistakes_formula_is_diagnosed_as_that_mistake(bundled_data, exercise, qid, text, mistake) -> None:
+    data = bundled_data(exercise)
+    if exercise == "tutorial-4-output-layer":  # two questions the bundled exercise does not ask
+        data["questions"] += [{"id": "db2", "ask": "dE/db2"}, {"id": "w1_new", "ask": "w1", "after_epochs": 1,
+                                                                    "tolerance": {"rtol": 1e-7}}]  # a small effect
+    ex = spec.compile_spec(data, f"{exercise}.json")
+    out = formula_grade.check(ex, question(ex, qid), text)
+    assert out.status in ("wrong", "partial")
+    assert out.mistake == mistake, out.feedback
+    assert "Step: " in out.feedback
+    key = float(np.ravel(grading.reference(ex)[qid])[0])
+    assert format(key, ".4g") not in out.feedback  # a diagnosis names the step, never the number
+
+
+def test_error_carried_forward_applies_to_formulas(output_layer) -> None:
+    tests = grade(output_layer, {"w6.1": "t1 - y1", "w6.2": "y1 * (1 - y1)", "w6.3": "o2",
+                                 "w6": "(t1 - y1) * y1 * (1 - y1) * o2"})
+    assert tests["w6.1"].status == "wrong"
+    assert tests["w6"].status == "partial" and tests["w6"].score == pytest.approx(1.0)
+    assert "Error carried forward" in tests["w6"].feedback
+
+
+def test_matrix_questions_take_lists_of_formulas_entry_by_entry() -> None:
+    ex = spec.load_exercise("tutorial-4-matrix")
+    delta = ["(y1 - t1) * y1 * (1 - y1)", "(y2 - t2) * y2 * (1 - y2) * 2"]
+    t = grade(ex, {"delta2": delta})["delta2"]
+    assert t.status == "partial" and t.score == pytest.approx(1.0)
+    assert "1 of 2 entries right" in t.feedback and "[1]" in t.feedback
+    assert grade(ex, {"delta2": ["y1 - t1"]})["delta2"].feedback.startswith("wrong shape")
+
+
+@pytest.fixture(scope="module")
+def two_samples():
+    data = json.loads(spec.find("tutorial-4-output-layer").read_text())
+    data["inputs"] = {"x1": [0.05, 0.2], "x2": [0.1, 0.4]}
+    data["targets"] = {"y1": [0.01, 0.3], "y2": [0.99, 0.6]}
+    return spec.compile_spec(data, "two-samples.json")
+
+
+def test_with_several_samples_sum_adds_over_them(two_samples) -> None:
+    tests = grade(two_samples, {"w6": "sum((y1 - t1) * y1 * (1 - y1) * o2)", "w6.3": "o2",
+                                "w7": "(y2 - t2) * y2 * (1 - y2) * o1"})
+    assert tests["w6"].status == "passed"
+    assert tests["w6.3"].status == "passed"  # per sample: one value per sample
+    assert tests["w7"].status == "wrong" and "write sum(...)" in tests["w7"].feedback
+
+
+@pytest.mark.parametrize("exercise", ["tutorial-4-output-layer", "tutorial-4-hidden-layer", "tutorial-4-matrix"])
+def test_the_key_with_formulas_scores_full_marks(exercise, tmp_path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["key", exercise, "--format", "json", "--formulas"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    ex = spec.load_exercise(exercise)
+    derivatives = [q.id for q in ex.questions if q.quantity.is_derivative and not q.after_epochs]
+    assert derivatives and all(isinstance(data["answers"][qid], (str, list)) for qid in derivatives)
+    path = tmp_path / "key.json"
+    path.write_text(result.output)
+    graded = runner.invoke(cli, [str(path), "--format", "json"])
+    assert graded.exit_code == 0, graded.output
+    report = json.loads(graded.output)
+    assert report["score"] == report["max_score"], [t for t in report["tests"] if t["status"] != "passed"]
+
+
+def test_key_formulas_are_the_sheets_chain_rule(output_layer, hidden_layer, two_samples) -> None:
+    assert chain.derivative_formula(output_layer, question(output_layer, "w6")) == "(y1 - t1) * y1 * (1 - y1) * o2"
+    assert chain.derivative_formula(output_layer, question(output_layer, "w6.2")) == "y1 * (1 - y1)"
+    assert chain.derivative_formula(output_layer, question(output_layer, "w6_new")) is None  # after training
+    assert chain.derivative_formula(hidden_layer, question(hidden_layer, "w2")) == (
+        "((y1 - t1) * y1 * (1 - y1) * w5 + (y2 - t2) * y2 * (1 - y2) * w8) * o1 * (1 - o1) * x2")
+    assert chain.derivative_formula(two_samples, question(two_samples, "w6")) == "sum((y1 - t1) * y1 * (1 - y1) * o2)"
+
+
+@pytest.mark.parametrize("loss, activation", [("sse", "tanh"), ("mse", "linear"), ("binary_cross_entropy", "sigmoid"),
+                                              ("cross_entropy", "softmax")])
+def test_key_formulas_for_other_losses_and_activations_grade_as_right(bundled_data, loss, activation) -> None:
+    data = bundled_data("tutorial-4-hidden-layer")
+    data["loss"] = {"name": loss, "reduction": "mean"}
+    data["network"]["layers"][2]["activation"] = activation
+    data["inputs"] = {"x1": [0.05, 0.5], "x2": [0.1, 0.2], "x3": [0.15, 0.1], "x4": [0.2, 0.3]}
+    data["targets"] = {"y1": [0.2, 0.7], "y2": [0.8, 0.3]}
+    data["questions"] += [{"id": "db2", "ask": "dE/db2"}, {"id": "dx1", "ask": "dE/dx1"}, {"id": "dy1", "ask": "dy1/dw1"}]
+    ex = spec.compile_spec(data, f"{loss}.json")
+    key = grading.reference(ex)
+    answers = chain.with_formulas(ex, {k: v.tolist() for k, v in key.items()})
+    assert all(isinstance(answers[q.id], str) for q in ex.questions)
+    tests = grade(ex, answers)
+    assert all(t.status == "passed" for t in tests.values()), [(t.id, t.feedback) for t in tests.values()
+                                                               if t.status != "passed"]
+
+
+def test_no_formula_where_the_grammar_cannot_write_one(bundled_data) -> None:
+    data = bundled_data("tutorial-4-hidden-layer")
+    data["network"]["layers"][1]["activation"] = "relu"
+    ex = spec.compile_spec(data, "relu.json")
+    assert chain.derivative_formula(ex, question(ex, "w2")) is None  # relu' is a step
+    assert chain.derivative_formula(ex, question(ex, "w2.3")) == "x2"  # no relu on this path
