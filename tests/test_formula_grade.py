@@ -251,3 +251,11 @@ def test_no_formula_where_the_grammar_cannot_write_one(bundled_data) -> None:
     ex = spec.compile_spec(data, "relu.json")
     assert chain.derivative_formula(ex, question(ex, "w2")) is None  # relu' is a step
     assert chain.derivative_formula(ex, question(ex, "w2.3")) == "x2"  # no relu on this path
+
+
+def test_the_worked_solution_writes_the_keys_formula(output_layer, hidden_layer) -> None:
+    from grader import worked
+
+    for ex, qid in ((output_layer, "w6"), (hidden_layer, "w2")):
+        text = chain.derivative_formula(ex, question(ex, qid))
+        assert f"As a formula answer, in the exercise's names: `{text}`" in worked.markdown(ex)

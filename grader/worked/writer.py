@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import figure, solver
+from ..chain import derivative_formula
 from ..spec import Exercise, Question
 from .doc import B, Code, Doc, M, html_page, md_escape
 from .numbers import Vals, _sample, _start, _vals
@@ -144,6 +145,9 @@ class _Writer(_Training):
         shown = num(value, FINAL) if value.ndim == 0 else bmatrix(value, FINAL)
         self.doc.p(B("Answer:"))
         self.doc.math(f"{lhs}{when} = {shown}")
+        formula = derivative_formula(self.ex, q)  # the very expression of grade key --formulas
+        if isinstance(formula, str):
+            self.doc.p("As a formula answer, in the exercise's names: ", Code(formula))
 
     def build(self, figure_node: tuple[str, str] | None) -> Doc:
         ex = self.ex
