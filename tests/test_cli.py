@@ -236,3 +236,21 @@ def test_an_internal_error_is_one_line_not_a_traceback(monkeypatch):
     # usage errors of a subcommand still reach Click
     res = CliRunner().invoke(cli.cli, ["key"])
     assert res.exit_code == 2 and "Missing argument 'EXERCISE'" in res.output
+
+
+def test_validate_reports_network_and_question_problems_in_one_run(tmp_path):
+    bad = tmp_path / "multi.json"
+    data = json.loads((ROOT / "exercises" / "tutorial-4-matrix.json").read_text("utf-8"))
+    data["network"]["parameters"]["w5"]["to"] = "o9"
+    data["network"]["layers"][1]["activation"] = "Sigmoid"
+    data["questions"] = [{"id": "a", "ask": "dE/dw99"}, {"id": "b", "ask": "E", "given": {"x9": 1}},
+                         {"id": "c", "ask": "o1", "sample": 3}]
+    bad.write_text(json.dumps(data))
+    res = CliRunner().invoke(cli.cli, ["validate", str(bad)])
+    assert res.exit_code == 2
+    lines = [line for line in res.output.splitlines() if line.startswith("Error: ")]
+    assert [line.split(": ")[2] for line in lines] == [
+        "network.layers[1].activation", "network.parameters.w5.to", "questions[0].ask", "questions[1].given.x9",
+        "questions[2].sample"]
+    assert "(did you mean 'sigmoid'?) (valid: sigmoid, tanh, relu, linear, softmax)" in lines[0]
+    assert "the parameters named w… are w5, w6, w7, w8, w9, w10, w11, w12" in lines[2]

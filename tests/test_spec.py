@@ -546,3 +546,104 @@ def test_undeclared_layer_matrices_answer_to_the_sheets_names():
     data["network"]["layers"][1]["neurons"][0] = "W(1)"
     with pytest.raises(SpecError, match="network.parameters.W\\(1\\)"):
         spec.compile_spec(data, "m.json")
+
+
+# ---------------------------------------------------------------------------- grade validate: every problem
+def many_problems() -> dict:
+    """A spec with problems at every level: schema (a typo'd key, a mis-cased activation), the
+    network (an unknown neuron) and the questions (unknown names, a sample out of range)."""
+    return {
+        "id": "multi",
+        "network": {"layers": [
+            {"neurons": ["x1", "x2"]},
+            {"neurons": ["h1", "h2"], "activation": "Tanh", "weights": "W1", "bias": "c"},
+            {"neurons": ["y1"], "weights": "W2"},
+        ], "parameters": {
+            "v11": {"from": "x1", "to": "h1", "value": 0.1}, "v12": {"from": "x2", "to": "h9", "value": 0.2},
+            "v21": {"from": "x1", "to": "h2", "value": 0.3}, "u1": {"from": "h1", "to": "y1", "value": 0.5},
+        }},
+        "inputs": {"x1": [1, 2], "x2": [0, 1]}, "targets": {"y1": [1, 0]}, "learning_rat": 0.1,
+        "questions": [
+            {"id": "a", "ask": "dE/dW(1)"}, {"id": "b", "ask": "dE/dv99"}, {"id": "c", "ask": "E", "given": {"x9": 1}},
+            {"id": "d", "ask": "h1", "sample": 4}, {"id": "e", "ask": "E", "afer_epochs": 3, "given": {"v98": 1}},
+            {"id": "f", "ask": "dE/du1", "uses": ["zz"]},
+        ],
+    }
+
+
+def test_check_spec_reports_every_level_in_one_run():
+    got = [str(e) for e in spec.check_spec(many_problems(), "m.json")]
+    want = [
+        "m.json: learning_rat: unknown key 'learning_rat' (did you mean 'learning_rate'?)",
+        'm.json: network.layers[1].activation: "Tanh" is not valid here (did you mean \'tanh\'?) '
+        "(valid: sigmoid, tanh, relu, linear, softmax)",
+        "m.json: questions[4].afer_epochs: unknown key 'afer_epochs' (did you mean 'after_epochs'?)",
+        "m.json: network.parameters.v12.to: no neuron named 'h9' (did you mean 'h2'?)",
+        "m.json: questions[0].ask: unknown name 'W(1)' (did you mean 'W1'?)",
+        "m.json: questions[1].ask: unknown name 'v99'; the parameters named v… are v11, v12, v21",
+        "m.json: questions[2].given.x9: 'x9' names nothing; given sets an input, a target (by output neuron) or a "
+        "parameter (did you mean 'x2'?); the neurons named x… are x1, x2",
+        "m.json: questions[3].sample: sample 4 does not exist: the exercise has 2 samples, numbered from 0 (valid: 0, 1)",
+        "m.json: questions[4].given.v98: 'v98' names nothing; given sets an input, a target (by output neuron) or a "
+        "parameter; the parameters named v… are v11, v12, v21",
+        "m.json: questions[5].uses[0]: 'zz' is not an earlier question",
+    ]
+    assert got == want
+
+
+def test_network_errors_do_not_hide_question_errors_without_schema_errors():
+    data = many_problems()
+    del data["learning_rat"], data["questions"][4]["afer_epochs"]
+    data["network"]["layers"][1]["activation"] = "tanh"
+    got = [str(e) for e in spec.check_spec(data, "m.json")]
+    assert got[0].startswith("m.json: network.parameters.v12.to: no neuron named 'h9'")
+    assert [g.split(": ")[1] for g in got[1:]] == ["questions[0].ask", "questions[1].ask", "questions[2].given.x9",
+                                                  "questions[3].sample", "questions[4].given.v98", "questions[5].uses[0]"]
+    with pytest.raises(SpecError, match="v12.to: no neuron named 'h9'"):  # loading still stops at the first
+        spec.compile_spec(data, "m.json")
+
+
+def test_a_malformed_question_is_set_aside_and_the_others_still_checked():
+    data = many_problems()
+    data["questions"][0] = {"id": "a"}  # no ask: the schema rejects the question as a whole
+    got = [str(e) for e in spec.check_spec(data, "m.json")]
+    assert "m.json: questions[0]: 'ask' is a required property" in got
+    assert not any(g.startswith("m.json: questions[0].ask") for g in got)
+    assert any(g.startswith("m.json: questions[1].ask: unknown name 'v99'") for g in got)
+
+
+def test_skeleton_errors_stop_at_the_schema():
+    got = [str(e) for e in spec.check_spec({"id": "x", "network": {"layers": 3}, "questions": []}, "s.json")]
+    assert got and all(g.startswith("s.json: ") for g in got)
+    assert not any("unknown name" in g for g in got)
+
+
+@pytest.mark.parametrize(("ask", "hint"), [
+    ("dE/dW(1)", "(did you mean 'W1'?)"), ("dE/dW^{(1)}", "(did you mean 'W1'?)"), ("dE/dW_1", None),
+    ("dE/db(1)", "(did you mean 'c'?)"), ("dE/dV11", "(did you mean 'v11'?)"), ("dE/dH1", "(did you mean 'h1'?)"),
+    ("dE/dv7", "the parameters named v… are v11, v12, v21"),
+])
+def test_unknown_name_hints(ask, hint):
+    data = many_problems()
+    data["questions"] = [{"id": "q", "ask": ask}]
+    problems = [str(e) for e in spec.check_spec(data, "m.json") if "questions[0]" in str(e)]
+    if hint is None:  # W_1 is another spelling of W1 itself: found, no problem
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problems[0].endswith(hint), problems
+
+
+@pytest.mark.parametrize(("path", "value", "valid"), [
+    (("loss",), "Half_SSE", "(did you mean 'half_sse'?) (valid: half_sse, sse, mse, binary_cross_entropy, cross_entropy)"),
+    (("training", "mode"), "Online", "(did you mean 'online'?) (valid: batch, online)"),
+    (("network", "layers", 2, "activation"), "swish", "(valid: sigmoid, tanh, relu, linear, softmax)"),
+])
+def test_small_sets_list_the_valid_values(path, value, valid):
+    data = json.loads((spec.exercises_folder() / "tutorial-4-matrix.json").read_text("utf-8"))
+    node = data
+    for part in path[:-1]:
+        node = node.setdefault(part, {}) if isinstance(part, str) else node[part]
+    node[path[-1]] = value
+    where = {"loss": "loss", "mode": "training.mode", "activation": "network.layers[2].activation"}[path[-1]]
+    got = [str(e) for e in spec.check_spec(data, "t.json")]
+    assert got == [f"t.json: {where}: {json.dumps(value)} is not valid here {valid}"]

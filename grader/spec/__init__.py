@@ -4,14 +4,16 @@ Every error is a :class:`~grader.errors.SpecError` whose message starts with the
 JSON path (``tutorial.json: questions[3].given.x9: …``). Names live in one namespace (neurons,
 pre-activations, parameters, layer names and ``E``); a duplicate names both places.
 
-The stages, one module each: :mod:`.schema` (JSON Schema validation), :mod:`.names` (spellings
-and ``dA/dB``), :mod:`.compiler` (network and questions), :mod:`.functions` (the ``functions``
-section), :mod:`.files` (reading files, bundled exercises); :mod:`.model` holds the dataclasses.
+The stages, one module each: :mod:`.schema` (JSON Schema validation), :mod:`.names` (spellings,
+``dA/dB``, hints for unknown names), :mod:`.compiler` (the network and data), :mod:`.questions`,
+:mod:`.functions` (the ``functions`` section), :mod:`.check` (every problem, for ``grade
+validate``), :mod:`.files` (reading files, bundled exercises); :mod:`.model` holds the dataclasses.
 """
 
 from __future__ import annotations
 
-from .compiler import check_spec, compile_spec
+from .check import check_spec
+from .compiler import compile_spec
 from .files import bundled, exercises_folder, find, load, load_exercise, read_spec
 from .model import (
     ACTIVATIONS, CODE_ATOL, CODE_RTOL, DEFAULT_ATOL, DEFAULT_RTOL, LOSSES, MAX_WEIGHTS, Case, Exercise, Function,

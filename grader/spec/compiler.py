@@ -16,9 +16,10 @@ from .schema import _fail, validate
 
 # ---------------------------------------------------------------------------- compile
 class _Compiler(_Questions):
-    def __init__(self, data: dict[str, Any], source: str):
+    def __init__(self, data: dict[str, Any], source: str, skip: frozenset[int] = frozenset()):
         self.data = data
         self.source = source
+        self.skip = skip  # questions left out (invalid by the schema; see grader.spec.check)
         self.names: dict[str, Ref] = {}
         self.where: dict[str, str] = {}
         self.errors: list[SpecError] = []
@@ -41,6 +42,15 @@ class _Compiler(_Questions):
         self.names[name] = ref
         self.where[name] = path
 
+    def try_define(self, name: str, ref: Ref, path: str) -> bool:
+        """:meth:`define`, keeping a duplicate as an error and going on with the next name."""
+        try:
+            self.define(name, ref, path)
+        except SpecError as exc:
+            self.errors.append(exc)
+            return False
+        return True
+
     # -- layers
     def layers(self) -> None:
         layers = self.data["network"]["layers"]
@@ -51,7 +61,7 @@ class _Compiler(_Questions):
         for l, layer in enumerate(layers):
             p = f"network.layers[{l}]"
             if l == 0 and "activation" in layer:
-                raise self.fail(f"{p}.activation", "the input layer has no activation")
+                self.errors.append(self.fail(f"{p}.activation", "the input layer has no activation"))
             if l > 0:
                 self.activations.append(layer.get("activation", "sigmoid"))
             spec = layer["neurons"]
@@ -66,24 +76,25 @@ class _Compiler(_Questions):
                         entries.append((item, None, f"{p}.neurons[{i}]"))
                     else:
                         entries.append((item["name"], item.get("net"), f"{p}.neurons[{i}]"))
-            for i, (name, net, where) in enumerate(entries):
-                self.define(name, Ref(name, "a", l, i), where)
+            for i, (name, net, where) in enumerate(entries):  # a bad entry still takes its place
+                self.try_define(name, Ref(name, "a", l, i), where)
                 names.append(name)
                 if l > 0:
                     net = net or f"net_{name}"
-                    self.define(net, Ref(net, "z", l, i), f"{where}.net")
+                    self.try_define(net, Ref(net, "z", l, i), f"{where}.net")
                     nets.append(net)
                 elif net is not None:
-                    raise self.fail(f"{where}.net", "an input has no pre-activation")
+                    self.errors.append(self.fail(f"{where}.net", "an input has no pre-activation"))
             self.neurons.append(tuple(names))
             self.nets.append(tuple(nets))
             lnames = {}
             for key, kind in (("weights", "W"), ("bias", "b"), ("net", "Z"), ("output", "A")):
                 if key in layer:
                     if l == 0 and key != "output":
-                        raise self.fail(f"{p}.{key}", f"the input layer has no {key}")
-                    self.define(layer[key], Ref(layer[key], kind, l), f"{p}.{key}")
-                    lnames[key] = layer[key]
+                        self.errors.append(self.fail(f"{p}.{key}", f"the input layer has no {key}"))
+                        continue
+                    if self.try_define(layer[key], Ref(layer[key], kind, l), f"{p}.{key}"):
+                        lnames[key] = layer[key]
             self.layer_names.append(lnames)
         self.default_layer_names()
         self.sizes = tuple(len(n) for n in self.neurons)
@@ -131,66 +142,76 @@ class _Compiler(_Questions):
                     if key in where:
                         layer_of[where[key]] = (key, l)
         for name, spec in self.data["network"].get("parameters", {}).items():
-            p = f"network.parameters.{name}"
-            fixed = bool(spec.get("fixed", False))
-            if name in layer_of:
-                key, l = layer_of[name]
-                for bad in ("from", "to"):
-                    if bad in spec:
-                        raise self.fail(f"{p}.{bad}", f"{name!r} is the whole {key} of layer {l}; it takes no {bad!r}")
-                kind = "W" if key == "weights" else "b"
-                shape = self.W[l - 1].shape if kind == "W" else self.b[l - 1].shape
-                value = self.array_value(spec, shape, p, kind == "b")
-                entries = [(kind, l, tuple(int(k) for k in idx)) for idx in np.ndindex(*shape)]
-                self.params[name] = Parameter(name, tuple(entries), shape, fixed, p)
-                self.where.setdefault(name, p)
-                target = self.W[l - 1] if kind == "W" else self.b[l - 1]
-                target[...] = value
-                (self.W_train if kind == "W" else self.b_train)[l - 1][...] = not fixed
-                uses = entries
-            else:
-                if "to" not in spec:
-                    raise self.fail(p, f"parameter {name!r} needs 'to' (and 'from' for an edge), "
-                                    "or must be named like a layer's weights or bias")
-                if "init" in spec:
-                    raise self.fail(f"{p}.init", "'init' draws a whole matrix or vector; give a scalar 'value'")
-                value = spec["value"]
-                if not isinstance(value, (int, float)):
-                    raise self.fail(f"{p}.value", "a named edge or bias takes one number")
-                if "from" in spec:
-                    if isinstance(spec["to"], list):
-                        raise self.fail(f"{p}.to", "an edge goes to one neuron")
-                    src = self.neuron(spec["from"], f"{p}.from")
-                    dst = self.neuron(spec["to"], f"{p}.to")
-                    if dst.layer != src.layer + 1:
-                        raise self.fail(p, f"edge {name!r} from {src.name!r} (layer {src.layer}) to {dst.name!r} "
-                                        f"(layer {dst.layer}): an edge must go from one layer to the next")
-                    uses = [("W", dst.layer, (dst.index, src.index))]
-                else:
-                    targets = spec["to"] if isinstance(spec["to"], list) else [spec["to"]]
-                    uses = []
-                    for k, t in enumerate(targets):
-                        where = f"{p}.to" + (f"[{k}]" if isinstance(spec["to"], list) else "")
-                        dst = self.neuron(t, where)
-                        if dst.layer == 0:
-                            raise self.fail(where, f"{t!r} is an input; a bias feeds a neuron of a later layer")
-                        uses.append(("b", dst.layer, (dst.index,)))
-                self.define(name, Ref(name, "param"), p)
-                self.params[name] = Parameter(name, tuple(uses), (), fixed, p)
-                for kind, l, idx in uses:
-                    (self.W if kind == "W" else self.b)[l - 1][idx] = float(value)
-                    (self.W_train if kind == "W" else self.b_train)[l - 1][idx] = not fixed
-                if len(uses) > 1 and not fixed:
-                    ties.append(tuple(uses))
-            for use in uses:
-                if use in owner:
-                    other, where = owner[use]
-                    what = "edge" if use[0] == "W" else "bias of a neuron"
-                    raise self.fail(p, f"{name!r} sets the same {what} as {other!r} ({where})")
-                owner[use] = (name, p)
-            if name in layer_of:
-                self.names[name] = Ref(name, "W" if layer_of[name][0] == "weights" else "b", layer_of[name][1])
+            self.collect(lambda name=name, spec=spec: self.parameter(name, spec, layer_of, owner, ties))
         self.ties = tuple(ties)
+
+    def parameter(self, name: str, spec: dict[str, Any], layer_of: dict[str, tuple[str, int]],
+                  owner: dict[tuple[str, int, tuple[int, ...]], tuple[str, str]], ties: list[Any]) -> None:
+        """One parameter. Its name is known before anything about it is checked, so that a bad
+        parameter does not also make every question that names it an unknown-name error."""
+        p = f"network.parameters.{name}"
+        if name not in layer_of and name not in self.names and name not in ("E", "E_total"):
+            self.names[name] = Ref(name, "param")
+            self.where[name] = p
+        fixed = bool(spec.get("fixed", False))
+        if name in layer_of:
+            key, l = layer_of[name]
+            for bad in ("from", "to"):
+                if bad in spec:
+                    raise self.fail(f"{p}.{bad}", f"{name!r} is the whole {key} of layer {l}; it takes no {bad!r}")
+            kind = "W" if key == "weights" else "b"
+            shape = self.W[l - 1].shape if kind == "W" else self.b[l - 1].shape
+            value = self.array_value(spec, shape, p, kind == "b")
+            entries = [(kind, l, tuple(int(k) for k in idx)) for idx in np.ndindex(*shape)]
+            self.params[name] = Parameter(name, tuple(entries), shape, fixed, p)
+            self.where.setdefault(name, p)
+            target = self.W[l - 1] if kind == "W" else self.b[l - 1]
+            target[...] = value
+            (self.W_train if kind == "W" else self.b_train)[l - 1][...] = not fixed
+            uses = entries
+        else:
+            if "to" not in spec:
+                raise self.fail(p, f"parameter {name!r} needs 'to' (and 'from' for an edge), "
+                                "or must be named like a layer's weights or bias")
+            if "init" in spec:
+                raise self.fail(f"{p}.init", "'init' draws a whole matrix or vector; give a scalar 'value'")
+            value = spec["value"]
+            if not isinstance(value, (int, float)):
+                raise self.fail(f"{p}.value", "a named edge or bias takes one number")
+            if "from" in spec:
+                if isinstance(spec["to"], list):
+                    raise self.fail(f"{p}.to", "an edge goes to one neuron")
+                src = self.neuron(spec["from"], f"{p}.from")
+                dst = self.neuron(spec["to"], f"{p}.to")
+                if dst.layer != src.layer + 1:
+                    raise self.fail(p, f"edge {name!r} from {src.name!r} (layer {src.layer}) to {dst.name!r} "
+                                    f"(layer {dst.layer}): an edge must go from one layer to the next")
+                uses = [("W", dst.layer, (dst.index, src.index))]
+            else:
+                targets = spec["to"] if isinstance(spec["to"], list) else [spec["to"]]
+                uses = []
+                for k, t in enumerate(targets):
+                    where = f"{p}.to" + (f"[{k}]" if isinstance(spec["to"], list) else "")
+                    dst = self.neuron(t, where)
+                    if dst.layer == 0:
+                        raise self.fail(where, f"{t!r} is an input; a bias feeds a neuron of a later layer")
+                    uses.append(("b", dst.layer, (dst.index,)))
+            if self.where.get(name) != p:
+                self.define(name, Ref(name, "param"), p)
+            self.params[name] = Parameter(name, tuple(uses), (), fixed, p)
+            for kind, l, idx in uses:
+                (self.W if kind == "W" else self.b)[l - 1][idx] = float(value)
+                (self.W_train if kind == "W" else self.b_train)[l - 1][idx] = not fixed
+            if len(uses) > 1 and not fixed:
+                ties.append(tuple(uses))
+        for use in uses:
+            if use in owner:
+                other, where = owner[use]
+                what = "edge" if use[0] == "W" else "bias of a neuron"
+                raise self.fail(p, f"{name!r} sets the same {what} as {other!r} ({where})")
+            owner[use] = (name, p)
+        if name in layer_of:
+            self.names[name] = Ref(name, "W" if layer_of[name][0] == "weights" else "b", layer_of[name][1])
 
     def floats(self, value: Any, path: str) -> np.ndarray:
         """A number, list or matrix as a float array; rows of different lengths are a spec error."""
@@ -274,21 +295,25 @@ class _Compiler(_Questions):
         qs = d["questions"]
         ids: dict[str, int] = {}
         for i, q in enumerate(qs):
+            if i in self.skip:
+                continue
             if q["id"] in ids:
-                raise self.fail(f"questions[{i}].id", f"duplicate question id {q['id']!r}: also questions[{ids[q['id']]}]")
-            ids[q["id"]] = i
-        x, S_in = self.data_matrix("inputs", 0, required=True)
-        t, S_t = self.data_matrix("targets", len(self.sizes) - 1, required=False)
+                self.errors.append(self.fail(f"questions[{i}].id", f"duplicate question id {q['id']!r}: "
+                                             f"also questions[{ids[q['id']]}]"))
+            ids.setdefault(q["id"], i)
+        # a problem of the network or the data does not stop the questions from being checked:
+        # `grade validate` reports every problem of a file in one run
+        network_ok = not self.errors
+        x, S_in = self.collect(lambda: self.data_matrix("inputs", 0, required=True)) or (None, None)
+        t, S_t = self.collect(lambda: self.data_matrix("targets", len(self.sizes) - 1, required=False)) or (None, None)
+        data_ok = x is not None and (t is not None or "targets" not in d)
         S_values = {s for s in (S_in, S_t) if s is not None}
         if len(S_values) > 1:
-            raise self.fail("targets", f"{S_t} samples of targets for {S_in} samples of inputs")
+            self.errors.append(self.fail("targets", f"{S_t} samples of targets for {S_in} samples of inputs"))
+            data_ok = False
         has_samples = bool(S_values)  # lists given (even of one sample): a trailing sample axis
-        S = S_values.pop() if S_values else 1
-        x = np.broadcast_to(x, (x.shape[0], S)).copy()
-        if t is None:
-            t = np.full((self.sizes[-1], S), np.nan)
-        else:
-            t = np.broadcast_to(t, (t.shape[0], S)).copy()
+        S = min(S_values) if S_values else 1
+        known_S = S if x is not None and len(S_values) <= 1 else None  # the sample count, where it is known
         loss = d.get("loss", "half_sse")
         loss_name, reduction = (loss, "sum") if isinstance(loss, str) else (loss["name"], loss.get("reduction", "sum"))
         net = Network(
@@ -303,18 +328,24 @@ class _Compiler(_Questions):
         default = self.tolerance(d.get("tolerance"), Tolerance())
         lr = float(d.get("learning_rate", 0.5))
         # each question and function is checked on its own, so `grade validate` reports them all
-        questions = tuple(self.collect(lambda i=i, q=q: self.question(i, q, default, S)) for i, q in enumerate(qs))
-        functions = tuple(
-            self.collect(lambda name=name, f=f: compile_function(self, name, f, net, x, t, lr))
-            for name, f in d.get("functions", {}).items()
-        )
-        if self.errors:
-            raise self.errors[0]
-        questions = self.chains(questions)
+        questions = tuple(None if i in self.skip else self.collect(lambda i=i, q=q: self.question(i, q, default, known_S))
+                          for i, q in enumerate(qs))
+        functions: tuple[Any, ...] = ()
+        if network_ok and data_ok:  # function cases are built from the exercise's network and data
+            x = np.broadcast_to(x, (x.shape[0], S)).copy()
+            t = np.full((self.sizes[-1], S), np.nan) if t is None else np.broadcast_to(t, (t.shape[0], S)).copy()
+            functions = tuple(
+                self.collect(lambda name=name, f=f: compile_function(self, name, f, net, x, t, lr))
+                for name, f in d.get("functions", {}).items()
+            )
+        questions = self.chains(questions, [q.get("id") if isinstance(q, dict) else None for q in qs])
         if "targets" not in d:
             for i, q in enumerate(questions):
-                if q.after_epochs or q.quantity.b.kind == "E" or (q.quantity.a and q.quantity.a.kind == "E"):
-                    raise self.fail("targets", f"missing: question {q.id!r} (questions[{i}]) needs the loss E")
+                if q is not None and (q.after_epochs or q.quantity.b.kind == "E"
+                                      or (q.quantity.a and q.quantity.a.kind == "E")):
+                    self.errors.append(self.fail("targets", f"missing: question {q.id!r} (questions[{i}]) needs the loss E"))
+        if self.errors:
+            raise self.errors[0]
         for arr in (*self.W, *self.b, x, t):  # the exercise's values are never changed in place
             arr.setflags(write=False)
         return Exercise(
@@ -350,21 +381,3 @@ def compile_spec(data: Any, source: str = "<spec>") -> Exercise:
     if errors:
         raise errors[0]
     return _Compiler(data, source).compile()
-
-
-def check_spec(data: Any, source: str = "<spec>") -> list[SpecError]:
-    """Every problem found: all schema errors; else every bad question or function, or the first
-    problem of the network (later parts cannot be checked without it)."""
-    errors = validate(data, source)
-    if errors:
-        return errors
-    compiler = _Compiler(data, source)
-    try:
-        compiler.compile()
-        if "variants" in data:  # a variant must compile too: try one
-            from .. import variants
-
-            _Compiler(variants.concrete(data, 0, source), source).compile()
-    except SpecError as exc:
-        return compiler.errors or [exc]
-    return []

@@ -9,9 +9,52 @@ from typing import Any
 from .model import Ref
 
 
+def _close(word: str, choices: list[str]) -> str | None:
+    """The closest choice: the same word in another case first, then by spelling."""
+    folded = [c for c in choices if c.casefold() == word.casefold()]
+    if folded:
+        return folded[0]
+    spelled = [c for c in choices if normalise_name(c).casefold() == normalise_name(word).casefold()]
+    if spelled:
+        return spelled[0]
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    return match[0] if match else None
+
+
 def did_you_mean(word: str, choices: Any) -> str:
-    match = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.5)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+    match = _close(word, [str(c) for c in choices])
+    return f" (did you mean {match!r}?)" if match else ""
+
+
+_LAYER_QUANTITY = re.compile(r"(?:(W|B|Z|A|delta|δ)\(?|([wbzax])\()(\d+)\)?")
+_KIND_OF_LETTER = {"w": "W", "b": "b", "z": "z", "delta": "z", "δ": "z", "a": "a", "x": "a"}
+_PLURAL = {"param": "parameters", "a": "neurons", "z": "pre-activations", "W": "weight matrices",
+           "b": "bias vectors", "Z": "pre-activation vectors", "A": "layer output vectors"}
+MAX_LISTED = 12
+
+
+def suggest(word: str, names: dict[str, Ref], choices: Any,
+            layer_quantities: dict[tuple[str, int], str] | None = None) -> str:
+    """A hint for an unknown name: the same name in another case or spelling; the name a layer
+    gives the same quantity (``dE/dW(1)`` where layer 1's matrix is ``W1``); or, for a name
+    such as ``v99``, the names of that kind that do exist (``v11, v12, v21, v22``)."""
+    choices = [str(c) for c in choices]
+    m = _LAYER_QUANTITY.fullmatch(normalise_name(word))
+    if m and layer_quantities:
+        kind = _KIND_OF_LETTER[(m[1] or m[2]).lower()]
+        named = layer_quantities.get((kind, int(m[3])))
+        if named is not None and named != word:
+            return f" (did you mean {named!r}?)"
+    close = _close(word, choices)
+    hint = f" (did you mean {close!r}?)" if close else ""
+    prefix = re.match(r"([^\W\d_]+)\d", word)
+    if prefix and (close is None or close.casefold() != word.casefold()):
+        family = [n for n, r in names.items() if re.fullmatch(re.escape(prefix[1]) + r"\d+", n) and n != word]
+        kinds = {names[n].kind for n in family}
+        if family and len(kinds) == 1:
+            listed = ", ".join(family[:MAX_LISTED]) + (", …" if len(family) > MAX_LISTED else "")
+            hint += f"; the {_PLURAL[kinds.pop()]} named {prefix[1]}… are {listed}"
+    return hint
 
 
 

@@ -6,7 +6,8 @@ import dataclasses
 from typing import Any
 
 from .model import _KIND, Quantity, Question, Ref, Tolerance
-from .names import did_you_mean, lookup, normalise_name, parse_ask
+from ..errors import SpecError
+from .names import did_you_mean, lookup, normalise_name, parse_ask, suggest
 
 
 class _Questions:
@@ -21,8 +22,26 @@ class _Questions:
         if ref is None:
             if normalise_name(name) == "E":
                 return Ref("E", "E")
-            raise self.fail(path, f"unknown name {name!r}{did_you_mean(name, list(self.names) + ['E'])}")
+            hint = suggest(name, self.names, [*self.names, "E"], self.layer_quantities())
+            raise self.fail(path, f"unknown name {name!r}{hint}")
         return ref
+
+    def try_ref(self, name: str, path: str, problems: list[SpecError]) -> Ref | None:
+        try:
+            return self.ref(name, path)
+        except SpecError as exc:
+            problems.append(exc)
+            return None
+
+    def layer_quantities(self) -> dict[tuple[str, int], str]:
+        """(kind, layer) -> the name the spec gives it (declared or default): ("W", 1) -> "W1"."""
+        out = {}
+        for l, names in enumerate(self.layer_names):
+            for where in (names, self.implicit_names[l]):
+                for key, kind in (("weights", "W"), ("bias", "b"), ("net", "z"), ("output", "a")):
+                    if key in where:
+                        out.setdefault((kind, l), where[key])
+        return out
 
     def tolerance(self, spec: dict[str, Any] | None, default: Tolerance) -> Tolerance:
         if not spec:
@@ -36,19 +55,23 @@ class _Questions:
             int(spec.get("digits", base.digits)),
         )
 
-    def question(self, i: int, q: dict[str, Any], default: Tolerance, n_samples: int) -> Question:
+    def question(self, i: int, q: dict[str, Any], default: Tolerance, n_samples: int | None) -> Question | None:
+        """One question; every problem of it goes to ``self.errors`` (then None). ``n_samples`` is
+        None where the data could not be read (then ``sample`` is not checked against it)."""
         p = f"questions[{i}]"
+        problems: list[SpecError] = []
+        a = b = None
         try:
             top, bottom = parse_ask(q["ask"])
         except ValueError as exc:
-            raise self.fail(f"{p}.ask", str(exc)) from None
-        b = self.ref(bottom, f"{p}.ask")
-        a = None
-        if top is not None:
-            a = self.ref(top, f"{p}.ask")
-            if a.kind not in ("E", "a", "z"):
-                raise self.fail(f"{p}.ask", f"d{a.name}/d…: the numerator must be E or one neuron, "
-                                f"pre-activation or input, not a {_KIND[a.kind]}")
+            problems.append(self.fail(f"{p}.ask", str(exc)))
+        else:
+            b = self.try_ref(bottom, f"{p}.ask", problems)
+            if top is not None:
+                a = self.try_ref(top, f"{p}.ask", problems)
+                if a is not None and a.kind not in ("E", "a", "z"):
+                    problems.append(self.fail(f"{p}.ask", f"d{a.name}/d…: the numerator must be E or one neuron, "
+                                              f"pre-activation or input, not a {_KIND[a.kind]}"))
         given = []
         for name, value in q.get("given", {}).items():
             gp = f"{p}.given.{name}"
@@ -60,13 +83,21 @@ class _Questions:
                 choices = [k for k, r in self.names.items() if r.kind in ("param", "W", "b")]
                 choices += list(self.neurons[0]) + list(self.neurons[-1])
                 what = "nothing" if ref is None else f"a {_KIND[ref.kind]}"
-                raise self.fail(gp, f"{name!r} names {what}; given sets an input, a target (by output "
-                                f"neuron) or a parameter{did_you_mean(name, choices)}")
-            given.append((ref.name, self.given_value(ref, value, gp, n_samples)))
+                problems.append(self.fail(gp, f"{name!r} names {what}; given sets an input, a target (by output "
+                                          f"neuron) or a parameter{suggest(name, self.names, choices)}"))
+                continue
+            try:
+                given.append((ref.name, self.given_value(ref, value, gp, n_samples)))
+            except SpecError as exc:
+                problems.append(exc)
         sample = q.get("sample")
-        if sample is not None and sample >= n_samples:
-            raise self.fail(f"{p}.sample", f"sample {sample} does not exist: the exercise has {n_samples} "
-                            "sample(s), numbered from 0")
+        if sample is not None and n_samples is not None and sample >= n_samples:
+            valid = ", ".join(map(str, range(n_samples))) if n_samples <= 8 else f"0 to {n_samples - 1}"
+            problems.append(self.fail(f"{p}.sample", f"sample {sample} does not exist: the exercise has {n_samples} "
+                                      f"sample{'s' if n_samples != 1 else ''}, numbered from 0 (valid: {valid})"))
+        if problems or b is None:
+            self.errors.extend(problems)
+            return None
         return Question(
             id=q["id"],
             ask=q["ask"],
@@ -84,18 +115,22 @@ class _Questions:
             answer=q.get("answer", "either"),
         )
 
-    def chains(self, questions: tuple[Question, ...]) -> tuple[Question, ...]:
+    def chains(self, questions: tuple[Question | None, ...], ids: list[str]) -> tuple[Question | None, ...]:
         """Check explicit ``uses``; find chain-rule chains of earlier derivative questions for the
-        others (dE/dw6 after dE/dy1, dy1/dz3, dz3/dw6 under the same given and epochs)."""
-        out: list[Question] = []
+        others (dE/dw6 after dE/dy1, dy1/dz3, dz3/dw6 under the same given and epochs). A question
+        that failed to compile is None; its id still counts as an earlier question."""
+        out: list[Question | None] = []
         for i, q in enumerate(questions):
-            earlier = {e.id: e for e in out}
+            if q is None:
+                out.append(q)
+                continue
+            earlier = {e.id: e for e in out if e is not None}
             for k, used in enumerate(q.uses):
-                if used not in earlier:
-                    raise self.fail(f"questions[{i}].uses[{k}]", f"{used!r} is not an earlier question"
-                                    f"{did_you_mean(used, list(earlier))}")
+                if used not in ids[:i]:
+                    self.errors.append(self.fail(f"questions[{i}].uses[{k}]", f"{used!r} is not an earlier question"
+                                                 f"{did_you_mean(used, ids[:i])}"))
             if not q.uses and q.quantity.is_derivative and _scalar(self, q.quantity.b):
-                same = [e for e in out if e.quantity.is_derivative and _scalar(self, e.quantity.b)
+                same = [e for e in earlier.values() if e.quantity.is_derivative and _scalar(self, e.quantity.b)
                         and (e.given, e.after_epochs, e.sample) == (q.given, q.after_epochs, q.sample)]
                 chain = _find_chain(q.quantity.a.name, q.quantity.b.name, same, [])
                 if chain:
@@ -103,9 +138,11 @@ class _Questions:
             out.append(q)
         return tuple(out)
 
-    def given_value(self, ref: Ref, value: Any, path: str, n_samples: int) -> Any:
+    def given_value(self, ref: Ref, value: Any, path: str, n_samples: int | None) -> Any:
         arr = self.floats(value, path)
         if ref.kind == "param":
+            if ref.name not in self.params:  # the parameter itself is broken (reported at its definition)
+                return arr.tolist()
             shape = self.params[ref.name].shape
         elif ref.kind == "W":
             shape = self.W[ref.layer - 1].shape
@@ -114,14 +151,14 @@ class _Questions:
             if arr.ndim == 2 and arr.shape[1] == 1:
                 arr = arr[:, 0]
         elif ref.kind == "a":
-            if arr.ndim == 0 or arr.shape == (n_samples,):
+            if arr.ndim == 0 or arr.shape == (n_samples,) or (n_samples is None and arr.ndim == 1):
                 return arr.tolist()
             raise self.fail(path, f"expected a number or a list of {n_samples} (one per sample)")
         else:  # a whole input or target vector
             n = self.sizes[ref.layer]
             if arr.ndim == 1:
                 arr = arr[:, None]
-            if arr.shape not in ((n, 1), (n, n_samples)):
+            if arr.ndim != 2 or arr.shape[0] != n or (n_samples is not None and arr.shape[1] not in (1, n_samples)):
                 raise self.fail(path, f"expected {n} rows (one per neuron) and 1 or {n_samples} columns")
             return arr.tolist()
         if arr.shape != shape and not (arr.ndim == 0 and shape != ()):
@@ -130,7 +167,7 @@ class _Questions:
 
 
 def _scalar(c: Any, ref: Ref) -> bool:
-    return ref.kind in ("E", "a", "z") or (ref.kind == "param" and c.params[ref.name].shape == ())
+    return ref.kind in ("E", "a", "z") or (ref.kind == "param" and ref.name in c.params and c.params[ref.name].shape == ())
 
 
 def _find_chain(a: str, b: str, questions: list[Question], path: list[str]) -> list[str] | None:

@@ -53,6 +53,10 @@ def _describe(error: jsonschema.ValidationError) -> str:
             return _describe(best)
     if error.validator == "oneOf":
         return f"{_short(error.instance)} is not a valid value here"
+    if error.validator == "enum" and isinstance(error.validator_value, list):
+        valid = [str(v) for v in error.validator_value]
+        hint = did_you_mean(error.instance, valid) if isinstance(error.instance, str) else ""
+        return f"{_short(error.instance)} is not valid here{hint} (valid: {', '.join(valid)})"
     return error.message
 
 
@@ -61,8 +65,8 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def validate(data: Any, source: str = "<spec>") -> list[SpecError]:
-    """Every schema violation of ``data``, each naming ``source`` and the JSON path."""
+def located(data: Any, source: str = "<spec>") -> list[tuple[list[Any], SpecError]]:
+    """Every schema violation of ``data`` with its JSON path as a list (``["questions", 3]``)."""
     errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     out = []
     for error in errors:
@@ -74,5 +78,10 @@ def validate(data: Any, source: str = "<spec>") -> list[SpecError]:
             best = jsonschema.exceptions.best_match(error.context)
             if best is not None and len(best.absolute_path) > len(path):
                 path = list(best.absolute_path)
-        out.append(_fail(source, path, _describe(error)))
+        out.append((path, _fail(source, path, _describe(error))))
     return out
+
+
+def validate(data: Any, source: str = "<spec>") -> list[SpecError]:
+    """Every schema violation of ``data``, each naming ``source`` and the JSON path."""
+    return [error for _, error in located(data, source)]
