@@ -254,3 +254,13 @@ def test_validate_reports_network_and_question_problems_in_one_run(tmp_path):
         "questions[2].sample"]
     assert "(did you mean 'sigmoid'?) (valid: sigmoid, tanh, relu, linear, softmax)" in lines[0]
     assert "the parameters named w… are w5, w6, w7, w8, w9, w10, w11, w12" in lines[2]
+
+
+def test_distribution_name_is_not_the_taken_pypi_name():
+    """PyPI's ``grader`` is another project: this one installs as backprop-grader (README,
+    Installing), still imported as ``grader`` with the ``grade`` command."""
+    import importlib.metadata
+
+    dist = importlib.metadata.distribution("backprop-grader")
+    assert dist.version == __import__("grader").__version__
+    assert [e.value for e in dist.entry_points if e.name == "grade"] == ["grader.cli:main"]

@@ -19,7 +19,7 @@ _CONVENTION = re.compile(r"^(W|b|z|a|dW|db|delta)([0-9]+)$")
 
 
 def default_signature(name: str, L: int) -> tuple[list[str], list[str]] | None:
-    """The sheet's calling convention (DESIGN.md, Student code), for an L-layer network."""
+    """The sheet's calling convention (README, Student code), for an L-layer network."""
     layers = range(1, L + 1)
     params = [p for l in layers for p in (f"W{l}", f"b{l}")]
     if name in ACTIVATIONS:

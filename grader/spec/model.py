@@ -12,7 +12,7 @@ LOSSES = ("half_sse", "sse", "mse", "binary_cross_entropy", "cross_entropy")
 
 MAX_WEIGHTS = 5_000_000
 
-# Default tolerances (DESIGN.md): typed-in numbers vs code held to float64 accuracy.
+# Default tolerances (README, Tolerances): typed-in numbers vs code held to float64 accuracy.
 DEFAULT_RTOL, DEFAULT_ATOL = 1e-2, 1e-8
 CODE_RTOL, CODE_ATOL = 1e-6, 1e-9
 
@@ -124,7 +124,7 @@ class Case:
 
 @dataclass(frozen=True)
 class Function:
-    """A function a code submission must define (DESIGN.md, Student code).
+    """A function a code submission must define (README, Student code).
 
     ``args``/``returns`` are conventional names: ``x``, ``t``, ``W1``, ``b1``… (biases are
     columns), ``z1``, ``a1``…, ``dW1``, ``db1``, ``delta1``, ``E``, ``lr``, ``epochs``, and ``z``,
