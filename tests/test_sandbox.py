@@ -25,7 +25,6 @@ import re
 import shutil
 import signal
 import socket
-import stat
 import threading
 import time
 import uuid
@@ -41,6 +40,7 @@ from grader.errors import SandboxUnavailable
 from grader.sandbox import Call, CallOutcome, Limits, Sandbox, SubmissionRun, doctor
 from grader.sandbox import _decode as D
 from grader.sandbox import _worker as W
+from grader.sandbox._worker.layers import cgroup as CG
 from grader.submission import load_source
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -415,8 +415,8 @@ def check_escapes_failed(run, ctx):
 
 def worker_cgroups(box: Sandbox) -> set[str]:
     """The cgroups (in every hierarchy) made by this sandbox's worker."""
-    parents, _ = W.cgroup_parents()  # the worker is in this process's cgroups
-    prefix = f"{W.CGROUP_PREFIX}{box.worker_pid}-"
+    parents, _ = CG.cgroup_parents()  # the worker is in this process's cgroups
+    prefix = f"{CG.CGROUP_PREFIX}{box.worker_pid}-"
     found = set()
     for key, parent in (parents or {}).items():
         if key != "version" and os.path.isdir(parent):
@@ -426,7 +426,7 @@ def worker_cgroups(box: Sandbox) -> set[str]:
 
 def check_no_cgroup_left(run, ctx):
     box = ctx["box"]
-    spare = f"{W.CGROUP_PREFIX}{box.worker_pid}-{box._next_scratch}"  # the next submission's, made ahead
+    spare = f"{CG.CGROUP_PREFIX}{box.worker_pid}-{box._next_scratch}"  # the next submission's, made ahead
     left = {p for p in worker_cgroups(box) if os.path.basename(p) != spare}
     assert not left, f"cgroups left behind: {sorted(left)}"
     for path in worker_cgroups(box):  # and the next one's holds at most its one idle child
@@ -733,7 +733,7 @@ def test_cgroups_are_removed_with_the_worker(layers):
         assert_correct(run_correct(sandbox))
         pid = sandbox.worker_pid
         made = worker_cgroups(sandbox)
-        assert len(made) == (len([k for k in (W.cgroup_parents()[0] or {}) if k != "version"])
+        assert len(made) == (len([k for k in (CG.cgroup_parents()[0] or {}) if k != "version"])
                              if layers["cgroup"][0] else 0), made  # only the next submission's
     assert not [p for p in made if os.path.exists(p)], f"the worker {pid} left its cgroups behind"
 
@@ -827,7 +827,19 @@ def test_call_arguments_are_validated(box):
         box.run(src, [Call("not a name", ())])
 
 
-def test_worker_file_is_standalone():
-    text = Path(W.__file__).read_text()
-    assert not re.search(r"^\s*(from|import)\s+(grader|\.)", text, re.M)
-    assert stat.S_ISREG(os.stat(W.__file__).st_mode)
+def test_worker_package_is_standalone_and_small():
+    """The worker runs under python -I without grader: no module of it imports grader or goes
+    above its own package, and none is over ~400 lines."""
+    root = Path(W.__file__).parent
+    files = sorted(root.rglob("*.py"))
+    assert {"__main__.py", "framing.py", "child.py", "harness.py", "supervisor.py", "server.py"} <= {
+        f.name for f in files}
+    for f in files:
+        text = f.read_text()
+        assert not re.search(r"^\s*(from|import)\s+grader", text, re.M), f
+        depth = len(f.relative_to(root).parts)  # a relative import may not leave the package
+        assert not re.search(r"^\s*from\s+\.{" + str(depth + 1) + ",}", text, re.M), f
+        assert len(text.splitlines()) <= 420, f"{f.name} has {len(text.splitlines())} lines"
+    # one table: every child layer has a name, and doctor reports every layer of the table
+    assert set(W.CHILD_LAYERS) <= set(W.LAYERS)
+    assert [name for name, _, _ in doctor()] == list(W.LAYERS.values())

@@ -94,7 +94,7 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
         except OSError:
             pass
     limits = Limits(wall_seconds=20, cpu_seconds=10)
-    rows: list[tuple[str, bool, str]] = []
+    rows: dict[str, tuple[bool, str]] = {}  # layer key -> (active, detail)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
@@ -108,7 +108,7 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
             run = box.run(load_source(path), [Call("probe", ())], limits)
             cgroup = box._cgroup or {}
     except SandboxUnavailable as exc:  # a diagnosis, not a failure: every layer is then missing
-        return [(name, False, f"the sandbox cannot run here: {exc}") for name in W.LAYERS.values()]
+        return [(layer.name, False, f"the sandbox cannot run here: {exc}") for layer in W.TABLE]
     finally:
         listener.close()
         if os.path.exists(outside):
@@ -124,60 +124,61 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
     probe_ok = bool(report) and outcome is not None and outcome.status == "ok"
     layers = hello.get("layers", {})
 
-    def layer(key: str) -> tuple[bool, str]:
+    def reported(key: str) -> tuple[bool, str]:
         entry = layers.get(key, [False, "not reported"])
         return bool(entry[0]), str(entry[1])
 
-    rows.append((W.LAYERS["process"], bool(hello.get("pid")) and hello.get("pid") != os.getpid() and probe_ok,
+    rows["process"] = (bool(hello.get("pid")) and hello.get("pid") != os.getpid() and probe_ok,
                  f"worker pid {hello.get('pid')} (Python {hello.get('python')}, NumPy {hello.get('numpy')}); "
                  "a supervisor and a child are forked per submission"
-                 + ("" if probe_ok else f"; the probe failed: {run.load_message or (outcome and outcome.message)}")))
-    rows.append((W.LAYERS["isolated"], bool(hello.get("isolated")) and not hello.get("grader_imported"),
-                 f"{hello.get('executable')} -I {W.__file__}; sys.flags.isolated={int(bool(hello.get('isolated')))}, "
-                 f"grader {'imported' if hello.get('grader_imported') else 'not imported'}; BLAS single-threaded"))
-    ok, detail = layer("rlimits")
+                 + ("" if probe_ok else f"; the probe failed: {run.load_message or (outcome and outcome.message)}"))
+    rows["isolated"] = (bool(hello.get("isolated")) and not hello.get("grader_imported"),
+                 f"{hello.get('executable')} -I {Path(W.__file__).parent}; "
+                 f"sys.flags.isolated={int(bool(hello.get('isolated')))}, "
+                 f"grader {'imported' if hello.get('grader_imported') else 'not imported'}; BLAS single-threaded")
+    ok, detail = reported("rlimits")
     want = {"RLIMIT_AS": limits.memory_mb * 1024 * 1024, "RLIMIT_FSIZE": limits.file_size_mb * 1024 * 1024,
             "RLIMIT_NOFILE": limits.open_files, "RLIMIT_CORE": 0}
     got = report.get("rlimits", {})
     bad = [n for n, v in want.items() if got.get(n) != v]
-    rows.append((W.LAYERS["rlimits"], ok and probe_ok and not bad,
-                 detail + (f"; not as set: {', '.join(bad)}" if bad else "")))
-    ok, detail = layer("userns")
-    rows.append((W.LAYERS["userns"], ok, detail))
-    ok, detail = layer("netns")
+    rows["rlimits"] = (ok and probe_ok and not bad,
+                 detail + (f"; not as set: {', '.join(bad)}" if bad else ""))
+    ok, detail = reported("userns")
+    rows["userns"] = (ok, detail)
+    ok, detail = reported("netns")
     connect = report.get("connect", "not checked")
-    rows.append((W.LAYERS["netns"], ok and _blocked(connect),
-                 f"{detail}; connecting to a 127.0.0.1 listener of the grader: {connect}"))
-    ok, detail = layer("ipcns")
+    rows["netns"] = (ok and _blocked(connect),
+                 f"{detail}; connecting to a 127.0.0.1 listener of the grader: {connect}")
+    ok, detail = reported("ipcns")
     ipc = report.get("ipc_ns", "not checked")
     own = "allowed: " + os.readlink("/proc/self/ns/ipc")
-    rows.append((W.LAYERS["ipcns"], ok and ipc.startswith("allowed: ipc:") and ipc != own,
-                 f"{detail}; the child's IPC namespace: {ipc[len('allowed: '):]}, the grader's: {own[len('allowed: '):]}"))
+    rows["ipcns"] = (ok and ipc.startswith("allowed: ipc:") and ipc != own,
+                 f"{detail}; the child's IPC namespace: {ipc[len('allowed: '):]}, the grader's: {own[len('allowed: '):]}")
     mountns = hello.get("mountns", [False, "not reported"])
-    rows.append((W.LAYERS["mountns"], bool(mountns[0]), str(mountns[1])))
-    ok, detail = layer("landlock")
+    rows["mountns"] = (bool(mountns[0]), str(mountns[1]))
+    ok, detail = reported("landlock")
     write = report.get("write_outside", "not checked")
-    rows.append((W.LAYERS["landlock"], ok and _blocked(write), f"{detail}; writing {outside}: {write}"))
+    rows["landlock"] = (ok and _blocked(write), f"{detail}; writing {outside}: {write}")
     uid = report.get("uid")
-    ok, detail = layer("user")
-    rows.append((W.LAYERS["user"], ok and isinstance(uid, int) and uid != 0, f"{detail}; the child runs as uid {uid}"))
+    ok, detail = reported("user")
+    rows["user"] = (ok and isinstance(uid, int) and uid != 0, f"{detail}; the child runs as uid {uid}")
     sig = report.get("pdeathsig")
-    rows.append((W.LAYERS["pdeathsig"], sig == 9, f"PR_GET_PDEATHSIG in the child: {sig}"))
+    rows["pdeathsig"] = (sig == 9, f"PR_GET_PDEATHSIG in the child: {sig}")
     dumpable = report.get("dumpable")
     environ = report.get("ppid_environ", "not checked")
-    rows.append((W.LAYERS["dumpable"], dumpable == 0,
-                 f"PR_GET_DUMPABLE in the child: {dumpable}; reading the supervisor's environ: {environ}"))
+    rows["dumpable"] = (dumpable == 0,
+                 f"PR_GET_DUMPABLE in the child: {dumpable}; reading the supervisor's environ: {environ}")
     reaper = hello.get("subreaper", [False, "not reported"])
-    rows.append((W.LAYERS["subreaper"], bool(reaper[0]), str(reaper[1])))
+    rows["subreaper"] = (bool(reaper[0]), str(reaper[1]))
     imp = report.get("import_grader", "not checked")
     unhooked = report.get("import_unhooked", "not checked")
     denied = report.get("denied", {})
     readable = [p for p, r in denied.items() if not _blocked(r)]
     hidden = probe_ok and _blocked(imp) and _blocked(unhooked) and not readable
-    rows.append((W.LAYERS["hidden"], hidden,
+    rows["hidden"] = (hidden,
                  f"import grader: {imp}; import grader.solver past that: {unhooked}; "
                  + (f"readable: {', '.join(readable)}" if readable else
-                    f"{len(denied)} grader/exercise/key paths unreadable")))
+                    f"{len(denied)} grader/exercise/key paths unreadable"))
     # cgroup: the child's own account, the limits read back from its cgroup by the supervisor,
     # and the cgroup as the submission's code sees it in /proc/self/cgroup.
     seen = report.get("cgroup", "not checked")
@@ -195,7 +196,9 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
                   f"{'yes' if cgroup.get('member') else 'no'}" + (f"; {cgroup['error']}" if cgroup.get("error") else "")
                   + ("; the child's /proc/self/cgroup names it" if inside else f"; the child's /proc/self/cgroup: {seen}"))
     else:
-        ok, detail = layer("cgroup")
+        ok, detail = reported("cgroup")
         detail = f"not in a cgroup of its own: {detail}"
-    rows.append((W.LAYERS["cgroup"], active, detail))
-    return rows
+    rows["cgroup"] = (active, detail)
+    # One row per layer of the worker's table, in its order; a layer without a check of its
+    # own here is judged by what the child read back after applying it.
+    return [(layer.name, *rows.get(layer.key, reported(layer.key))) for layer in W.TABLE]

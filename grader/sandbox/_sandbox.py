@@ -30,7 +30,7 @@ from . import _worker as W
 from ._decode import Rejected, decode_result, escape_output, json_object, text
 from .model import Call, CallOutcome, Limits, SubmissionRun
 
-WORKER_SCRIPT = Path(W.__file__).resolve()
+WORKER_SCRIPT = Path(W.__file__).resolve().parent  # run as a directory: python -I .../_worker
 ISOLATION_MODES = ("best-effort", "strict")
 MAX_HELPERS, MAX_HELPER_BYTES = 32, 4 * MAX_BYTES
 START_TIMEOUT = 60.0

@@ -1,0 +1,156 @@
+"""The child: isolates itself layer by layer (the table's order), waits for its submission,
+sets the late layers (rlimits, then seccomp, last) and hands over to the harness."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import signal
+import sys
+import time
+
+from . import layers, linux
+from .framing import CMD_FD, CMD_HEAD, EXIT_HARNESS, EXIT_SETUP_FAILED, HIGH_FD, K_FATAL, K_SETUP, LOAD_SEQ, \
+    RESULT_FD, frame, read_exact
+from .harness import Harness
+
+
+def isolate(plan, scratch: str, cg: dict | None = None) -> dict:
+    """Apply every layer but the late ones (they depend on the submission) to this (child)
+    process; returns {layer: [applied, detail]}."""
+    rep: dict[str, list] = {}
+    ctx = {"scratch": scratch, "cg": cg, "rep": rep}
+    os.setsid()
+    dropped = False
+    for layer in layers.child_order(plan.root):
+        if layer.phase == "late":
+            continue
+        if layer.phase == "drop" and not dropped:
+            dropped = True
+            _drop_privileges(plan)
+        rep[layer.key] = layers.run(layer, plan, ctx)
+    if not dropped:
+        _drop_privileges(plan)
+    return rep
+
+
+def late_layers(plan, rep: dict, ctx: dict) -> None:
+    """The layers that wait for the submission's limits; seccomp is the last thing before its code."""
+    ctx["rep"] = rep
+    for layer in layers.child_order(plan.root):
+        if layer.phase == "late":
+            rep[layer.key] = layers.run(layer, plan, ctx)
+
+
+def _drop_privileges(plan) -> None:
+    """After the namespace layers: no capability left in any namespace, and no way back
+    (no_new_privs, also what seccomp without CAP_SYS_ADMIN requires)."""
+    if not plan.root or "user" in plan.enabled:
+        try:
+            linux.drop_capabilities()
+        except OSError:
+            pass
+    try:
+        linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+    except OSError:
+        pass
+
+
+def _install_fds(out_w: int, cmd_r: int, res_w: int) -> None:
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (out_w, cmd_r, res_w)]
+    os.dup2(moved[0], 1)
+    os.dup2(moved[0], 2)
+    os.dup2(moved[1], CMD_FD, inheritable=False)
+    os.dup2(moved[2], RESULT_FD, inheritable=False)
+    for fd in moved:
+        os.close(fd)
+
+
+def child_main(plan, supervisor: int, scratch: str, out_w: int, cmd_r: int, res_w: int,
+               cg: dict | None = None) -> None:
+    """Runs in the forked child; never returns. The child isolates itself as soon as it exists
+    (the supervisor may fork it before a submission arrives), then waits for the submission."""
+    code = EXIT_SETUP_FAILED
+    try:
+        _install_fds(out_w, cmd_r, res_w)
+        started = time.perf_counter()
+        rep = isolate(plan, scratch, cg)
+        isolate_ms = (time.perf_counter() - started) * 1000
+        if os.getppid() != supervisor:
+            os._exit(EXIT_SETUP_FAILED)  # the supervisor died before pdeathsig was set
+        os.closerange(5, HIGH_FD + 4096)
+        os.chdir(scratch)
+        os.environ.clear()
+        os.environ.update(plan.env, HOME=scratch, TMPDIR=scratch)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big file is an OSError, not a death
+        sys.path[:] = [scratch] + plan.path
+        sys.meta_path.insert(0, _NoGrader)
+        sys.dont_write_bytecode = True
+        if "tempfile" in sys.modules:
+            sys.modules["tempfile"].tempdir = None
+        _warm_up()
+        (size,) = CMD_HEAD.unpack(read_exact(CMD_FD, CMD_HEAD.size))
+        load = json.loads(read_exact(CMD_FD, size))
+        late_layers(plan, rep, {"scratch": scratch, "cg": cg, "limits": load["limits"],
+                                "cpu_total": load["cpu_total"]})
+        frame(K_SETUP, LOAD_SEQ, {"layers": rep, "isolate_ms": round(isolate_ms, 3)})
+        code = EXIT_HARNESS
+        Harness(load, scratch).serve()
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 - the child must never fall back into the server loop
+        if code == EXIT_SETUP_FAILED:
+            try:
+                frame(K_FATAL, LOAD_SEQ, {"error": f"{type(exc).__name__}: {exc}"})
+            except BaseException:  # noqa: BLE001
+                pass
+    os._exit(code)
+
+
+_WARM_UP = """
+import numpy as np
+def f(x, W, b):
+    return 1.0 / (1.0 + np.exp(-(W @ x + b)))
+y = f(np.ones((2, 3)), np.ones((2, 2)), np.zeros((2, 1)))
+z = (y * (1 - y)).sum(axis=1, keepdims=True), y @ y.T, y.T, np.zeros_like(y)
+"""
+
+
+def _warm_up() -> None:
+    """Run, while waiting for a submission, the paths every submission takes: a forked process
+    pays a page copy the first time it writes to each page it shares with the worker, and this
+    pays those copies off the grader's critical path. No student code has run yet."""
+    try:
+        import builtins
+        import traceback  # noqa: F401
+
+        import numpy as np
+
+        saved = dict(builtins.__dict__)
+        builtins.__dict__.update(saved)
+        ns: dict = {}
+        exec(compile(_WARM_UP, "<warm-up>", "exec"), ns)
+        for value in ns["z"] + (ns["y"], 0.5):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asarray(value), allow_pickle=False)
+            np.lib.format.read_array(io.BytesIO(buf.getvalue()), allow_pickle=False)
+        json.loads(json.dumps({"seq": 0, "function": "f", "args": [{"t": "n", "len": 1}, {"t": "j", "v": 0.5}]}))
+        io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8",
+                         errors="backslashreplace", line_buffering=True)
+    except Exception:  # noqa: BLE001 - only an optimisation
+        pass
+
+
+class _NoGrader:
+    """First on sys.meta_path in a child. The grader's files are unreadable there anyway (Landlock,
+    masks); without this, a directory seen but not readable would import as an empty namespace
+    package instead of failing."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "grader" or name.startswith("grader."):
+            raise ModuleNotFoundError(f"No module named {name!r} (the grader cannot be imported by a submission)",
+                                      name=name)
+        return None
+

@@ -1,0 +1,167 @@
+"""The framing protocol between the grader, the worker, its supervisors and their children.
+
+parent <-> worker/supervisor: length-prefixed JSON headers with blobs (:class:`Channel`).
+child -> supervisor, on RESULT_FD: frames (magic, kind, sequence number, payload).
+supervisor -> child, on CMD_FD: u32 JSON length, JSON, then the ``.npy`` arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import struct
+import time
+
+# parent <-> worker/supervisor: u32 JSON header length, u32 blob count, header, then per blob
+# u64 length + bytes.
+MSG_HEAD = struct.Struct("<II")
+BLOB_HEAD = struct.Struct("<Q")
+MAX_HEADER = 1 << 20
+
+# child -> supervisor, on RESULT_FD: magic, kind, sequence number, payload length.
+FRAME_MAGIC = b"GRF1"
+FRAME_HEAD = struct.Struct("<4scIQ")
+LOAD_SEQ = 0xFFFFFFFF
+K_SETUP, K_LOADED, K_RESULT, K_ERROR, K_MISSING, K_EXIT, K_FATAL = (b"S", b"L", b"R", b"E", b"M", b"X", b"F")
+# An R payload is u32 item count, then per item: kind (N: .npy bytes, U: JSON describing an
+# unsupported value) and u64 length.
+ITEM_COUNT = struct.Struct("<I")
+ITEM_HEAD = struct.Struct("<cQ")
+MAX_ITEMS = 256
+SMALL_FRAME = 64 * 1024
+LOADED_FRAME = 4 << 20
+ANSWERS_BYTES = 1 << 20
+
+# supervisor -> child, on CMD_FD: u32 JSON length, JSON, then the .npy arguments.
+CMD_HEAD = struct.Struct("<I")
+CMD_FD, RESULT_FD = 3, 4
+# The worker keeps its own fds above this, so that a child's dup2 onto 0-4 never hits them.
+HIGH_FD = 100
+EXIT_SETUP_FAILED = 70
+EXIT_HARNESS = 71
+EXIT_CHANNEL = 72
+EXIT_QUIT, EXIT_GONE, EXIT_FATAL = 80, 81, 82  # supervisor -> worker
+
+
+class ChannelClosed(Exception):
+    """The other end of a channel went away."""
+
+
+class ChannelTimeout(Exception):
+    """No message within the deadline."""
+
+
+class ProtocolError(Exception):
+    """Bytes that are not a well-formed message."""
+
+
+class Channel:
+    """Length-prefixed JSON + blob messages over a pair of pipe fds.
+
+    Reads are exact (never past the end of a message), so that a process that forks right after
+    reading one message leaves the next one in the pipe for its child.
+    """
+
+    def __init__(self, rfd: int, wfd: int, buffered: bool = False):
+        self.rfd, self.wfd = rfd, wfd
+        # Only the grader reads ahead: it is its pipe's only reader.
+        self.buffered = buffered
+        self.buf = bytearray()
+
+    def send(self, header: dict, blobs=()) -> None:
+        data = json.dumps(header, separators=(",", ":")).encode()
+        write_all(self.wfd, MSG_HEAD.pack(len(data), len(blobs)) + data)
+        for blob in blobs:
+            write_all(self.wfd, BLOB_HEAD.pack(len(blob)))
+            write_all(self.wfd, blob)
+
+    def _read(self, n: int, deadline: float | None) -> bytes:
+        if self.buffered:
+            while len(self.buf) < n:
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
+                        raise ChannelTimeout()
+                try:
+                    chunk = os.read(self.rfd, max(n - len(self.buf), 1 << 20))
+                except InterruptedError:
+                    continue
+                if not chunk:
+                    raise ChannelClosed()
+                self.buf += chunk
+            data = bytes(self.buf[:n])
+            del self.buf[:n]
+            return data
+        parts, need = [], n
+        while need:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
+                    raise ChannelTimeout()
+            try:
+                chunk = os.read(self.rfd, min(need, 1 << 24))
+            except InterruptedError:
+                continue
+            if not chunk:
+                raise ChannelClosed()
+            parts.append(chunk)
+            need -= len(chunk)
+        return b"".join(parts)
+
+    def recv(self, deadline: float | None = None, max_blob: int = 1 << 30) -> tuple[dict, list]:
+        hlen, nblobs = MSG_HEAD.unpack(self._read(MSG_HEAD.size, deadline))
+        if hlen > MAX_HEADER or nblobs > 4096:
+            raise ProtocolError("message header too large")
+        try:
+            header = json.loads(self._read(hlen, deadline))
+        except ValueError:
+            raise ProtocolError("message header is not JSON") from None
+        if not isinstance(header, dict):
+            raise ProtocolError("message header is not an object")
+        blobs = []
+        for _ in range(nblobs):
+            (size,) = BLOB_HEAD.unpack(self._read(BLOB_HEAD.size, deadline))
+            if size > max_blob:
+                raise ProtocolError("message blob too large")
+            blobs.append(self._read(size, deadline))
+        return header, blobs
+
+
+# Taken at import, so that student code replacing os.write or json.dumps in a child cannot
+# change how the harness writes its frames.
+_os_write, _json_dumps = os.write, json.dumps
+
+
+def write_all(fd: int, data) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            n = _os_write(fd, view)
+        except InterruptedError:
+            continue
+        view = view[n:]
+
+
+
+def read_exact(fd: int, n: int, read=os.read, leave=os._exit) -> bytes:
+    """n bytes from fd, or leave quietly when the supervisor closes it. The child passes the
+    ``read``/``leave`` it saved before student code ran, which may patch ``os``."""
+    parts, need = [], n
+    while need:
+        chunk = read(fd, min(need, 1 << 24))
+        if not chunk:
+            leave(0)  # the supervisor is done with us
+        parts.append(chunk)
+        need -= len(chunk)
+    return b"".join(parts)
+
+
+def frame(kind: bytes, seq: int, payload) -> None:
+    if not isinstance(payload, (bytes, bytearray)):
+        payload = _json_dumps(payload, separators=(",", ":"), default=str).encode()
+    try:
+        write_all(RESULT_FD, FRAME_HEAD.pack(FRAME_MAGIC, kind, seq, len(payload)) + payload)
+    except OSError:
+        os._exit(EXIT_CHANNEL)
+

@@ -1,0 +1,229 @@
+"""The child harness: loads the student's module and serves the supervisor's calls."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+
+from .framing import ANSWERS_BYTES, CMD_FD, CMD_HEAD, ITEM_COUNT, ITEM_HEAD, K_ERROR, K_EXIT, K_LOADED, K_MISSING, \
+    K_RESULT, LOAD_SEQ, MAX_ITEMS, frame, read_exact
+
+
+class Harness:
+    """Loads the student's module and serves calls, in the child, with references taken before
+    any student code runs (so a monkeypatched numpy or builtins does not change what is sent)."""
+
+    def __init__(self, req: dict, scratch: str):
+        import builtins
+        import traceback
+        import types
+
+        import numpy as np
+
+        self.req, self.scratch = req, scratch
+        self.pid = os.getpid()
+        self.np_asarray, self.np_ndarray = np.asarray, np.ndarray
+        self.write_array, self.read_array = np.lib.format.write_array, np.lib.format.read_array
+        self.BytesIO, self.dumps, self.loads = io.BytesIO, json.dumps, json.loads
+        self.extract_tb, self.format_exc_only = traceback.extract_tb, traceback.format_exception_only
+        self.read, self.getpid, self.exit = os.read, os.getpid, os._exit
+        self.builtins = builtins.__dict__
+        self.saved_builtins = dict(builtins.__dict__)
+        self.theirs = dict(builtins.__dict__)
+        self.types = types
+        self.cap = int(req["limits"]["result_bytes"])
+        self.filename = req["filename"]
+        self.display = req.get("display_name") or self.filename
+        self.cells = []
+        if req.get("notebook"):
+            for lineno, line in enumerate(req["code"].splitlines(), start=1):
+                if line.startswith("# %% [cell ") and line.endswith("]") and line[11:-1].isdigit():
+                    self.cells.append((lineno, int(line[11:-1])))
+        out = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8",
+                               errors="backslashreplace", line_buffering=True)
+        err = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8",
+                               errors="backslashreplace", line_buffering=True)
+        sys.stdout = sys.__stdout__ = out
+        sys.stderr = sys.__stderr__ = err
+        self.streams = (out, err)
+
+    # -- helpers that run after student code: guard them
+    def _flush(self) -> None:
+        for s in self.streams:
+            try:
+                s.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+
+    # Student code sees its own builtins (it may have changed them at import); the harness
+    # always works with the original ones, so a patched len() or isinstance() cannot derail it.
+    def _student_builtins(self) -> None:
+        self.builtins.clear()
+        self.builtins.update(self.theirs)
+
+    def _after_student(self) -> None:
+        if self.getpid() != self.pid:  # a fork of the child came back here: not ours to answer
+            self.exit(0)
+        self.theirs = dict(self.builtins)
+        self.builtins.clear()
+        self.builtins.update(self.saved_builtins)
+        self._flush()
+
+    def _where(self, filename: str, lineno: int) -> str:
+        if filename == self.path and self.cells:
+            start, cell = max((c for c in self.cells if c[0] <= lineno), default=self.cells[0])
+            return f'File "{self.display}", cell {cell}, line {lineno - start}'
+        name = self.display if filename == self.path else os.path.relpath(filename, self.scratch)
+        return f'File "{name}", line {lineno}'
+
+    def _describe(self, exc: BaseException) -> dict:
+        try:
+            last = self.format_exc_only(type(exc), exc)[-1].strip()
+        except BaseException:  # noqa: BLE001 - a student __str__ may raise
+            last = f"{type(exc).__name__}: <message could not be shown>"
+        lines = []
+        try:
+            frames = [f for f in self.extract_tb(exc.__traceback__)
+                      if str(f.filename).startswith(self.scratch + os.sep)]
+            for f in frames[-20:]:
+                lines.append(f"  {self._where(f.filename, f.lineno)}, in {f.name}")
+                if f.line:
+                    lines.append(f"    {f.line.strip()[:300]}")
+        except BaseException:  # noqa: BLE001
+            pass
+        tb = ("Traceback (most recent call last):\n" + "\n".join(lines) + "\n") if lines else ""
+        return {"type": type(exc).__name__, "message": last[:4000], "traceback": tb[:8000],
+                "memory": isinstance(exc, MemoryError)}
+
+    # -- load and serve
+    def serve(self) -> None:
+        req = self.req
+        self.path = os.path.join(self.scratch, self.filename)
+        name = req.get("module") or "submission"
+        module = self.types.ModuleType(name)
+        module.__file__ = self.path
+        sys.modules[name] = module
+        self.module = module
+        try:
+            code = compile(req["code"], self.path, "exec", dont_inherit=True)
+            self._student_builtins()
+            exec(code, module.__dict__)
+        except SystemExit as exc:
+            self._after_student()
+            frame(K_EXIT, LOAD_SEQ, {"code": repr(exc.code)[:200]})
+            self.exit(0)
+        except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit too
+            self._after_student()
+            frame(K_ERROR, LOAD_SEQ, self._describe(exc))
+            self.exit(0)
+        self._after_student()
+        frame(K_LOADED, LOAD_SEQ, self._loaded_info())
+        while True:
+            self._serve_one()
+
+    def _loaded_info(self) -> dict:
+        defined, answers, note = [], None, None
+        try:
+            for key, value in list(self.module.__dict__.items()):
+                if type(key) is str and not key.startswith("__") and callable(value) and len(key) <= 200:
+                    defined.append(key)
+                    if len(defined) >= 1000:
+                        break
+        except BaseException:  # noqa: BLE001
+            pass
+        if "ANSWERS" in self.module.__dict__:
+            try:
+                answers = self.dumps(self.module.__dict__["ANSWERS"], default=self._json_default,
+                                     ensure_ascii=False, allow_nan=True)
+                if len(answers.encode()) > ANSWERS_BYTES:
+                    answers, note = None, f"ANSWERS is larger than {ANSWERS_BYTES // 1024} KiB and was ignored"
+            except BaseException as exc:  # noqa: BLE001
+                answers, note = None, f"ANSWERS could not be converted to JSON: {type(exc).__name__}: {str(exc)[:200]}"
+        return {"defined": defined, "answers_json": answers, "answers_note": note}
+
+    def _json_default(self, value):
+        if isinstance(value, self.np_ndarray):
+            return self.np_asarray(value).tolist()
+        if hasattr(value, "item") and hasattr(value, "dtype"):
+            return value.item()
+        return repr(value)[:200]  # a string: the strict reader will reject it as a number
+
+    def _read_exact(self, n: int) -> bytes:
+        return read_exact(CMD_FD, n, self.read, self.exit)
+
+    def _serve_one(self) -> None:
+        (size,) = CMD_HEAD.unpack(self._read_exact(CMD_HEAD.size))
+        cmd = self.loads(self._read_exact(size))
+        seq, fname = cmd["seq"], cmd["function"]
+        args = []
+        for spec in cmd["args"]:
+            if spec["t"] == "n":
+                args.append(self.read_array(self.BytesIO(self._read_exact(spec["len"])), allow_pickle=False))
+            else:
+                args.append(spec["v"])
+        fn = self.module.__dict__.get(fname)
+        if fn is None or not callable(fn):
+            frame(K_MISSING, seq, {"function": fname, "reason": "not defined" if fn is None else "not callable"})
+            return
+        try:
+            self._student_builtins()
+            value = fn(*args)
+        except SystemExit as exc:
+            self._after_student()
+            frame(K_EXIT, seq, {"code": repr(exc.code)[:200]})
+            return
+        except BaseException as exc:  # noqa: BLE001
+            self._after_student()
+            frame(K_ERROR, seq, self._describe(exc))
+            return
+        self._after_student()
+        frame(K_RESULT, seq, self._encode(value))
+
+    def _encode(self, value) -> bytes:
+        try:
+            items = list(value) if isinstance(value, (tuple, list)) else [value]
+        except BaseException as exc:  # noqa: BLE001
+            items = [_Unsupported(f"a {type(value).__name__} that cannot be iterated ({type(exc).__name__})")]
+        if len(items) > MAX_ITEMS:
+            items = [_Unsupported(f"a sequence of {len(items)} items (at most {MAX_ITEMS})")]
+        parts, total = [ITEM_COUNT.pack(len(items))], 0
+        for item in items:
+            kind, data = self._encode_item(item, self.cap - total)
+            total += len(data)
+            parts.append(ITEM_HEAD.pack(kind, len(data)) + data)
+        return b"".join(parts)
+
+    def _encode_item(self, item, room: int) -> tuple[bytes, bytes]:
+        def unsupported(what: str) -> tuple[bytes, bytes]:
+            return b"U", self.dumps({"what": what[:300]}).encode()
+
+        if isinstance(item, _Unsupported):
+            return unsupported(item.what)
+        try:
+            tname = str(type(item).__name__)[:100]
+        except BaseException:  # noqa: BLE001
+            tname = "object"
+        try:
+            arr = self.np_asarray(item)
+        except BaseException as exc:  # noqa: BLE001 - a student __array__ may raise anything
+            return unsupported(f"a value of type {tname} that is not an array ({type(exc).__name__})")
+        try:
+            if arr.dtype.hasobject:
+                inner = "" if not arr.size else f" of {type(arr.flat[0]).__name__}"
+                return unsupported(f"a value of type {tname}, not a number or an array of numbers"
+                                   if not isinstance(item, self.np_ndarray) else f"an object array{inner}")
+            if arr.nbytes > room:
+                return unsupported(f"an array of {arr.nbytes} bytes (the limit is {self.cap})")
+            buf = self.BytesIO()
+            self.write_array(buf, arr, allow_pickle=False)
+            return b"N", buf.getvalue()
+        except BaseException as exc:  # noqa: BLE001
+            return unsupported(f"a value of type {tname} that cannot be sent ({type(exc).__name__})")
+
+
+class _Unsupported:
+    def __init__(self, what: str):
+        self.what = what
+

@@ -1,0 +1,145 @@
+"""Landlock: the system read-only, writing only in the submission's scratch directory, the
+grader, its exercises and keys unreadable; TCP denied and signals and abstract sockets scoped
+where the kernel's ABI has them. One ruleset is built by the worker; each child enforces it
+and stacks a second one narrowing writes to its own directory."""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import platform
+import stat
+import struct
+import sys
+
+from .. import linux
+from ..framing import HIGH_FD
+from . import Layer
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+               "/sys/devices/system/cpu")
+DEV_FILES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+# landlock_create_ruleset / add_rule / restrict_self: the same numbers on x86_64 and aarch64.
+_LANDLOCK_SYSCALLS = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446), "arm64": (444, 445, 446)}
+LL_CREATE_RULESET_VERSION = 1
+LL_RULE_PATH_BENEATH = 1
+LL_EXECUTE, LL_WRITE_FILE, LL_READ_FILE, LL_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+LL_REFER, LL_TRUNCATE, LL_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+LL_NET_ALL = (1 << 0) | (1 << 1)  # bind and connect TCP
+LL_SCOPE_ALL = (1 << 0) | (1 << 1)  # abstract unix sockets, signals
+LL_READ = LL_EXECUTE | LL_READ_FILE | LL_READ_DIR
+LL_WRITE = ((1 << 13) - 1) & ~LL_READ | LL_REFER | LL_TRUNCATE  # writing, making, removing, linking
+LL_FILE_RIGHTS = LL_EXECUTE | LL_WRITE_FILE | LL_READ_FILE | LL_TRUNCATE | LL_IOCTL_DEV
+
+def landlock_abi() -> tuple[int, str]:
+    numbers = _LANDLOCK_SYSCALLS.get(platform.machine())
+    if sys.platform != "linux" or numbers is None:
+        return 0, f"not supported on {sys.platform}/{platform.machine()}"
+    abi = linux.lib().syscall(ctypes.c_long(numbers[0]), None, ctypes.c_size_t(0),
+                         ctypes.c_uint32(LL_CREATE_RULESET_VERSION))
+    if abi < 0:
+        return 0, f"not available in this kernel ({os.strerror(ctypes.get_errno())})"
+    return int(abi), f"ABI {abi}"
+
+
+def landlock_ruleset(abi: int, rules: list, only: int | None = None) -> int:
+    """A ruleset fd handling every right of ``abi`` (or just the filesystem rights in ``only``),
+    allowing ``rules`` [(path, rights)]."""
+    create, add, _ = _LANDLOCK_SYSCALLS[platform.machine()]
+    fs = (1 << 13) - 1
+    fs |= LL_REFER if abi >= 2 else 0
+    fs |= LL_TRUNCATE if abi >= 3 else 0
+    fs |= LL_IOCTL_DEV if abi >= 5 else 0
+    if only is None:
+        attr = struct.pack("<QQQ", fs, LL_NET_ALL if abi >= 4 else 0, LL_SCOPE_ALL if abi >= 6 else 0)
+        size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    else:
+        fs &= only
+        attr, size = struct.pack("<Q", fs), 8
+    buf = ctypes.create_string_buffer(attr[:size], size)
+    fd = linux.check(linux.lib().syscall(ctypes.c_long(create), buf, ctypes.c_size_t(size), ctypes.c_uint32(0)),
+                "landlock_create_ruleset")
+    for path, rights in rules:
+        try:
+            pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            is_dir = stat.S_ISDIR(os.fstat(pfd).st_mode)
+            rights &= fs if is_dir else (fs & LL_FILE_RIGHTS)
+            rule = ctypes.create_string_buffer(struct.pack("<Qi", rights, pfd), 12)
+            linux.check(linux.lib().syscall(ctypes.c_long(add), ctypes.c_int(fd), ctypes.c_int(LL_RULE_PATH_BENEATH),
+                                  rule, ctypes.c_uint32(0)), f"landlock_add_rule {path}")
+        finally:
+            os.close(pfd)
+    return fd
+
+
+def landlock_restrict(fd: int) -> None:
+    _, _, restrict = _LANDLOCK_SYSCALLS[platform.machine()]
+    linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+    linux.check(linux.lib().syscall(ctypes.c_long(restrict), ctypes.c_int(fd), ctypes.c_uint32(0)),
+           "landlock_restrict_self")
+
+
+def carve(path: str, rights: int, denied: list[str]) -> list:
+    """Rules allowing ``path`` with ``rights`` except the ``denied`` subtrees (Landlock only
+    knows allow rules, so a parent of a denied path gets listing rights and its other children
+    get full rules)."""
+    inside = [d for d in denied if linux.within(d, path)]
+    if not inside:
+        return [(path, rights)]
+    if path in inside or not os.path.isdir(path):
+        return []
+    rules = [(path, LL_READ_DIR)]
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return rules
+    for name in names:
+        rules += carve(os.path.join(path, name), rights, inside)
+    return rules
+
+
+
+class Landlock(Layer):
+    key, name, phase = "landlock", "landlock", "drop"
+
+    def prepare(self, plan, info):
+        abi, detail = landlock_abi()
+        plan.abi = abi
+        if self.key not in plan.enabled:
+            return
+        if abi <= 0:
+            plan.off(self.key, detail)
+            return
+        rules = []
+        for p in plan.path + [d for d in SYSTEM_DIRS if os.path.exists(d)]:
+            rules += carve(p, LL_READ, plan.denied + plan.hidden)
+        rules += [(d, LL_READ_FILE | LL_WRITE_FILE | LL_TRUNCATE | LL_IOCTL_DEV) for d in DEV_FILES]
+        rules.append((plan.scratch_root, (1 << 16) - 1))
+        try:
+            fd = landlock_ruleset(abi, rules)
+            plan.ruleset_fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD + 10)
+            os.close(fd)
+            plan.notes[self.key] = (f"ABI {abi}: system read-only, write only in the submission's scratch, "
+                                    f"{len(rules)} rules" + (", TCP denied" if abi >= 4 else "")
+                                    + (", signals scoped" if abi >= 6 else ""))
+        except OSError as exc:
+            plan.off(self.key, f"ruleset could not be built: {exc}")
+
+    def apply(self, plan, ctx):
+        if plan.ruleset_fd is None:
+            raise OSError(plan.notes.get(self.key, "no ruleset"))
+        landlock_restrict(plan.ruleset_fd)
+        # A second, stacked domain narrows writing from the scratch root (shared by every
+        # submission of this worker) to this submission's own directory.
+        own = landlock_ruleset(plan.abi, [(ctx["scratch"], LL_WRITE)]
+                               + [(d, LL_WRITE_FILE | LL_TRUNCATE) for d in DEV_FILES], only=LL_WRITE)
+        landlock_restrict(own)
+        os.close(own)
+        return plan.notes.get(self.key, "")
+
+
+LAYER = Landlock()

@@ -1,0 +1,23 @@
+"""pdeathsig: the child is killed when its supervisor dies (set after every uid change, which
+would clear it)."""
+
+from __future__ import annotations
+
+import signal
+
+from .. import linux
+from . import Layer
+
+
+class PdeathSig(Layer):
+    key, name, phase = "pdeathsig", "pdeathsig", "drop"
+
+    def apply(self, plan, ctx):
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        return "SIGKILL when the supervisor dies"
+
+    def held(self, plan, ctx):
+        return linux.prctl_get(linux.PR_GET_PDEATHSIG) == signal.SIGKILL
+
+
+LAYER = PdeathSig()

@@ -1,0 +1,21 @@
+"""Subreaper: the worker and each supervisor adopt their orphaned descendants, so that a
+daemonised process of a submission is found and killed."""
+
+from __future__ import annotations
+
+from .. import linux
+from . import Layer
+
+
+class Subreaper(Layer):
+    key, name, scope = "subreaper", "subreaper", "worker"
+
+    def prepare(self, plan, info):
+        try:
+            linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+            info["subreaper"] = [True, "worker and supervisor adopt and kill orphaned descendants"]
+        except (OSError, AttributeError) as exc:
+            info["subreaper"] = [False, str(exc)]
+
+
+LAYER = Subreaper()

@@ -1,0 +1,252 @@
+"""The worker: a server started as ``python -I`` (see ``__main__``) that prepares the plan,
+checks with a probe child that an isolated child still runs Python, then forks one supervisor
+per submission, each ahead of its turn."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import signal
+import sys
+import time
+
+from .child import isolate, late_layers
+from .framing import EXIT_GONE, EXIT_QUIT, HIGH_FD, Channel, ChannelClosed, ProtocolError
+from .layers.cgroup import CGROUP_PREFIX, cgroup_limit, cgroup_make, cgroup_remove, cgroup_sweep_stale
+from .linux import PR_SET_DUMPABLE, prctl
+from .plan import Plan, make_plan
+from .procs import Reaper, remove, wipe
+from .supervisor import Supervisor
+
+
+def _probe(plan: Plan, numpy_dir: str) -> dict:
+    """Fork a child that applies every enabled layer, then checks that Python still works:
+    its import path can be listed and read, and scratch can be written."""
+    scratch = os.path.join(plan.scratch_root, "probe-" + os.urandom(4).hex())
+    os.mkdir(scratch, 0o700)
+    if plan.root and "user" in plan.enabled:
+        os.chown(scratch, plan.uid, plan.gid)
+    r, w = os.pipe()
+    limits = {"file_size_mb": 16, "open_files": 64, "processes": 64, "memory_mb": 1024}
+    cg = None
+    if "cgroup" in plan.enabled and plan.cgroup_parents:
+        try:
+            cg = cgroup_make(plan.cgroup_parents, f"{CGROUP_PREFIX}{os.getpid()}-probe-{os.urandom(4).hex()}")
+            cgroup_limit(cg, limits["memory_mb"], limits["processes"])
+        except OSError as exc:
+            plan.notes["cgroup"] = f"a cgroup could not be made and limited: {exc}"
+            plan.enabled.discard("cgroup")
+            if cg is not None:
+                cgroup_remove(cg)
+            cg = None
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            fd = fcntl.fcntl(w, fcntl.F_DUPFD, HIGH_FD + 1000)
+            rep = isolate(plan, scratch, cg)
+            late_layers(plan, rep, {"scratch": scratch, "cg": cg, "limits": limits, "cpu_total": 10})
+            problems = []
+            for root in plan.path + [numpy_dir]:
+                try:
+                    if os.path.isdir(root):
+                        names = sorted(os.listdir(root))
+                        f = next((n for n in names if os.path.isfile(os.path.join(root, n))), None)
+                        if f:
+                            with open(os.path.join(root, f), "rb") as fh:
+                                fh.read(1)
+                except OSError as exc:
+                    problems.append(f"{root}: {exc.strerror}")
+            try:
+                with open(os.path.join(scratch, "probe.txt"), "w") as fh:
+                    fh.write("ok")
+            except OSError as exc:
+                problems.append(f"scratch: {exc.strerror}")
+            os.write(fd, json.dumps({"layers": rep, "problems": problems}).encode())
+            os._exit(0)
+        except BaseException as exc:  # noqa: BLE001
+            try:
+                os.write(w, json.dumps({"layers": {}, "problems": [f"setup failed: {exc}"]}).encode())
+            finally:
+                os._exit(1)
+    os.close(w)
+    data = b""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if select.select([r], [], [], 0.5)[0]:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            data += chunk
+    os.close(r)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    os.waitpid(pid, 0)
+    if cg is not None:
+        cgroup_remove(cg)
+    wipe(plan.scratch_root)
+    try:
+        return json.loads(data)
+    except ValueError:
+        return {"layers": {}, "problems": ["the probe child died"]}
+
+
+def main() -> None:
+    # The parent's pipes move to high fds; 0 and 1 become /dev/null so that nothing printed by
+    # accident can corrupt the protocol.
+    rfd = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
+    wfd = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+    os.chdir("/")
+    chan = Channel(rfd, wfd)
+    try:
+        config, _ = chan.recv()
+    except (ChannelClosed, ProtocolError):
+        return
+    hello: dict = {"event": "hello", "pid": os.getpid(), "python": sys.version.split()[0],
+                   "isolated": bool(sys.flags.isolated), "executable": sys.executable}
+    try:
+        import numpy
+
+        hello["numpy"] = numpy.__version__
+        numpy_dir = os.path.dirname(os.path.realpath(numpy.__file__))
+    except Exception as exc:  # noqa: BLE001
+        hello["error"] = f"NumPy cannot be imported by {sys.executable}: {exc}"
+        chan.send(hello)
+        return
+    # Modules the harness needs, imported once here rather than from disk in every child.
+    import builtins  # noqa: F401
+    import resource  # noqa: F401
+    import traceback  # noqa: F401
+    import types  # noqa: F401
+
+    numpy.lib.format  # noqa: B018 - may be a lazy attribute
+    import gc
+
+    gc.collect()
+    gc.freeze()  # a collection in a forked process then leaves these objects' pages shared
+    hello["grader_imported"] = any(m == "grader" or m.startswith("grader.") for m in sys.modules)
+    try:
+        prctl(PR_SET_DUMPABLE, 0)  # the worker's /proc files stay out of reach of same-uid children
+    except (OSError, AttributeError):
+        pass
+    try:
+        plan, info = make_plan(config)
+    except Exception as exc:  # noqa: BLE001
+        hello["error"] = f"the sandbox could not be prepared: {type(exc).__name__}: {exc}"
+        chan.send(hello)
+        return
+    hello.update(info)
+    # Verify that a fully isolated child can still run Python; drop the layer that breaks it.
+    dropped = []
+    for attempt in ((), ("user",), ("landlock",), ("user", "landlock")):
+        trial = set(attempt) & plan.enabled
+        if len(trial) != len(attempt):
+            continue
+        plan.enabled -= trial
+        result = _probe(plan, numpy_dir)
+        if not result["problems"]:
+            dropped = sorted(trial)
+            break
+        plan.enabled |= trial
+        hello.setdefault("probe_problems", []).append(result["problems"][:5])
+    else:
+        hello["error"] = "an isolated child cannot run Python here: " + "; ".join(
+            str(p) for p in hello.get("probe_problems", []))
+        chan.send(hello)
+        return
+    for key in dropped:
+        plan.notes[key] = "broke Python in the child on this machine: " + "; ".join(
+            str(p) for p in hello["probe_problems"][0])
+    hello["layers"] = result["layers"]
+    hello["enabled"] = sorted(plan.enabled)
+    chan.send(hello)
+    serve(chan, plan)
+    Reaper().sweep(os.getpid())
+    if plan.cgroup_parents:
+        cgroup_sweep_stale(plan.cgroup_parents)  # this worker's own, left by an early return
+    wipe(plan.scratch_root)
+
+
+class _Slot:
+    """A supervisor forked ahead of its turn, with its scratch directory and its pipes."""
+
+    def __init__(self, chan: Channel, plan: Plan, private: list[int]):
+        self.scratch = os.path.join(plan.scratch_root, os.urandom(8).hex())
+        os.mkdir(self.scratch, 0o700)
+        self.cg = None
+        if "cgroup" in plan.enabled and plan.cgroup_parents:
+            try:
+                self.cg = cgroup_make(plan.cgroup_parents, f"{CGROUP_PREFIX}{os.getpid()}-{os.path.basename(self.scratch)}")
+            except OSError:
+                pass  # the child reports the layer missing
+        if plan.root and "user" in plan.enabled:
+            os.chown(self.scratch, plan.uid, plan.gid)
+        go_r, self.go_w = os.pipe()
+        self.got_r, got_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                for fd in private + [self.go_w, self.got_r]:  # the other supervisor's pipes
+                    os.close(fd)
+                Supervisor(chan, plan, self.scratch, go_r, got_w, self.cg).run()
+            except BaseException:  # noqa: BLE001 - logged for the parent's diagnostics
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                os._exit(1)
+        os.close(go_r)
+        os.close(got_w)
+
+    def fds(self) -> list[int]:
+        return [self.go_w, self.got_r]
+
+    def close(self) -> None:
+        for fd in self.fds():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def serve(chan: Channel, plan: Plan) -> None:
+    """One supervisor per submission, in turn; the next one is forked (and forks and isolates
+    its first child) while the current one runs, so that neither fork is on the grader's path."""
+    reaper = Reaper()
+    stale: list[dict] = []  # cgroups that could not be removed yet
+    current, spare = _Slot(chan, plan, []), None
+    os.write(current.go_w, b"g")
+    while True:
+        got = b""
+        try:
+            got = os.read(current.got_r, 1)  # b"r": it has its submission; b"": it left without one
+        except OSError:
+            pass
+        if got:
+            spare = _Slot(chan, plan, current.fds())
+        reaper.reap(block_pid=current.pid)
+        status = reaper.statuses.pop(current.pid, (0, None))[0]
+        reaper.sweep(os.getpid(), spare=spare.pid if spare else None)
+        remove(current.scratch)
+        if current.cg is not None and not cgroup_remove(current.cg):
+            stale.append(current.cg)
+        stale[:] = [cg for cg in stale if not cgroup_remove(cg, timeout=0)]
+        current.close()
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) in (EXIT_QUIT, EXIT_GONE):
+            return
+        current, spare = spare or _Slot(chan, plan, []), None
+        try:
+            # The next supervisor (and its one idle child) is all that runs now.
+            chan.send({"event": "clean", "supervisor_status": status, "next": current.pid,
+                       "next_scratch": os.path.basename(current.scratch)})
+        except OSError:
+            return
+        os.write(current.go_w, b"g")
