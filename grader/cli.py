@@ -228,18 +228,21 @@ def figure(exercise: str, output: str | None, student: str | None) -> None:
 @click.argument("exercise")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the sheet here instead of stdout.")
 @click.option("--student", envvar="GRADER_STUDENT", help="This student's variant (needs GRADER_SECRET).")
-def sheet(exercise: str, output: str | None, student: str | None) -> None:
+@click.option("--answers-template", is_flag=True, help="Write an empty answers file (every question id, null) instead.")
+def sheet(exercise: str, output: str | None, student: str | None, answers_template: bool) -> None:
     """Write the student version of EXERCISE (Markdown): figure, values, questions, no answers.
 
     \b
     Example:
       grade sheet tutorial-4 -o tutorial-4.md
+      grade sheet tutorial-4 --answers-template -o answers.json
       GRADER_SECRET=… grade sheet tutorial-4 --student s1234567 -o s1234567.md
     """
     from . import sheet as sheet_mod
     from . import spec
 
-    _emit(sheet_mod.markdown(spec.load_exercise(exercise, student)), output)
+    ex = spec.load_exercise(exercise, student)
+    _emit(sheet_mod.template_json(ex) if answers_template else sheet_mod.markdown(ex), output)
 
 
 @cli.command("doctor")

@@ -8,11 +8,13 @@ the solver, so no answer can leak into it. Pure and deterministic.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 
 from .spec import Exercise, Question
+from .spec.functions import _CONVENTION
 from .worked.doc import B, Code, Doc, M
 from .worked.notation import Notation
 from .worked.tex import bmatrix, dd, num, tex_name
@@ -132,14 +134,80 @@ def build(ex: Exercise, figure_src: str | None = None) -> Doc:
             spans += [" — " if j == 0 else "; ", *clause]
         items.append(tuple(spans))
     doc.items(items)
-    doc.p("Answer with a number, or a nested list (one row per neuron) for a vector or matrix.")
-    if ex.functions:
-        names: list[Any] = []
-        for j, f in enumerate(ex.functions):
-            names += [", "] if j else []
-            names.append(Code(f.name))
-        doc.p("Code: define ", *names, " in ", Code("submission.py"), " (or a notebook), vectorised with NumPy.")
+    submitting(doc, ex)
     return doc
+
+
+# ---------------------------------------------------------------------------- how to submit
+def answers_template(ex: Exercise) -> dict[str, Any]:
+    """An answers file with every question id and ``null``: ``{"exercise": ID, "answers": {…}}``."""
+    return {"exercise": ex.id, "answers": {q.id: None for q in ex.questions}}
+
+
+def template_json(ex: Exercise) -> str:
+    return json.dumps(answers_template(ex), indent=2, ensure_ascii=False) + "\n"
+
+
+def _shape(ex: Exercise, name: str) -> str:
+    """The shape of a conventional argument or return name in this exercise (columns are samples)."""
+    sizes, S = ex.net.sizes, "S"
+    m = _CONVENTION.fullmatch(name)
+    if name == "x":
+        return f"({sizes[0]}, {S}): one column per sample"
+    if name == "t":
+        return f"({sizes[-1]}, {S})"
+    if name in ("z", "a"):
+        return "any shape (elementwise)"
+    if name == "E":
+        return "a number"
+    if name == "lr":
+        return "a number (the learning rate)"
+    if name == "epochs":
+        return "an int"
+    if m:
+        what, l = m[1], int(m[2])
+        if 1 <= l < len(sizes):
+            if what in ("W", "dW"):
+                return f"({sizes[l]}, {sizes[l - 1]})"
+            if what in ("b", "db"):
+                return f"({sizes[l]}, 1): a column"
+            return f"({sizes[l]}, {S})"
+    return "as in the exercise"
+
+
+def _function_rows(ex: Exercise) -> list[tuple[Any, ...]]:
+    rows = []
+    for f in ex.functions:
+        ret = ", ".join(f.returns)
+        sig = f"def {f.name}({', '.join(f.args)}) -> {'(' + ret + ')' if len(f.returns) > 1 else ret}"
+        label = dict(zip(f.returns, f.labels, strict=False))
+        shapes = "; ".join(f"{a}" + (f" (= {label[a]})" if label.get(a, a) != a else "") + f": {_shape(ex, a)}"
+                           for a in dict.fromkeys((*f.args, *f.returns)))
+        rows.append((Code(sig), shapes))
+    return rows
+
+
+def submitting(doc: Doc, ex: Exercise) -> None:
+    """How to hand in: the answers file and its template, the functions' calling convention, and
+    how to check oneself with ``grade``."""
+    doc.h(2, "How to submit")
+    doc.p(B("Typed answers."), " Write an answers file (JSON) with one entry per question id: a number, or a "
+          "nested list (one row per neuron, one column per sample) for a vector or matrix; numbers may be strings "
+          "such as \"8.22e-2\". ", Code(f"grade sheet {ex.id} --answers-template -o answers.json"),
+          " writes this empty template:")
+    doc.code(template_json(ex), "json")
+    if ex.functions:
+        doc.p(B("Code."), " Define these functions in ", Code("submission.py"), " (or a notebook), vectorised "
+              "with NumPy; arguments are positional, several results are returned as a tuple in this order. "
+              "Columns are samples, biases are columns; hidden tests call them with other sizes and several samples "
+              "at once (S is the number of samples):")
+        doc.table(("function", "shapes in this exercise"), _function_rows(ex))
+        doc.p("Put ", Code(f'EXERCISE = "{ex.id}"'), " in the file so that it is graded against this exercise; it may "
+              "also define ", Code("ANSWERS = {...}"), " (graded like an answers file).")
+    doc.p(B("Check yourself."), " With the grader installed (", Code("pip install backprop-grader"), "), run ",
+          Code(f"grade answers.json --exercise {ex.id}"),
+          *([" or ", Code(f"grade submission.py --exercise {ex.id}")] if ex.functions else []),
+          ": it prints your score and, for a wrong answer, the step that went wrong.")
 
 
 def markdown(ex: Exercise, figure_src: str | None = None) -> str:

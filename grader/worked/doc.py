@@ -68,6 +68,10 @@ class Doc:
     def table(self, header: tuple[Span, ...], rows: list[tuple[Span, ...]]) -> None:
         self.nodes.append(("table", header, rows))
 
+    def code(self, text: str, lang: str = "") -> None:
+        """A block of code or data, shown verbatim."""
+        self.nodes.append(("code", text, lang))
+
     def raw(self, markdown: str, html: str) -> None:
         """Raw content, given for each format (an SVG figure, an image reference)."""
         self.nodes.append(("raw", markdown, html))
@@ -108,6 +112,9 @@ class Doc:
                          "|" + "|".join(" --- " for _ in header) + "|"]
                 lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
                 parts.append("\n".join(lines))
+            elif kind == "code":
+                fence = "````" if "```" in node[1] else "```"
+                parts.append(f"{fence}{node[2]}\n{node[1].rstrip()}\n{fence}")
             elif kind == "raw":
                 parts.append(node[1])
         return "\n\n".join(parts) + "\n"
@@ -147,6 +154,8 @@ class Doc:
                 lines = ["<table>", "<tr>" + "".join(f"<th>{cell(c)}</th>" for c in header) + "</tr>"]
                 lines += ["<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>" for row in rows]
                 parts.append("\n".join(lines + ["</table>"]))
+            elif kind == "code":
+                parts.append(f"<pre><code>{_html.escape(node[1].rstrip())}</code></pre>")
             elif kind == "raw":
                 parts.append(node[2])
         return "\n".join(parts) + "\n"
