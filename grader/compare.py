@@ -208,9 +208,10 @@ MISSING = object()
 
 
 def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool,
-                   ex: Exercise | None = None) -> TestResult:
+                   ex: Exercise | None = None, diagnose: Any = None) -> TestResult:
     """Grade one typed answer (``value`` is raw JSON data, or :data:`MISSING`). With the
-    exercise, a wrong answer that a known mistake explains says which step went wrong."""
+    exercise and a ``diagnose(ex, q, got)`` (:func:`grader.mistakes.diagnose`), a wrong answer
+    that a known mistake explains says which step went wrong."""
     revealed = reveal or q.reveal
     plain = to_plain(expected)
     common = dict(id=q.id, name=question_name(q), max_score=q.points, expected=plain, revealed=revealed)
@@ -233,9 +234,7 @@ def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool,
         return TestResult(score=0.0, status="invalid", feedback=f"invalid answer: {exc}", **common)
     fraction, feedback = compare(got, expected, q.tolerance)
     status = "passed" if fraction == 1.0 else ("partial" if fraction > 0 else "wrong")
-    if status != "passed" and ex is not None:
-        from .mistakes import diagnose  # mistakes builds on this module
-
+    if status != "passed" and ex is not None and diagnose is not None:
         mistake = diagnose(ex, q, got)
         if mistake is not None:
             feedback = f"{feedback}. Step: {mistake.step}"
@@ -275,14 +274,15 @@ def carry_forward(ex: Exercise, tests: tuple[TestResult, ...], key: dict[str, np
 
 
 def grade_answers(ex: Exercise, answers: dict[str, Any], key: dict[str, np.ndarray],
-                  reveal: bool = False, warnings: tuple[str, ...] = ()) -> Results:
-    """Grade an answers mapping question by question against ``key`` (one variant's answers)."""
+                  reveal: bool = False, warnings: tuple[str, ...] = (), diagnose: Any = None) -> Results:
+    """Grade an answers mapping question by question against ``key`` (one variant's answers);
+    ``diagnose`` names the step of a wrong answer (see :func:`grade_question`)."""
     ids = [q.id for q in ex.questions]
     notes = list(warnings)
     for name in answers:
         if name not in ids:
             notes.append(f"answers: unknown question {name!r}{did_you_mean(name, ids)}; ignored")
-    tests = tuple(grade_question(q, answers.get(q.id, MISSING), key[q.id], reveal, ex) for q in ex.questions)
+    tests = tuple(grade_question(q, answers.get(q.id, MISSING), key[q.id], reveal, ex, diagnose) for q in ex.questions)
     tests = carry_forward(ex, tests, key)
     score = round(sum(t.score for t in tests), 6)
     return Results(ex.id, score, ex.max_score, tests, tuple(notes))

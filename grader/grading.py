@@ -93,7 +93,8 @@ def grade_answers_file(path: str | Path, exercise: str | None = None, reveal: bo
     if named is not None and named not in (ex.id, *ex.aliases):
         warnings.append(f"{path}: the file names exercise {named!r} but is graded against {ex.id!r}")
     key = reference(ex)
-    results = compare.grade_answers(ex, answers, key, reveal=reveal, warnings=tuple(warnings))
+    results = compare.grade_answers(ex, answers, key, reveal=reveal, warnings=tuple(warnings),
+                                    diagnose=mistakes.diagnose)
     return dataclasses.replace(results, extra=audit(ex, ex.variant_seed))
 
 
@@ -125,6 +126,13 @@ def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: boo
     share = fn.points / len(plain) if plain else 0.0
     tests = []
     by_case = dict(zip((c.id for c in fn.cases), outcomes, strict=True))
+    across: list = []  # one diagnosis that fits every case, found at the first wrong case
+
+    def diagnosis(case: spec.Case, values: tuple) -> mistakes.Mistake | None:
+        if not across:
+            across.append(mistakes.diagnose_cases(
+                fn, plain, [by_case[c.id].values if by_case[c.id].status == "ok" else None for c in plain]))
+        return across[0] or mistakes.diagnose_function(fn, case, values)
     for case in plain:
         show = reveal or fn.reveal or case.visible
         out = by_case[case.id]
@@ -138,7 +146,7 @@ def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: boo
         fraction, feedback = compare.check_outputs(fn, case, out.values, expected, CODE_TOLERANCE, show)
         status = "passed" if fraction == 1 else ("partial" if fraction > 0 else "wrong")
         if status != "passed":
-            mistake = mistakes.diagnose_function(fn, case, out.values)
+            mistake = diagnosis(case, out.values)
             if mistake is not None:
                 feedback = f"{feedback}. Step: {mistake.step}"
         tests.append(TestResult(f"{fn.name}/{case.id}", name, share * fraction, share, status, feedback,
@@ -326,7 +334,7 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
             except (jsonio.StrictJSONError, AnswersError) as exc:
                 warnings.append(f"{path}: ANSWERS cannot be read: {exc}")
         key = reference(ex)
-        graded = compare.grade_answers(ex, answers, key, reveal=reveal)
+        graded = compare.grade_answers(ex, answers, key, reveal=reveal, diagnose=mistakes.diagnose)
         tests += list(graded.tests)
         warnings += list(graded.warnings)
     else:

@@ -29,7 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from .activations import activate, activation_vjp, loss, loss_grad
 from .spec import Case, Exercise, Function, Network, Question, Ref
+from .switches import Switches
+
+__all__ = ["Values", "Forward", "Backward", "activate", "activation_vjp", "loss", "loss_grad", "forward",
+           "reverse", "gradients", "train", "solve", "answer_key", "derivative", "function_outputs", "Switches"]
 
 # ---------------------------------------------------------------------------- state
 
@@ -104,91 +109,6 @@ def _outer(g: np.ndarray, a: np.ndarray) -> np.ndarray:
     return np.matmul(g.transpose(2, 0, 1), a.transpose(2, 1, 0)).transpose(1, 2, 0)
 
 
-# ---------------------------------------------------------------------------- activations
-def activate(name: str, z: np.ndarray) -> np.ndarray:
-    r""":math:`a = f(z)` elementwise (softmax over the neuron axis 0)."""
-    if name == "sigmoid":
-        a = np.negative(z)  # 1 / (1 + exp(-z)), in place on one new array
-        with np.errstate(over="ignore"):
-            np.exp(a, out=a)
-        a += 1.0
-        return np.reciprocal(a, out=a)
-    if name == "tanh":
-        return np.tanh(z)
-    if name == "relu":
-        return np.maximum(z, 0.0)
-    if name == "linear":
-        return z.copy()
-    if name == "softmax":
-        e = np.exp(z - z.max(axis=0, keepdims=True))
-        return e / e.sum(axis=0, keepdims=True)
-    raise ValueError(f"unknown activation {name!r}")
-
-
-def activation_vjp(name: str, z: np.ndarray, a: np.ndarray, ga: np.ndarray) -> np.ndarray:
-    r""":math:`\partial A/\partial z = f'(z)^T \, \partial A/\partial a` for a cotangent ``ga``."""
-    if name == "sigmoid":
-        g = 1.0 - a  # ga ⊙ a ⊙ (1 − a), in place on one new array
-        g *= a
-        g *= ga
-        return g
-    if name == "tanh":
-        return ga * (1.0 - a * a)
-    if name == "relu":
-        return ga * (z > 0)
-    if name == "linear":
-        return ga
-    if name == "softmax":
-        return a * (ga - (ga * a).sum(axis=0, keepdims=True))
-    raise ValueError(f"unknown activation {name!r}")
-
-
-# ---------------------------------------------------------------------------- loss
-def _weight(net: Network, S: int) -> float:
-    return 1.0 / S if net.reduction == "mean" else 1.0
-
-
-def loss(net: Network, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-    r"""E summed (or averaged) over samples: (n_L, S, V) -> (V,).
-
-    half_sse :math:`\tfrac12\sum(y-t)^2`, sse :math:`\sum(y-t)^2`, mse :math:`\tfrac1K\sum(y-t)^2`
-    per sample, binary_cross_entropy :math:`-\sum[t\log y+(1-t)\log(1-y)]`,
-    cross_entropy :math:`-\sum t\log y`.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if net.loss == "half_sse":
-            per = 0.5 * (y - t) ** 2
-        elif net.loss == "sse":
-            per = (y - t) ** 2
-        elif net.loss == "mse":
-            per = (y - t) ** 2 / y.shape[0]
-        elif net.loss == "binary_cross_entropy":
-            per = -(t * np.log(y) + (1.0 - t) * np.log1p(-y))
-        elif net.loss == "cross_entropy":
-            per = -(t * np.log(y))
-        else:
-            raise ValueError(f"unknown loss {net.loss!r}")
-    return per.sum(axis=(0, 1)) * _weight(net, y.shape[1])
-
-
-def loss_grad(net: Network, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-    r""":math:`\partial E/\partial y`, per sample, with the reduction's 1/S: (n_L, S, V)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if net.loss == "half_sse":
-            g = y - t
-        elif net.loss == "sse":
-            g = 2.0 * (y - t)
-        elif net.loss == "mse":
-            g = 2.0 * (y - t) / y.shape[0]
-        elif net.loss == "binary_cross_entropy":
-            g = (y - t) / (y * (1.0 - y))
-        elif net.loss == "cross_entropy":
-            g = -t / y
-        else:
-            raise ValueError(f"unknown loss {net.loss!r}")
-    return g * _weight(net, y.shape[1])
-
-
 # ---------------------------------------------------------------------------- forward / backward
 @dataclass(frozen=True)
 class Forward:
@@ -198,12 +118,13 @@ class Forward:
     a: tuple[np.ndarray, ...]
 
 
-def forward(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray) -> Forward:
-    r""":math:`z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}`, :math:`a^{(l)} = f_l(z^{(l)})`."""
+def forward(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray,
+            sw: Switches | None = None) -> Forward:
+    r""":math:`z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}`, :math:`a^{(l)} = f_l(z^{(l)})` (``sw``: per-variant switches)."""
     z: list[np.ndarray | None] = [None]
     a = [x]
     for l in range(1, net.L + 1):
-        z.append(_Wa(W[l - 1], a[-1]) + b[l - 1])
+        z.append(_Wa(W[l - 1], a[-1]) + (b[l - 1] if sw is None else sw.bias(b[l - 1])))
         a.append(activate(net.activations[l - 1], z[-1]))
     return Forward(tuple(z), tuple(a))
 
@@ -219,7 +140,7 @@ class Backward:
     delta: tuple[np.ndarray | None, ...]
 
 
-def seed(net: Network, fwd: Forward, t: np.ndarray, A: Ref, loss_scale: Any = 1.0) -> tuple[int, list[Any], list[Any]]:
+def seed(net: Network, fwd: Forward, t: np.ndarray, A: Ref, sw: Switches | None = None) -> tuple[int, list[Any], list[Any]]:
     r"""Where the reverse pass for A starts: its layer k and the cotangents ``ga``/``delta``
     filled above and at k — :math:`\partial E/\partial y` for E, a one-hot on A otherwise, zeros
     above A (nothing there depends on it)."""
@@ -228,7 +149,7 @@ def seed(net: Network, fwd: Forward, t: np.ndarray, A: Ref, loss_scale: Any = 1.
     delta: list[Any] = [None] * (L + 1)
     if A.kind == "E":
         k = L
-        ga[L] = loss_grad(net, fwd.a[L], t) * loss_scale
+        ga[L] = loss_grad(net, fwd.a[L], t) if sw is None else sw.loss_grad(net, fwd.a[L], t, loss_grad)
     else:
         k = A.layer
         one = np.zeros_like(fwd.a[k])
@@ -243,24 +164,40 @@ def seed(net: Network, fwd: Forward, t: np.ndarray, A: Ref, loss_scale: Any = 1.
     return k, ga, delta
 
 
-def reverse(net: Network, W: list[np.ndarray], fwd: Forward, t: np.ndarray, A: Ref) -> Backward:
+def reverse(net: Network, W: list[np.ndarray], fwd: Forward, t: np.ndarray, A: Ref,
+            sw: Switches | None = None, train: tuple[Any, list[Any]] | None = None) -> Backward:
     r"""Reverse pass seeded at A: ``E``, or one neuron ``a``, pre-activation ``z`` or input.
 
     :math:`\delta^{(l)} = f_l'(z^{(l)})^T g_a^{(l)}`, :math:`g_a^{(l-1)} = W^{(l)T}\delta^{(l)}`,
     seeded with :math:`g_a^{(L)} = \partial E/\partial y` for E, or a one-hot cotangent on A.
+    With switches ``sw``, each variant takes its own f′, what goes back, and through which W
+    (``train`` = (η per variant, weight masks) inside a training step).
     """
-    k, ga, delta = seed(net, fwd, t, A)
+    k, ga, delta = seed(net, fwd, t, A, sw)
     for l in range(k, 0, -1):
+        act = net.activations[l - 1]
+        if sw is None:
+            if delta[l] is None:
+                delta[l] = activation_vjp(act, fwd.z[l], fwd.a[l], ga[l])
+            ga[l - 1] = _WTg(W[l - 1], delta[l])
+            continue
         if delta[l] is None:
-            delta[l] = activation_vjp(net.activations[l - 1], fwd.z[l], fwd.a[l], ga[l])
-        ga[l - 1] = _WTg(W[l - 1], delta[l])
+            delta[l] = sw.vjp(l, act, fwd.z[l], fwd.a[l], ga[l], activation_vjp)
+        g = sw.propagated(l, ga[l], delta[l], A.kind, k)
+        Wl = sw.back_weights(l, W[l - 1], fwd, delta[l], train, _outer)
+        ga[l - 1] = sw.backprop(l, _WTg(Wl, g), Wl, g, _Wa)
     return Backward(tuple(ga), tuple(delta))
 
 
-def gradients(net: Network, fwd: Forward, back: Backward) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    r""":math:`dW^{(l)} = \sum_s \delta^{(l)} a^{(l-1)T}` (n, m, V) and :math:`db^{(l)}` (n, 1, V)."""
-    dW = [_outer(back.delta[l], fwd.a[l - 1]) for l in range(1, net.L + 1)]
-    db = [back.delta[l].sum(axis=1, keepdims=True) for l in range(1, net.L + 1)]
+def gradients(net: Network, fwd: Forward, back: Backward,
+              sw: Switches | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    r""":math:`dW^{(l)} = \sum_s \delta^{(l)} a^{(l-1)T}` (n, m, V) and :math:`db^{(l)} = \sum_s \delta^{(l)}` (n, 1, V)."""
+    if sw is None:
+        dW = [_outer(back.delta[l], fwd.a[l - 1]) for l in range(1, net.L + 1)]
+        db = [back.delta[l].sum(axis=1, keepdims=True) for l in range(1, net.L + 1)]
+    else:
+        dW = [_outer(back.delta[l], sw.edge_input(l, fwd)) for l in range(1, net.L + 1)]
+        db = [sw.bias_sum(back.delta[l]) for l in range(1, net.L + 1)]
     return dW, db
 
 
@@ -269,18 +206,21 @@ _E = Ref("E", "E")
 
 
 def _step(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray, t: np.ndarray,
-          lr: float, masks: tuple[list[Any], list[Any]]) -> None:
-    """One gradient-descent update in place; tied entries move by their summed gradient."""
-    fwd = forward(net, W, b, x)
-    dW, db = gradients(net, fwd, reverse(net, W, fwd, t, _E))
+          lr: Any, masks: tuple[list[Any], list[Any]], sw: Switches | None = None) -> None:
+    """One gradient-descent update in place; tied entries move by their summed gradient.
+    With switches, ``lr`` is one η per variant."""
+    Wm, bm = masks
+    fwd = forward(net, W, b, x, sw)
+    dW, db = gradients(net, fwd, reverse(net, W, fwd, t, _E, sw, None if sw is None else (lr, Wm)), sw)
     for group in net.ties:
-        total = sum((dW if kind == "W" else db)[l - 1][idx] for kind, l, idx in group)
+        parts = [(dW if kind == "W" else db)[l - 1][idx] for kind, l, idx in group]
+        total = sum(parts[1:], parts[0]) if sw is None else sw.tie_total(parts)
         for kind, l, idx in group:
             (dW if kind == "W" else db)[l - 1][idx] = total
-    Wm, bm = masks
     for l in range(net.L):
         W[l] -= lr * (dW[l] if Wm[l] is None else dW[l] * Wm[l])
-        b[l] -= lr * (db[l] if bm[l] is None else db[l] * bm[l])
+        step = lr * (db[l] if bm[l] is None else db[l] * bm[l])
+        b[l] -= step if sw is None else sw.bias_step(step)
 
 
 def _masks(net: Network) -> tuple[list[Any], list[Any]]:
@@ -293,9 +233,9 @@ def _masks(net: Network) -> tuple[list[Any], list[Any]]:
 BLOCK = 2048  # variants trained together: one block's arrays stay in cache across epochs
 
 
-def _train(net: Network, s: _State, lr: float, epochs: int, mode: str) -> None:
+def _train(net: Network, s: _State, lr: float, epochs: int, mode: str, sw: Switches | None = None) -> None:
     V = s.x.shape[2]
-    if V > BLOCK and epochs > 1:
+    if V > BLOCK and epochs > 1 and sw is None:  # switched variants are few: one block
         for lo in range(0, V, BLOCK):
             part = slice(lo, lo + BLOCK)
             block = _State([w[..., part].copy() for w in s.W], [c[..., part].copy() for c in s.b],
@@ -304,19 +244,21 @@ def _train(net: Network, s: _State, lr: float, epochs: int, mode: str) -> None:
             for whole, trained in zip(s.W + s.b, block.W + block.b, strict=True):
                 whole[..., part] = trained
         return
-    _train_block(net, s, lr, epochs, mode)
+    _train_block(net, s, lr, epochs, mode, sw)
 
 
-def _train_block(net: Network, s: _State, lr: float, epochs: int, mode: str) -> None:
+def _train_block(net: Network, s: _State, lr: float, epochs: int, mode: str, sw: Switches | None = None) -> None:
     masks = _masks(net)
+    S = s.x.shape[1]
+    lr_v = lr if sw is None else sw.lr(lr, S)
     for _ in range(epochs):
         if mode == "online":  # one update per sample, in order: the one loop the design allows
             # each step is a batch of one (PyTorch DataLoader(batch_size=1), Keras batch_size=1):
             # the sample's own loss, whose mean over one sample is itself, so no 1/S here
-            for k in range(s.x.shape[1]):
-                _step(net, s.W, s.b, s.x[:, k:k + 1], s.t[:, k:k + 1], lr, masks)
+            for k in range(S):
+                _step(net, s.W, s.b, s.x[:, k:k + 1], s.t[:, k:k + 1], lr_v, masks, sw)
         else:
-            _step(net, s.W, s.b, s.x, s.t, lr, masks)
+            _step(net, s.W, s.b, s.x, s.t, lr_v, masks, sw)
 
 
 def train(net: Network, values: Values, lr: float, epochs: int, mode: str = "batch") -> Values:
@@ -366,10 +308,10 @@ def _param_value(ex: Exercise, s: _State, name: str) -> np.ndarray:
     return s.W[l - 1] if kind == "W" else s.b[l - 1][:, 0]
 
 
-def value_of(ex: Exercise, s: _State, fwd: Forward, B: Ref) -> np.ndarray:
+def value_of(ex: Exercise, s: _State, fwd: Forward, B: Ref, sw: Switches | None = None) -> np.ndarray:
     """The value of a name: internal shape (*B's shape, [S,] V)."""
     if B.kind == "E":
-        return loss(ex.net, fwd.a[-1], s.t)
+        return loss(ex.net, fwd.a[-1], s.t) if sw is None else sw.E(ex.net, fwd.a[-1], s.t, loss)
     if B.kind == "a":
         return fwd.a[B.layer][B.index]
     if B.kind == "z":
@@ -385,7 +327,7 @@ def value_of(ex: Exercise, s: _State, fwd: Forward, B: Ref) -> np.ndarray:
     return _param_value(ex, s, B.name)
 
 
-def derivative(ex: Exercise, s: _State, fwd: Forward, A: Ref, B: Ref) -> np.ndarray:
+def derivative(ex: Exercise, s: _State, fwd: Forward, A: Ref, B: Ref, sw: Switches | None = None) -> np.ndarray:
     r"""The total derivative dA/dB: B's shape, then a sample axis when A or B is per sample, then V.
 
     With A = E, derivatives with respect to parameters sum over samples (E does); with A a
@@ -395,14 +337,15 @@ def derivative(ex: Exercise, s: _State, fwd: Forward, A: Ref, B: Ref) -> np.ndar
     per_sample = A.kind != "E"
 
     def dW(back: Backward, l: int) -> np.ndarray:
-        d, a = back.delta[l], fwd.a[l - 1]
+        d, a = back.delta[l], fwd.a[l - 1] if sw is None else sw.edge_input(l, fwd)
         return d[:, None] * a[None] if per_sample else _outer(d, a)  # (n, m, [S,] V)
 
     def db(back: Backward, l: int) -> np.ndarray:
         d = back.delta[l]
-        return d if per_sample else d.sum(axis=1)  # (n, [S,] V)
+        return d if per_sample else d.sum(axis=1) if sw is None else sw.bias_sum(d)[:, 0]  # (n, [S,] V)
 
-    return by_name(ex, s, fwd, A, B, reverse(ex.net, s.W, fwd, s.t, A), dW, db, lambda parts: sum(parts[1:], parts[0]))
+    total = (lambda parts: sum(parts[1:], parts[0])) if sw is None else sw.tie_total
+    return by_name(ex, s, fwd, A, B, reverse(ex.net, s.W, fwd, s.t, A, sw), dW, db, total)
 
 
 def by_name(ex: Exercise, s: _State, fwd: Forward, A: Ref, B: Ref, back: Backward, dW: Any, db: Any,
@@ -439,41 +382,46 @@ def per_sample(A: Ref | None, B: Ref) -> bool:
     return A.kind != "E" or B.per_sample
 
 
-def _answer(ex: Exercise, s: _State, q: Question) -> np.ndarray:
+def _answer(ex: Exercise, s: _State, q: Question, sw: Switches | None = None) -> np.ndarray:
     if q.sample is not None:
         k = q.sample
         s = _State(s.W, s.b, s.x[:, k:k + 1], s.t[:, k:k + 1])
-    fwd = forward(ex.net, s.W, s.b, s.x)
+    fwd = forward(ex.net, s.W, s.b, s.x, sw)
     A, B = q.quantity.a, q.quantity.b
-    out = value_of(ex, s, fwd, B) if A is None else derivative(ex, s, fwd, A, B)
+    out = value_of(ex, s, fwd, B, sw) if A is None else derivative(ex, s, fwd, A, B, sw)
     if per_sample(A, B) and (q.sample is not None or not ex.has_samples):
         out = out[..., 0, :]  # one sample: no sample axis
     return np.array(np.moveaxis(out, -1, 0))  # a copy: training goes on in place
 
 
-def solve(ex: Exercise, values: Values | None = None) -> dict[str, np.ndarray]:
+def solve(ex: Exercise, values: Values | None = None, sw: Switches | None = None,
+          questions: tuple[Question, ...] | None = None) -> dict[str, np.ndarray]:
     """Every question's answer for V variants at once: question id -> (V, *shape) float64.
 
     Questions that share a ``given`` share one training run, evaluated at each ``after_epochs``.
+    With switches ``sw`` (V variants of the computation) the values default to the exercise's
+    own, repeated V times; ``questions`` limits the questions answered.
     """
+    if values is None and sw is not None:
+        values = Values.of(ex, sw.V)
     with np.errstate(all="ignore"):  # an overflow shows as inf/NaN in the answer, not as a warning
-        return _solve(ex, values)
+        return _solve(ex, values, sw, ex.questions if questions is None else questions)
 
 
-def _solve(ex: Exercise, values: Values | None) -> dict[str, np.ndarray]:
+def _solve(ex: Exercise, values: Values | None, sw: Switches | None, questions: tuple[Question, ...]) -> dict[str, np.ndarray]:
     base = _State.of(values if values is not None else Values.of(ex))
     groups: dict[str, list[Question]] = {}
-    for q in ex.questions:
+    for q in questions:
         groups.setdefault(json.dumps(q.given), []).append(q)
     out: dict[str, np.ndarray] = {}
     for qs in groups.values():
         s = _given(ex, base, qs[0].given)
         done = 0
         for q in sorted(qs, key=lambda q: q.after_epochs):
-            _train(ex.net, s, ex.learning_rate, q.after_epochs - done, ex.mode)
+            _train(ex.net, s, ex.learning_rate, q.after_epochs - done, ex.mode, sw)
             done = q.after_epochs
-            out[q.id] = _answer(ex, s, q)
-    return {q.id: out[q.id] for q in ex.questions}
+            out[q.id] = _answer(ex, s, q, sw)
+    return {q.id: out[q.id] for q in questions}
 
 
 def to_plain(value: np.ndarray) -> float | list[Any]:
@@ -498,32 +446,42 @@ def function_outputs(fn: Function, case: Case) -> tuple[np.ndarray, ...]:
     given = dict(case.inputs)
     if fn.activation is not None:
         return tuple(activate(fn.activation, np.asarray(given["z"], float)) for _ in fn.returns)
+    return tuple(np.array(arr[..., 0]) for arr in function_variants(fn, case))
+
+
+def function_variants(fn: Function, case: Case, sw: Switches | None = None,
+                      returns: tuple[str, ...] | None = None) -> tuple[np.ndarray, ...]:
+    """What ``fn`` returns on ``case`` for each variant of ``sw`` (one without): each return with a
+    trailing variant axis; ``returns`` names other conventional returns. Not for an activation."""
+    given = dict(case.inputs)
     net = case.net
     L = net.L
+    V = 1 if sw is None else sw.V
     # copies: training below works in place and the case's inputs must stay as they are
-    W = [np.array(given.get(f"W{l}", np.zeros((net.sizes[l], net.sizes[l - 1]))), float)[..., None]
-         for l in range(1, L + 1)]
-    b = [np.array(given.get(f"b{l}", np.zeros((net.sizes[l], 1))), float).reshape(-1, 1)[..., None]
-         for l in range(1, L + 1)]
-    x = np.array(given.get("x", np.zeros((net.sizes[0], 1))), float)[..., None]
-    t = np.array(given.get("t", np.zeros((net.sizes[-1], x.shape[1]))), float)[..., None]
+    rep = lambda arr: np.repeat(np.asarray(arr, float)[..., None], V, axis=-1)
+    W = [rep(given.get(f"W{l}", np.zeros((net.sizes[l], net.sizes[l - 1])))) for l in range(1, L + 1)]
+    b = [rep(np.reshape(given.get(f"b{l}", np.zeros((net.sizes[l], 1))), (-1, 1))) for l in range(1, L + 1)]
+    x = rep(given.get("x", np.zeros((net.sizes[0], 1))))
+    t = rep(given.get("t", np.zeros((net.sizes[-1], x.shape[1]))))
     s = _State(W, b, x, t)
-    if "epochs" in given:
-        _train(net, s, float(given.get("lr", 0.5)), int(given["epochs"]), "batch")
-    if f"a{L}" in given and "x" not in given:  # a loss function: E from y and t alone
-        y = np.asarray(given[f"a{L}"], float)[..., None]
-        return tuple(np.asarray(loss(net, y, s.t)[0], dtype=float) for _ in fn.returns)
-    fwd = forward(net, s.W, s.b, s.x)
-    back = reverse(net, s.W, fwd, s.t, _E)
-    dW, db = gradients(net, fwd, back)
-    out = []
-    for name in fn.returns:
-        kind = name.rstrip("0123456789")
-        l = int(name[len(kind):] or 0)
-        if kind == "E":
-            arr = loss(net, fwd.a[L], s.t)
-        else:
-            arr = {"a": fwd.a, "z": fwd.z, "delta": back.delta}.get(kind, [None])[l] if kind in ("a", "z", "delta") \
-                else {"W": s.W, "b": s.b, "dW": dW, "db": db}[kind][l - 1]
-        out.append(np.array(arr[..., 0]))
+    with np.errstate(all="ignore"):  # a variant's wrong update may diverge: it explains nothing
+        if "epochs" in given:
+            _train(net, s, float(given.get("lr", 0.5)), int(given["epochs"]), "batch", sw)
+        E_of = (lambda y: loss(net, y, s.t)) if sw is None else (lambda y: sw.E(net, y, s.t, loss))
+        if f"a{L}" in given and "x" not in given:  # a loss function: E from y and t alone
+            E = E_of(rep(given[f"a{L}"]))
+            return tuple(E for _ in (fn.returns if returns is None else returns))
+        fwd = forward(net, s.W, s.b, s.x, sw)
+        back = reverse(net, s.W, fwd, s.t, _E, sw)
+        dW, db = gradients(net, fwd, back, sw)
+        out = []
+        for name in fn.returns if returns is None else returns:
+            kind = name.rstrip("0123456789")
+            l = int(name[len(kind):] or 0)
+            if kind == "E":
+                arr = E_of(fwd.a[L])
+            else:
+                arr = {"a": fwd.a, "z": fwd.z, "delta": back.delta}[kind][l] if kind in ("a", "z", "delta") \
+                    else {"W": s.W, "b": s.b, "dW": dW, "db": db}[kind][l - 1]
+            out.append(arr)
     return tuple(out)

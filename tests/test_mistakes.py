@@ -243,7 +243,7 @@ def test_matrix_form_mistakes(matrix):
     check(ex, "dW1", delta[1] @ n.x[::-1].T, "wrong_edge_input")
     check(ex, "dW2", delta[2] @ z[1].T, "z_instead_of_a")
     check(ex, "dW2", (y - t) @ o.T, "no_activation_derivative")
-    check(ex, "delta1", (n.W[1] @ delta[2]) * o * (1 - o), "transposed")
+    check(ex, "delta1", (n.W[1] @ delta[2]) * o * (1 - o), "transposed_backprop")
     check(ex, "delta1", np.outer(n.W[1][0], delta[2][0]) * o * (1 - o), "single_path_delta")
     check(ex, "delta1", n.W[1].T @ delta[2], "no_activation_derivative")
     check(ex, "dW1", n.grads(no_deriv=(1,))[0][0], "no_activation_derivative")
@@ -386,7 +386,7 @@ def test_reference_variant_is_the_solver(all_exercises):
         key = solver.solve(ex)
         for q in ex.questions:
             variants, answers = mistakes.variant_answers(ex, q)
-            assert variants[0].mistake == ""
+            assert variants[0].ids == ()
             np.testing.assert_allclose(answers[0], key[q.id][0], rtol=1e-12, atol=1e-14)
 
 
@@ -402,7 +402,7 @@ def test_messages_name_the_step_without_numbers(matrix, output_layer):
     assert "derivative" in d.step and "sigmoid" in d.step
     n = _sheet_dense()
     z, a, delta = n.backward()
-    d = check(matrix, "delta1", (n.W[1] @ delta[2]) * a[1] * (1 - a[1]), "transposed")
+    d = check(matrix, "delta1", (n.W[1] @ delta[2]) * a[1] * (1 - a[1]), "transposed_backprop")
     assert "W(2)ᵀ" in d.step
 
 
@@ -538,7 +538,7 @@ def test_a_large_layer_keeps_the_variants_few():
     }
     ex = spec.compile_spec(data, "large.json")
     variants, _ = mistakes.variant_answers(ex, _question(ex, "W2"))
-    assert len(variants) < 50
+    assert len(variants) < 80
     key = _key(ex)
     n = Dense(list(ex.W), list(ex.b), ex.x, ex.t)
     z, a, delta = n.backward()

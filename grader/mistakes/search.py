@@ -1,0 +1,286 @@
+r"""The search: which combination of mistakes and conventions explains a student's wrong values.
+
+Every candidate of one size (single parts, then pairs, then triples where cheap) is one variant
+on the solver's leading variant axis, so one batched solver call answers a question (or runs a
+function case) for all of them. The first size at which some candidate reproduces every value
+the student gave — every entry, every return, every case — is the simplest explanation; within
+it :data:`~grader.mistakes.catalogue.PRIORITY` decides. What each candidate computes on the
+exercise's questions and cases depends on the exercise only, so it is computed once per process
+and shared by every student of a class: diagnosing a wrong answer is then a few comparisons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import solver, spec
+from ..compare import within
+from ..spec import Case, Exercise, Function, Question
+from ..switches import Switches
+from . import catalogue, messages
+from .catalogue import REFERENCE, Candidate, Part
+
+CODE_TOLERANCE = spec.Tolerance("relabs", spec.CODE_RTOL, spec.CODE_ATOL)
+_TRAINING_LEVELS = 2  # pairs at most when a question or case trains (each variant trains)
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A diagnosis: a stable ``id`` (the parts' ids joined by "+"), the ``step`` to show the
+    student (no numbers), the ``ids`` of its parts and which of them are ``conventions``."""
+
+    id: str
+    step: str
+    ids: tuple[str, ...] = ()
+    conventions: tuple[str, ...] = ()
+
+
+_CACHE: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
+def _cached(key: tuple[Any, ...], keep: tuple[Any, ...], make: Any) -> Any:
+    """One value per exercise object and key; the objects are kept, so an id is never reused."""
+    hit = _CACHE.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], keep, strict=True)):
+        return hit[1]
+    if len(_CACHE) > 256:
+        _CACHE.clear()
+    value = make()
+    _CACHE[key] = (keep, value)
+    return value
+
+
+def _max_uses(ex: Exercise) -> int:
+    return max((len(p.uses) for p in ex.parameters.values() if p.shape == () and len(p.uses) > 1), default=0)
+
+
+def _squeeze_variants(arr: np.ndarray) -> np.ndarray:
+    """(V, *shape) with the singleton axes of shape dropped, as answers are compared."""
+    return arr.reshape((arr.shape[0],) + tuple(d for d in arr.shape[1:] if d != 1))
+
+
+def _all_close(got: np.ndarray, cands: np.ndarray, tol: spec.Tolerance) -> np.ndarray:
+    """Per candidate (axis 0): every entry of ``got`` within tolerance of the candidate's."""
+    if cands.shape[1:] != got.shape:
+        return np.zeros(cands.shape[0], dtype=bool)
+    finite = np.isfinite(cands)
+    with np.errstate(invalid="ignore", over="ignore"):  # a diverged candidate is close to nothing
+        ok = within(got[None], np.where(finite, cands, 0.0), tol) & finite
+    return ok.reshape(cands.shape[0], -1).all(axis=1)
+
+
+def _differs(cands: np.ndarray, ref: np.ndarray, tol: spec.Tolerance) -> np.ndarray:
+    """Per candidate: finite, and not within tolerance of the reference (so it is a mistake there)."""
+    finite = np.isfinite(cands.reshape(cands.shape[0], -1)).all(axis=1)
+    return finite & ~_all_close(ref, cands, tol)
+
+
+def _pick(found: Sequence[Candidate], names: messages.Names, ex: Exercise | None = None,
+          q: Question | None = None) -> Mistake | None:
+    """The first candidate found (in priority order), naming another that gives the same value."""
+    if not found:
+        return None
+    rank = {m: i for i, m in enumerate(catalogue.PRIORITY)}
+    ordered = sorted(found, key=lambda c: [rank[i] for i in c.ids])
+    first = ordered[0]
+    step = messages.message(first, names, ex, q)
+    other = next((c for c in ordered[1:] if set(c.ids) != set(first.ids) and not _implied(first, c)), None)
+    if other is not None:
+        step += f"; or, giving the same value: {messages.message(other, names, ex, q)}"
+    return Mistake("+".join(first.ids), step, first.ids, tuple(p.id for p in first.parts if p.convention))
+
+
+def _implied(first: Candidate, other: Candidate) -> bool:
+    """The first message already covers the other (+η trains exactly like a flipped y − t)."""
+    return "update_wrong_sign" in first.ids and set(other.ids) <= set(first.ids) | {"sign_flipped"}
+
+
+# ---------------------------------------------------------------------------- typed answers
+def variant_answers(ex: Exercise, q: Question, level: int = 0) -> tuple[list[Candidate], np.ndarray]:
+    """The candidates of one size (0: single parts) that apply to ``q``, with the reference first,
+    and their answers (V, *shape), computed once per exercise and question."""
+    def make() -> tuple[list[Candidate], np.ndarray]:
+        training = q.after_epochs > 0
+        ps = catalogue.parts(ex.net, ex.n_samples, _max_uses(ex), training)
+        cands = [REFERENCE, *catalogue.levels(ps, level + 1)[level]] if level < len(catalogue.levels(ps, level + 1)) \
+            else [REFERENCE]
+        sw = Switches(ex.net, [c.variant for c in cands])
+        return cands, solver.solve(ex, sw=sw, questions=(q,))[q.id]
+    return _cached(("q", id(ex), q.id, level), (ex, q), make)
+
+
+def _combination_tolerance(tol: spec.Tolerance, entries: int, level: int) -> spec.Tolerance | None:
+    """How close a typed answer must be to a pair or triple of mistakes: hundreds of candidates
+    cover much of the number line at 1%, so a short answer must match them more closely (one in
+    three significant figures more); triples only explain answers of several entries."""
+    if entries >= 4:
+        return tol
+    if level >= 2:
+        return None
+    if tol.mode == "relabs":
+        return spec.Tolerance("relabs", min(tol.rtol, 1e-3), tol.atol, tol.digits)
+    return tol if tol.digits >= 4 else None
+
+
+def diagnose(ex: Exercise, q: Question, got: np.ndarray) -> Mistake | None:
+    """The simplest combination that explains a wrong typed answer ``got`` to ``q`` within
+    ``q.tolerance``, or None. ``got`` is compared after squeezing singleton axes, as
+    :func:`grader.compare.compare` does. Never a diagnosis when ``got`` is right."""
+    try:
+        g = np.squeeze(np.asarray(got, dtype=float))
+    except (TypeError, ValueError):
+        return None
+    if not np.all(np.isfinite(g)):
+        return None
+    most = _TRAINING_LEVELS if q.after_epochs > 0 else 3
+    for level in range(most):
+        tol = q.tolerance if level == 0 else _combination_tolerance(q.tolerance, g.size, level)
+        if tol is None:
+            break
+        cands, answers = variant_answers(ex, q, level)
+        ans = _squeeze_variants(answers)
+        ref = ans[0]
+        if level == 0 and _all_close(g, ref[None], tol)[0]:
+            return None
+        if len(cands) == 1:
+            break
+        ok = _differs(ans, ref, tol) & _all_close(g, ans, tol)
+        T = np.array([c.answer_T for c in cands])
+        if T.any() and ans.ndim == 3:
+            flipped = np.swapaxes(ans[T], 1, 2)
+            ok[T] = _differs(flipped, ref, tol) & _all_close(g, flipped, tol)
+        elif T.any():
+            ok[T] = False
+        found = [cands[i] for i in np.nonzero(ok)[0]]
+        if found:
+            return _pick(found, messages.Names.of_exercise(ex), ex, q)
+    return None
+
+
+# ---------------------------------------------------------------------------- student functions
+def _returns(fn: Function) -> tuple[str, ...]:
+    """fn's returns, and δ of each layer whose db it returns (for a bias not summed, or summed wrongly)."""
+    extra = tuple(f"delta{r[2:]}" for r in fn.returns if r.startswith("db") and f"delta{r[2:]}" not in fn.returns)
+    return fn.returns + extra
+
+
+def case_variants(fn: Function, case: Case, level: int) -> tuple[list[Candidate], tuple[np.ndarray, ...]] | None:
+    """The candidates of one size for ``fn`` on ``case`` (reference first) and what each returns
+    (each return with a trailing variant axis, then δ for each db), or None when no mistake applies."""
+    if fn.activation is not None:
+        return None
+    given = dict(case.inputs)
+    net = case.net
+    training = "epochs" in given
+    loss_only = f"a{net.L}" in given and "x" not in given
+    kinds = {name.rstrip("0123456789") for name in fn.returns}
+    if not training and not loss_only and not kinds & {"delta", "dW", "db", "E"}:
+        return None
+
+    def make() -> tuple[list[Candidate], tuple[np.ndarray, ...]] | None:
+        S = np.shape(given.get("x", np.zeros((1, 1))))[1]
+        ps = catalogue.parts(net, S, 0, training, code=True)
+        if loss_only:
+            ps = [p for p in ps if p.id in ("half_dropped", "half_doubled", "half_added", "mean_over_samples",
+                                             "sum_over_samples")]
+        by_size = catalogue.levels(ps, min(level + 1, _TRAINING_LEVELS if training else 3))
+        if level >= len(by_size):
+            return None
+        cands = [REFERENCE, *by_size[level]]
+        sw = Switches(net, [c.variant for c in cands])
+        return cands, solver.function_variants(fn, case, sw, _returns(fn))
+    return _cached(("fn", id(fn), id(case), level), (fn, case), make)
+
+
+def diagnose_cases(fn: Function, cases: Sequence[Case], values: Sequence[tuple[np.ndarray, ...] | None]) -> Mistake | None:
+    """The simplest combination that explains ``fn``'s returns on every case at once (None for a
+    case that gave no result), or None. A candidate explains them when, on every case, every
+    return equals the candidate's (code tolerance) and some return is wrong; a db may also be δ
+    itself (not summed over samples) or δ summed over the neurons. When no candidate fits every
+    case and return, a single part that fits every wrong return (the rest being right) is named."""
+    got_all: list[tuple[Case, tuple[np.ndarray, ...]]] = []
+    for case, vals in zip(cases, values, strict=True):
+        if vals is None or len(vals) != len(fn.returns):
+            continue
+        try:
+            got_all.append((case, tuple(np.asarray(v, dtype=float) for v in vals)))
+        except (TypeError, ValueError):
+            continue
+    if not got_all:
+        return None
+    names = messages.Names.of_case(got_all[0][0].net)
+    tol = CODE_TOLERANCE
+    any_wrong = False
+    lenient: list[Candidate] = []
+    for level in range(3):
+        # a candidate that does not apply to a case (one sample's δ with one sample) is the reference there
+        per_case: list[tuple[dict[Candidate, tuple[bool, bool]], tuple[bool, bool]]] = []
+        order: dict[Candidate, None] = {}
+        for case, got in got_all:
+            computed = case_variants(fn, case, level)
+            if computed is None:
+                continue
+            cands, outs = computed
+            strict, partial, wrong = _case_fit(fn, cands, outs, got, tol)
+            any_wrong |= wrong
+            per_case.append(({c: (bool(strict[i]), bool(partial[i])) for i, c in enumerate(cands) if i},
+                             (bool(strict[0]), bool(strict[0]))))
+            order.update((c, None) for c in cands[1:])
+        if not per_case:
+            break
+        if not any_wrong:
+            return None
+        found = [c for c in order if all(fit.get(c, ref)[0] for fit, ref in per_case)]
+        if found:
+            return _pick(found, names)
+        if level == 0:
+            lenient = [c for c in order if all(fit.get(c, ref)[1] or fit.get(c, ref)[0] for fit, ref in per_case)
+                       and any(fit.get(c, (False, False))[1] for fit, _ in per_case)]
+    return _pick(lenient, names)
+
+
+def _case_fit(fn: Function, cands: list[Candidate], outs: tuple[np.ndarray, ...], got: tuple[np.ndarray, ...],
+              tol: spec.Tolerance) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per candidate on one case: fits every return (strict); fits every wrong return while the
+    rest are right, with one wrong return explained (partial); and whether any return is wrong."""
+    V = len(cands)
+    forms = np.array([c.form for c in cands])
+    T, U, N = forms == "T", forms == "db_delta", forms == "db_neurons"
+    names = _returns(fn)
+    strict = np.ones(V, dtype=bool)
+    explained = np.zeros(V, dtype=bool)
+    partial = np.ones(V, dtype=bool)
+    any_wrong = False
+    for k, name in enumerate(fn.returns):
+        arr = np.moveaxis(outs[k], -1, 0)  # (V, *shape)
+        g = got[k]
+        ref = arr[0]
+        right = g.shape == ref.shape and bool(np.all(within(g, ref, tol)))
+        any_wrong |= not right
+        match = _all_close(g, arr, tol) & ~T
+        if T.any() and arr.ndim == 3:  # the transpose, where it differs from the right matrix
+            flipped = np.swapaxes(arr[T], 1, 2)
+            match[T] = _all_close(g, flipped, tol) & _differs(flipped, ref, tol)
+        if name.startswith("db") and (U.any() or N.any()):  # δ itself, or δ summed over the neurons
+            delta = np.moveaxis(outs[names.index(f"delta{name[2:]}")], -1, 0)  # (V, n_l, S)
+            match[U] = _all_close(g, delta[U], tol) if g.shape != ref.shape or right else False
+            summed = delta[N].sum(axis=1)
+            match[N] = _all_close(g.reshape(-1), summed, tol) if g.size == summed.shape[1] and g.shape != ref.shape \
+                else right
+        strict &= match
+        partial &= match | right
+        if not right:
+            explained |= match
+    return strict, partial & explained, any_wrong
+
+
+def diagnose_function(fn: Function, case: Case, values: tuple[np.ndarray, ...]) -> Mistake | None:
+    """:func:`diagnose_cases` for one case."""
+    return diagnose_cases(fn, [case], [values])
+
+
+__all__ = ["Mistake", "Part", "diagnose", "diagnose_cases", "diagnose_function", "variant_answers", "case_variants"]

@@ -1,0 +1,246 @@
+r"""Switches of the solver's passes: mistakes and other conventions, one per variant.
+
+A :class:`Variant` is one point in the space of ways to compute back-propagation: the reference
+(every field at its default), a student's mistake (σ′ left out in one layer, ``t - y``, the
+hidden δ taken from the output error …), another convention (the mean over samples, no ½,
+the cross-entropy gradient), or a combination of them. :class:`Switches` turns a list of V
+variants into per-variant arrays on the solver's internal last axis, so that
+:func:`grader.solver.reverse`, :func:`~grader.solver.gradients`, the training step and
+:func:`~grader.solver.derivative` compute all V in one batched call, with one loop body for the
+reference and every variant. The solver calls the hooks below only when it is given switches.
+
+Everything here is pure NumPy on internal arrays: (n, S, V) activations, (n, m, V) weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .spec import Network
+
+# how f′ is taken in one layer; "" is the reference f′(z)
+ACT_MODES = ("none", "of_z", "of_a", "twice", "as_f")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to compute back-propagation; the defaults are the reference computation."""
+
+    loss: str = ""  # the loss whose gradient seeds the reverse pass ("" = the exercise's)
+    reduction: str = ""  # "sum" or "mean" over samples ("" = the exercise's)
+    loss_scale: float = 1.0  # ∂E/∂y times this: −1 t − y, 2 the ½ dropped, ½ a ½ added
+    E_scale: float = 1.0  # E times this (the same conventions for the value of E)
+    sample: int | None = None  # only this sample contributes (0 the first, −1 the last)
+    act: tuple[tuple[int, str], ...] = ()  # (layer, mode in ACT_MODES): how f′ is taken there
+    from_output: frozenset[int] = frozenset()  # layers l that back-propagate ∂E/∂a(l), not δ(l)
+    path: tuple[int, int] | None = None  # (l, k): ∂E/∂a(l-1) through neuron k of layer l only
+    edge: tuple[int, int] | None = None  # (l, k): dW(l) uses roll(a(l-1), k); k = 0: z(l-1)
+    backprop_T: int = 0  # layer l whose W(l) back-propagates untransposed
+    updated: bool = False  # back-propagate through the already updated weights (training)
+    lr: str = ""  # "sign": +η; "one": η = 1; "per_sample": η / S (training)
+    bias_sample: int = -1  # db = δ of this sample only
+    tie_use: int = -1  # a tied parameter's gradient = this use's only
+    no_bias: bool = False  # the forward pass leaves the biases out; db = 0
+    bias_fixed: bool = False  # the biases never move in training
+
+    def merge(self, other: Variant) -> Variant | None:
+        """Both variants at once, or None when they switch the same thing differently."""
+        ref = Variant()
+        out = {}
+        for f in dataclasses.fields(Variant):
+            a, b, r = getattr(self, f.name), getattr(other, f.name), getattr(ref, f.name)
+            if f.name in ("act", "from_output"):
+                if f.name == "act" and {l for l, _ in a} & {l for l, _ in b}:
+                    return None
+                out[f.name] = tuple(sorted(set(a) | set(b))) if f.name == "act" else a | b
+            elif f.name in ("loss_scale", "E_scale"):
+                out[f.name] = a * b
+            elif a != r and b != r and a != b:
+                return None
+            else:
+                out[f.name] = a if a != r else b
+        return Variant(**out)
+
+
+class Switches:
+    """V variants as per-variant arrays on the internal last axis (None where no variant switches)."""
+
+    def __init__(self, net: Network, variants: Sequence[Variant]):
+        L = net.L
+        self.variants = tuple(variants)
+        self.V = V = len(variants)
+        col = lambda f: np.array([f(v) for v in variants])
+        some = lambda arr: arr if arr.any() else None
+        self.loss_scale = col(lambda v: v.loss_scale).astype(float)
+        self.E_scale = col(lambda v: v.E_scale).astype(float)
+        which = [(v.loss or net.loss, v.reduction or net.reduction) for v in variants]
+        self.losses = [] if set(which) == {(net.loss, net.reduction)} else [
+            (dataclasses.replace(net, loss=lo, reduction=re), np.array([w == (lo, re) for w in which]))
+            for lo, re in sorted(set(which))]
+        self.sample = col(lambda v: -2 if v.sample is None else v.sample)
+        self.act: list[list[tuple[str, np.ndarray]]] = [[]]
+        self.from_output: list[Any] = [None]
+        self.edge: list[list[tuple[int, np.ndarray]]] = [[]]
+        self.path: list[Any] = [None]
+        self.backprop_T: list[Any] = [None]
+        for l in range(1, L + 1):
+            modes = sorted({m for v in variants for k, m in v.act if k == l})
+            self.act.append([(m, col(lambda v, l=l, m=m: (l, m) in v.act)) for m in modes])
+            self.from_output.append(some(col(lambda v, l=l: l in v.from_output)))
+            shifts = sorted({v.edge[1] for v in variants if v.edge and v.edge[0] == l})
+            self.edge.append([(k, col(lambda v, l=l, k=k: v.edge == (l, k))) for k in shifts])
+            mask = None
+            if any(v.path and v.path[0] == l for v in variants):
+                mask = np.ones((net.sizes[l], 1, V))
+                for i, v in enumerate(variants):
+                    if v.path and v.path[0] == l:
+                        mask[:, 0, i] = 0.0
+                        mask[v.path[1], 0, i] = 1.0
+            self.path.append(mask)
+            self.backprop_T.append(some(col(lambda v, l=l: v.backprop_T == l)))
+        self.updated = some(col(lambda v: v.updated).astype(float))
+        self.lr_mode = col(lambda v: v.lr)
+        self.bias_sample = col(lambda v: v.bias_sample)
+        self.tie_use = col(lambda v: v.tie_use)
+        self.bias_on = None if not any(v.no_bias for v in variants) else col(lambda v: not v.no_bias).astype(float)
+        fixed = col(lambda v: v.no_bias or v.bias_fixed)
+        self.bias_moves = (~fixed).astype(float) if fixed.any() else None
+
+    # ------------------------------------------------------------------ forward
+    def bias(self, b: np.ndarray) -> np.ndarray:
+        """The bias the forward pass adds: b, or 0 for the variants without biases."""
+        return b if self.bias_on is None else b * self.bias_on
+
+    # ------------------------------------------------------------------ seed
+    def loss_grad(self, net: Network, y: np.ndarray, t: np.ndarray, loss_grad: Any) -> np.ndarray:
+        r""":math:`\partial E/\partial y` per variant: its loss and reduction, scale, and samples."""
+        if not self.losses:
+            g = loss_grad(net, y, t)
+        else:
+            g = np.zeros_like(y)
+            for other, on in self.losses:
+                g = np.where(on, loss_grad(other, y, t), g)
+        g = g * self.loss_scale
+        S = y.shape[1]
+        which = self.sample
+        if S > 1 and (which > -2).any():
+            keep = np.ones((S, self.V))
+            for i in np.nonzero(which > -2)[0]:
+                keep[:, i] = 0.0
+                keep[which[i] % S, i] = 1.0
+            g = g * keep
+        return g
+
+    def E(self, net: Network, y: np.ndarray, t: np.ndarray, loss: Any) -> np.ndarray:
+        """E per variant: its loss and reduction, times its scale."""
+        if not self.losses:
+            E = loss(net, y, t)
+        else:
+            E = np.zeros(self.V)
+            for other, on in self.losses:
+                E = np.where(on, loss(other, y, t), E)
+        return E * self.E_scale
+
+    # ------------------------------------------------------------------ reverse
+    def vjp(self, l: int, name: str, z: np.ndarray, a: np.ndarray, ga: np.ndarray, vjp: Any) -> np.ndarray:
+        r""":math:`\delta^{(l)}`: the reference :math:`f'(z)^T g_a`, or f′ taken another way."""
+        d = vjp(name, z, a, ga)
+        for mode, on in self.act[l]:
+            d = np.where(on, _wrong_vjp(mode, name, z, a, ga, d, vjp), d)
+        return d
+
+    def propagated(self, l: int, ga: np.ndarray, delta: np.ndarray, A_kind: str, k: int) -> np.ndarray:
+        """What goes back through W(l): δ(l), or ∂E/∂a(l) (the output error, no f′), one path only."""
+        g = delta
+        if self.from_output[l] is not None:
+            g = np.where(self.from_output[l], ga, g)
+        if self.path[l] is not None and (A_kind == "E" or l < k):  # only where several paths meet
+            g = g * self.path[l]
+        return g
+
+    def back_weights(self, l: int, W: np.ndarray, fwd: Any, delta: np.ndarray, train: Any,
+                     outer: Any) -> np.ndarray:
+        """W(l) as the reverse pass uses it: the updated weights for that variant during training."""
+        if train is None or self.updated is None or l == 1:
+            return W
+        lr, Wm = train
+        dW = outer(delta, self.edge_input(l, fwd))
+        if Wm[l - 1] is not None:
+            dW = dW * Wm[l - 1]
+        return W - (self.updated * lr) * dW
+
+    def backprop(self, l: int, ga_prev: np.ndarray, W: np.ndarray, g: np.ndarray, Wa: Any) -> np.ndarray:
+        """:math:`W^{(l)T} g`, or :math:`W^{(l)} g` for the variants that forget the transpose."""
+        if self.backprop_T[l] is None:
+            return ga_prev
+        return np.where(self.backprop_T[l], Wa(W, g), ga_prev)
+
+    # ------------------------------------------------------------------ gradients
+    def edge_input(self, l: int, fwd: Any) -> np.ndarray:
+        """What multiplies δ(l) in dW(l): a(l-1), or another neuron's output, or z(l-1)."""
+        a = fwd.a[l - 1]
+        for k, on in self.edge[l]:
+            a = np.where(on, fwd.z[l - 1] if k == 0 else np.roll(fwd.a[l - 1], k, axis=0), a)
+        return a
+
+    def bias_sum(self, delta: np.ndarray) -> np.ndarray:
+        """Σ_s δ (n, S, V) -> (n, 1, V); one sample's δ, or 0 without biases."""
+        total = delta.sum(axis=1, keepdims=True)
+        S = delta.shape[1]
+        which = self.bias_sample
+        on = (which >= 0) & (which < S)
+        if S > 1 and on.any():
+            one = delta[:, np.clip(which, 0, S - 1), np.arange(self.V)][:, None, :]
+            total = np.where(on, one, total)
+        if self.bias_on is not None:
+            total = total * self.bias_on
+        return total
+
+    def tie_total(self, parts: list[np.ndarray]) -> np.ndarray:
+        """A tied parameter's gradient: the sum over its uses, or one use."""
+        total = sum(parts[1:], parts[0])
+        if len(parts) > 1:
+            for u, part in enumerate(parts):
+                total = np.where(self.tie_use == u, part, total)
+        return total
+
+    # ------------------------------------------------------------------ training
+    def lr(self, lr: float, S: int) -> np.ndarray:
+        """η per variant: −η going uphill, 1 without η, η / S divided by the batch size."""
+        m = self.lr_mode
+        return np.where(m == "sign", -lr, np.where(m == "one", 1.0, np.where(m == "per_sample", lr / S, lr)))
+
+    def bias_step(self, step: np.ndarray) -> np.ndarray:
+        return step if self.bias_moves is None else step * self.bias_moves
+
+
+def _wrong_vjp(mode: str, name: str, z: np.ndarray, a: np.ndarray, ga: np.ndarray, d: np.ndarray,
+               vjp: Any) -> np.ndarray:
+    """δ with f′ taken wrongly: left out, of z (σ′ as z(1 − z)), of a (σ′(a)), twice, or f itself."""
+    if mode == "none":
+        return ga
+    if mode == "as_f":
+        return ga * a
+    if mode == "twice":
+        return vjp(name, z, a, d)
+    if mode == "of_z":
+        return ga * z * (1.0 - z) if name == "sigmoid" else ga * (1.0 - z * z)
+    # of_a: the derivative of z evaluated at the output a
+    if name == "sigmoid":
+        s = 1.0 / (1.0 + np.exp(-a))
+        return ga * s * (1.0 - s)
+    return ga * (1.0 - np.tanh(a) ** 2)
+
+
+def applies(mode: str, activation: str) -> bool:
+    """Whether f′ taken in ``mode`` differs from f′ for this activation."""
+    if activation in ("linear", "softmax"):
+        return mode == "none" and activation != "linear"
+    if activation == "relu":
+        return mode in ("none", "as_f")
+    return True
