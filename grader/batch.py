@@ -53,7 +53,8 @@ class BatchSummary:
 
 
 def _pick(folder: Path) -> Path | None:
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith("."))
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith(".")
+                   and p.name != "submission_metadata.json")  # Gradescope's, not the student's
     for name in ("submission.py", "submission.ipynb", "answers.json"):
         if (folder / name) in files:
             return folder / name
@@ -146,18 +147,28 @@ def grade_one(path: str, exercise: str, isolation: str = "best-effort", student:
         r = _failed(exercise, str(exc), not path.endswith(".json"))
     except Exception as exc:  # a bug of ours must not stop the class: record it and go on
         r = _failed(exercise, f"internal error while grading: {type(exc).__name__}: {exc}", not path.endswith(".json"))
-    return report.results_data(r)
+    data = report.results_data(r)
+    given = {t.id: t.got for t in r.tests if t.got is not None}  # typed answers, for shared-answer detection
+    if given and student is not None:
+        data["answers"] = given
+    return data
 
 
 # ---------------------------------------------------------------------------- the batch
 def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: int | None = None,
         resume: bool = False, isolation: str = "best-effort",
-        progress: Callable[[int, int], None] | None = None) -> BatchSummary:
-    """Grade every submission of ``folder`` against ``exercise``; write results, gradebook, summary."""
+        progress: Callable[[int, int], None] | None = None, lms: Any = None) -> BatchSummary:
+    """Grade every submission of ``folder`` against ``exercise``; write results, gradebook, summary.
+
+    ``lms`` (:class:`grader.lms.course.Options`): a roster, LMS gradebooks, late penalties, overrides."""
     from . import spec
+    from .lms.course import Course, Options
 
     ex = spec.load_exercise(exercise)  # fail early, once, on a bad exercise
     subs = discover(folder)
+
+    # a bad roster, times or overrides file stops the run before anything is graded
+    course = Course(lms if lms is not None else Options(), ex, folder, [s.student for s in subs])
     out = Path(out) if out is not None else Path(str(Path(folder).resolve()) + "-grades")
     results_dir = out / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -182,6 +193,8 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
 
     per_student = "variants" in ex.raw and bool(os.environ.get(SECRET_ENV))
     student_of = (lambda s: s.student) if per_student else (lambda s: None)
+    if per_student:  # the matched person's variant (the submission's name without a roster)
+        student_of = lambda s: course.student_key(s.student)
 
     def save(s: Submission, data: dict[str, Any]) -> None:
         nonlocal done
@@ -232,8 +245,16 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
                 save(s, data)
     shutil.rmtree(staging, ignore_errors=True)
     rows = [json.loads((results_dir / f"{s.student}.json").read_text("utf-8")) for s in subs]
-    report.write_atomic(out / "gradebook.csv", gradebook_csv(rows))
-    text = summary_text(ex.id, rows)
+    finished = course.finish(ex, subs, rows)
+    for data, old in zip(finished.rows, rows, strict=False):  # the result shows overrides, lateness
+        if data != old:
+            report.write_atomic(results_dir / f"{data['student']}.json", report.dumps(data))
+    graded = finished.rows[:len(rows)]  # the summary's statistics are of final scores
+    rows, columns, lms_lines = finished.rows, finished.columns, finished.lines
+    for name, content in finished.files.items():
+        report.write_atomic(out / name, content)
+    report.write_atomic(out / "gradebook.csv", gradebook_csv(rows, columns))
+    text = summary_text(ex.id, graded) + "".join(line + "\n" for line in lms_lines)
     if "variants" in ex.raw:
         text += ("\nEach student was graded on their own variant.\n" if per_student else
                  f"\nThe exercise has per-student variants, but {SECRET_ENV} is not set: "
@@ -255,16 +276,17 @@ def _num(x: float) -> str:
     return format(round(float(x), 4), "g")
 
 
-def gradebook_csv(rows: list[dict[str, Any]]) -> str:
-    """Student id, score, max, percent, then one column per question or case (its points)."""
+def gradebook_csv(rows: list[dict[str, Any]], extra: list[tuple[str, Callable[[dict], str]]] = ()) -> str:
+    """Student id, score, max, percent, the ``extra`` columns (roster, lateness, overrides: header
+    and a function of the row), then one column per question or case (its points)."""
     cols = _columns(rows)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["student", "score", "max_score", "percent", *cols])
+    w.writerow(["student", "score", "max_score", "percent", *(h for h, _ in extra), *cols])
     for r in rows:
         by_id = {t["id"]: t["score"] for t in r["tests"]}
         w.writerow([r["student"], _num(r["score"]), _num(r["max_score"]), _num(r["percent"]),
-                    *(_num(by_id[c]) if c in by_id else "" for c in cols)])
+                    *(f(r) for _, f in extra), *(_num(by_id[c]) if c in by_id else "" for c in cols)])
     return buf.getvalue()
 
 

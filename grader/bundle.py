@@ -104,7 +104,7 @@ _MINIMAL = {
     "pyproject.toml": '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n',
     "setup.cfg": (
         "[metadata]\nname = grader\nversion = attr: grader.__version__\n\n[options]\npython_requires = >=3.10\n"
-        "packages =\n    grader\n    grader.exercises\n    grader.schema\n    grader.sandbox\n"
+        "packages =\n    grader\n    grader.exercises\n    grader.schema\n    grader.sandbox\n    grader.lms\n"
         "package_dir =\n    grader.exercises = exercises\ninstall_requires =\n    numpy>=1.22\n    click>=8.0\n"
         "    jsonschema>=4.18\n    nbformat>=5.1\n\n[options.package_data]\ngrader.exercises = *.json\n"
         "grader.schema = *.json\n\n[options.entry_points]\nconsole_scripts =\n    grade = grader.cli:main\n"

@@ -169,6 +169,24 @@ def validate(exercises: tuple[str, ...]) -> None:
         click.get_current_context().exit(EXIT_USAGE)
 
 
+def _late_options(f):
+    """--deadline, --late-penalty, --grace, --late-cap (and GRADER_* variables), shared by
+    ``check``, ``batch`` and ``bundle``."""
+    for opt in reversed([
+        click.option("--deadline", envvar="GRADER_DEADLINE", metavar="ISO8601",
+                     help="Due time with its zone, e.g. 2026-03-01T23:59:00+01:00 (late penalties)."),
+        click.option("--late-penalty", type=click.FloatRange(0, 100), envvar="GRADER_LATE_PENALTY",
+                     metavar="PCT_PER_DAY", help="Percent of the score lost per day (or part of one) late."),
+        click.option("--grace", envvar="GRADER_GRACE", metavar="DURATION", help="Not late within this, e.g. 15m."),
+        click.option("--late-cap", envvar="GRADER_LATE_CAP", metavar="DURATION",
+                     help="Later than this after the deadline scores 0, e.g. 7d."),
+        click.option("--overrides", envvar="GRADER_OVERRIDES", type=click.Path(dir_okay=False),
+                     help="CSV student,question,points,reason (question * = the whole score)."),
+    ]):
+        f = opt(f)
+    return f
+
+
 @cli.command("batch")
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option("-e", "--exercise", envvar="GRADER_EXERCISE", default=grading.DEFAULT_EXERCISE, show_default=True,
@@ -178,7 +196,22 @@ def validate(exercises: tuple[str, ...]) -> None:
 @click.option("--resume", is_flag=True, help="Keep results of unchanged submissions from an earlier (interrupted) run.")
 @click.option("--isolation", type=click.Choice(["best-effort", "strict"]), default="best-effort",
               envvar="GRADER_ISOLATION", show_default=True)
-def batch(folder: str, exercise: str, out: str | None, jobs: int | None, resume: bool, isolation: str) -> None:
+@click.option("--roster", envvar="GRADER_ROSTER", type=click.Path(dir_okay=False),
+              help="Canvas or Moodle export, Gradescope or GitHub Classroom roster, or CSV student,email,id.")
+@click.option("--gradebook", "gradebook", type=click.Choice(["csv", "canvas", "moodle"]), default="csv",
+              envvar="GRADER_GRADEBOOK", show_default=True,
+              help="Also write gradebook-canvas.csv or gradebook-moodle.csv (needs --roster).")
+@click.option("--assignment", envvar="GRADER_ASSIGNMENT", metavar="NAME",
+              help='The gradebook column: Canvas "Title (ID)"; default the exercise title.')
+@click.option("--match", type=click.Choice(["email", "idnumber", "username"]), default="email",
+              envvar="GRADER_MATCH", show_default=True, help="Moodle: the identity column of gradebook-moodle.csv.")
+@_late_options
+@click.option("--times", envvar="GRADER_TIMES", type=click.Path(dir_okay=False),
+              help="CSV student,submitted_at (else Gradescope metadata, git, file times).")
+def batch(folder: str, exercise: str, out: str | None, jobs: int | None, resume: bool, isolation: str,
+          roster: str | None, gradebook: str, assignment: str | None, match: str, deadline: str | None,
+          late_penalty: float | None, grace: str | None, late_cap: str | None, overrides: str | None,
+          times: str | None) -> None:
     """Grade every submission in FOLDER: per-student results, a CSV gradebook and a summary.
 
     A file per student (alice.py, bob.ipynb, carol.json) or a folder per student (alice/submission.py).
@@ -187,8 +220,14 @@ def batch(folder: str, exercise: str, out: str | None, jobs: int | None, resume:
     Example:
       grade batch submissions/ --exercise tutorial-4 --out grades/
       grade batch submissions/ -e tutorial-4 -o grades/ --resume     (after an interruption)
+      grade batch moodle-download/ -e tutorial-4 --roster grades-export.csv --gradebook moodle
+      grade batch subs/ --roster canvas.csv --gradebook canvas --deadline 2026-03-01T23:59+01:00 --late-penalty 10
     """
     from . import batch as batch_mod
+    from .lms import course
+
+    lms = course.options(roster, gradebook, assignment, match, deadline, late_penalty, grace, late_cap, times,
+                         overrides)
 
     bar = None
     if sys.stderr.isatty():
@@ -199,12 +238,13 @@ def batch(folder: str, exercise: str, out: str | None, jobs: int | None, resume:
             bar.length = total
             bar.update(done - bar.pos)
 
-    summary = batch_mod.run(folder, exercise, out, jobs, resume, isolation, progress)
+    summary = batch_mod.run(folder, exercise, out, jobs, resume, isolation, progress, lms)
     if bar is not None:
         bar.render_finish()
     click.echo(summary.text, nl=False)
+    more = f", {summary.out}/gradebook-{gradebook}.csv" if gradebook != "csv" else ""
     click.echo(f"\nGraded {summary.graded}, kept {summary.reused} of {summary.total}; "
-               f"wrote {summary.out}/gradebook.csv, {summary.out}/summary.txt, {summary.out}/results/")
+               f"wrote {summary.out}/gradebook.csv{more}, {summary.out}/summary.txt, {summary.out}/results/")
 
 
 @cli.command("figure")

@@ -1,0 +1,112 @@
+"""Shared answers: typed answers that fit another student's variant better than their own.
+
+With per-student variants each key is different, so answers copied from a classmate match the
+classmate's variant. For every pair of students only the questions whose answers differ between
+their two variants count (a question whose answer does not depend on the varied values says
+nothing); a finding needs most of those (:data:`SHARE`) to fit the other's variant and more to
+fit it than the student's own. A finding is listed in the summary for the instructor to look at; it never changes a
+grade.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import GraderError
+from ..spec import Exercise
+
+MIN_QUESTIONS = 2  # fewer matching questions than this is not worth a line
+SHARE = 0.75  # of the questions that tell the two variants apart; chance agreement stays far below
+
+
+@dataclass(frozen=True)
+class Finding:
+    student: str
+    other: str
+    matches_other: int
+    matches_own: int
+    questions: int  # answered questions whose answers differ between the two variants
+
+    def line(self, label: Callable[[str], str] = str) -> str:
+        return (f"  {label(self.student)}'s answers match {label(self.other)}'s variant on {self.matches_other} of "
+                f"{self.questions} questions (their own on {self.matches_own})")
+
+
+def _as_array(value: Any) -> np.ndarray | None:
+    from ..compare import parse_value
+
+    try:
+        return np.squeeze(parse_value(value))
+    except (ValueError, TypeError):
+        return None
+
+
+def find(ex: Exercise, answers: dict[str, dict[str, Any]], everyone: list[str],
+         key_of: Callable[[str], dict[str, np.ndarray]]) -> list[Finding]:
+    """Findings for the students of ``answers`` (student -> their typed answers) against the
+    variants of ``everyone`` (``key_of(student)`` is that variant's key)."""
+    from ..compare import within
+
+    people = sorted(set(everyone) | set(answers))
+    keys = {p: key_of(p) for p in people}
+    writers = sorted(answers)
+    index = {p: i for i, p in enumerate(people)}
+    hit = np.zeros((len(writers), len(people)), dtype=int)  # answers of w fit p's variant
+    differs = np.zeros((len(writers), len(people)), dtype=int)  # ... on questions where p's and w's differ
+    own = np.zeros((len(writers), len(people)), dtype=int)  # ... where w's fits w's own
+    for q in ex.questions:
+        K = [np.squeeze(np.asarray(keys[p][q.id], dtype=float)) for p in people]
+        if any(k.shape != K[0].shape for k in K):
+            continue
+        K = np.stack(K)  # (people, ...)
+        axes = tuple(range(1, K.ndim))
+        for i, w in enumerate(writers):
+            a = _as_array(answers[w].get(q.id)) if q.id in answers[w] else None
+            if a is None or a.shape != K.shape[1:]:
+                continue
+            fits = within(a[None], K, q.tolerance).all(axis=axes) if axes else within(a[None], K, q.tolerance)
+            mine = K[index[w]]
+            distinct = ~(within(mine[None], K, q.tolerance).all(axis=axes) if axes
+                         else within(mine[None], K, q.tolerance))
+            differs[i] += distinct
+            hit[i] += fits & distinct
+            own[i] += distinct & bool(fits[index[w]])
+    out = []
+    for i, w in enumerate(writers):
+        for j, p in enumerate(people):
+            if p == w or hit[i, j] < max(MIN_QUESTIONS, SHARE * differs[i, j]) or hit[i, j] <= own[i, j]:
+                continue
+            out.append(Finding(w, p, int(hit[i, j]), int(own[i, j]), int(differs[i, j])))
+    return out
+
+
+def summary_lines(ex: Exercise, rows: list[dict[str, Any]], student_key: Callable[[str], str],
+                  everyone: list[str] = (), label: Callable[[str], str] = str) -> list[str]:
+    """The summary's section on shared answers (empty without per-student variants)."""
+    from ..grading import reference
+    from ..spec import load_exercise
+    from ..variants import SECRET_ENV
+
+    if "variants" not in ex.raw or not os.environ.get(SECRET_ENV):
+        return []
+    answers = {student_key(r["student"]): r["answers"] for r in rows if r.get("answers")}
+    if not answers:
+        return []
+    graded = [student_key(r["student"]) for r in rows]
+
+    def key_of(student: str) -> dict[str, np.ndarray]:
+        return reference(load_exercise(ex.path, student))
+
+    try:
+        findings = find(ex, answers, [*graded, *everyone], key_of)
+    except GraderError as exc:
+        return ["", f"Shared answers: not checked ({exc})"]
+    if not findings:
+        return ["", "Shared answers: no answers match another student's variant better than their own"]
+    return ["", "Shared answers (answers that fit another student's variant better than their own; "
+            "grades unchanged):", *(f.line(label) for f in findings)]
