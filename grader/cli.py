@@ -82,7 +82,7 @@ def cli() -> None:
               help="Exit 1 when the score is below this percentage.")
 @click.option("--isolation", type=click.Choice(["best-effort", "strict"]), default="best-effort",
               envvar="GRADER_ISOLATION", show_default=True,
-              help="strict: refuse to run code (exit 3) where the sandbox cannot isolate the network.")
+              help="strict: refuse to run code (exit 3) where the sandbox cannot isolate the network or filter syscalls.")
 @click.option("--student", envvar="GRADER_STUDENT",
               help="Grade this student's variant (exercises with variants; needs GRADER_SECRET).")
 def check(file: str, exercise: str | None, fmt: str, output: str | None, show_expected: bool,

@@ -454,6 +454,10 @@ def check_sysv_found_nothing(run, ctx):
     assert _host_sysv(0x6772AD01) == []
 
 
+def check_refused_eperm(run, ctx):
+    assert _value(run) == 1.0, f"errno {_value(run):g}, not EPERM: {run.output}"
+
+
 def check_none(run, ctx):
     pass
 
@@ -661,12 +665,15 @@ def test_a_killed_worker_is_replaced(box, tmp_path):
 
 
 def test_strict_isolation_follows_doctor(layers):
-    if layers["network namespace"][0]:
+    if layers["network namespace"][0] and layers["seccomp filter"][0]:
         with Sandbox("strict") as sandbox:
             assert_correct(run_correct(sandbox))
     else:
         with pytest.raises(SandboxUnavailable), Sandbox("strict") as sandbox:
             sandbox.start()
+    # where the syscall filter cannot be applied, strict refuses to run code at all
+    with pytest.raises(SandboxUnavailable, match="seccomp filter"), Sandbox("strict", _disable=["seccomp"]) as box:
+        box.start()
     with pytest.raises(ValueError):
         Sandbox("paranoid")
 

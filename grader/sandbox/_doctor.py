@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import socket
 import tempfile
 from pathlib import Path
@@ -20,6 +21,7 @@ import ctypes, json, os, resource, socket, sys
 DENIED = {denied!r}
 PORT = {port!r}
 OUTSIDE = {outside!r}
+IO_URING_SETUP = {io_uring!r}
 
 
 def _try(fn):
@@ -49,6 +51,14 @@ def _import_unhooked():
     return __import__("grader.solver").solver.__file__
 
 
+def _syscall_errno(libc, nr, *args):
+    if nr is None:
+        return "not checked"
+    libc.syscall.restype = ctypes.c_long
+    result = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
+    return "allowed" if result >= 0 else os.strerror(ctypes.get_errno())
+
+
 def probe():
     libc = ctypes.CDLL(None, use_errno=True)
     sig = ctypes.c_int(-1)
@@ -68,6 +78,7 @@ def probe():
         "env": sorted(os.environ),
         "cgroup": _try(lambda: open("/proc/self/cgroup").read().replace("\n", " ")),
         "ipc_ns": _try(lambda: os.readlink("/proc/self/ns/ipc")),
+        "io_uring": _syscall_errno(libc, IO_URING_SETUP, 8, 0),
     }}
     print("DOCTOR " + json.dumps(report))
     return 1.0
@@ -102,7 +113,8 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
     try:
         with tempfile.TemporaryDirectory() as tmp, _sandbox.Sandbox(isolation) as box:
             path = Path(tmp) / "doctor_probe.py"
-            path.write_text(_PROBE.format(denied=targets, port=listener.getsockname()[1], outside=outside))
+            path.write_text(_PROBE.format(denied=targets, port=listener.getsockname()[1], outside=outside,
+                                          io_uring=425 if platform.machine() in ("x86_64", "aarch64") else None))
             box.start()
             hello = box._hello
             run = box.run(load_source(path), [Call("probe", ())], limits)
@@ -154,6 +166,10 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
     own = "allowed: " + os.readlink("/proc/self/ns/ipc")
     rows["ipcns"] = (ok and ipc.startswith("allowed: ipc:") and ipc != own,
                  f"{detail}; the child's IPC namespace: {ipc[len('allowed: '):]}, the grader's: {own[len('allowed: '):]}")
+    ok, detail = reported("seccomp")
+    uring = report.get("io_uring", "not checked")
+    rows["seccomp"] = (ok and uring == os.strerror(1),
+                       f"{detail}; io_uring_setup() in the child: {uring}")
     mountns = hello.get("mountns", [False, "not reported"])
     rows["mountns"] = (bool(mountns[0]), str(mountns[1]))
     ok, detail = reported("landlock")

@@ -32,6 +32,7 @@ from .model import Call, CallOutcome, Limits, SubmissionRun
 
 WORKER_SCRIPT = Path(W.__file__).resolve().parent  # run as a directory: python -I .../_worker
 ISOLATION_MODES = ("best-effort", "strict")
+STRICT = ("netns", "seccomp")  # what --isolation strict will not run code without
 MAX_HELPERS, MAX_HELPER_BYTES = 32, 4 * MAX_BYTES
 START_TIMEOUT = 60.0
 DEFAULT_LIMITS = Limits()  # frozen, so one shared default is safe
@@ -329,10 +330,13 @@ class Sandbox:
         self._ns = _namespace(self._proc.pid)
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _stop, self._proc, self._scratch, self._ns)
-        if self.isolation == "strict" and not hello.get("layers", {}).get("netns", [False])[0]:
-            detail = hello.get("layers", {}).get("netns", [False, "unknown"])[1]
-            self._shutdown()
-            raise SandboxUnavailable(f"--isolation strict: the network cannot be isolated here ({detail})")
+        if self.isolation == "strict":
+            layers = hello.get("layers", {})
+            missing = [f"{W.LAYERS[key]} ({layers.get(key, [False, 'unknown'])[1]})" for key in STRICT
+                       if not _applied(layers, key)]
+            if missing:
+                self._shutdown()
+                raise SandboxUnavailable(f"--isolation strict: cannot be applied here: {'; '.join(missing)}")
 
     def _kill_worker(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
@@ -362,7 +366,7 @@ class Sandbox:
             blobs.append(data)
         req = {"filename": filename, "display_name": source.path.name, "module": _module_name(stem),
                "notebook": notebook, "code": source.code, "helpers": helper_msgs,
-               "limits": dataclasses.asdict(limits), "require": ["netns"] if self.isolation == "strict" else []}
+               "limits": dataclasses.asdict(limits), "require": list(STRICT) if self.isolation == "strict" else []}
         with self._lock:
             run = _Run(self, req, call_msgs, blobs, limits).go()
         return dataclasses.replace(run, notes=tuple(refused)) if refused else run

@@ -63,6 +63,7 @@ class Plan:
         self.ruleset_fd: int | None = None
         self.shared_netns = False
         self.abi = 0
+        self.seccomp = b""  # the BPF program
         self.worker_pid = os.getpid()
         self.cgroup_parents: dict | None = None
         self.path = python_roots(self.denied, self.hidden)

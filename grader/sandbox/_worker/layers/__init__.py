@@ -65,7 +65,7 @@ def child_order(root: bool) -> list[Layer]:
 
 
 from . import (cgroup, dumpable, ipcns, landlock, mountns, netns, pdeathsig,  # noqa: E402 - they subclass Layer
-               rlimits, subreaper, user, userns)
+               rlimits, seccomp, subreaper, user, userns)
 
 TABLE: tuple[Layer, ...] = (
     Note("process", "separate process"),
@@ -81,6 +81,7 @@ TABLE: tuple[Layer, ...] = (
     pdeathsig.LAYER,
     dumpable.LAYER,
     rlimits.LAYER,
+    seccomp.LAYER,
     Note("hidden", "grader not importable"),
 )
 LAYERS = {layer.key: layer.name for layer in TABLE}
