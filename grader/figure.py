@@ -68,13 +68,111 @@ def entry_labels(ex: Exercise) -> dict[tuple[str, int, tuple[int, ...]], tuple[s
     return out
 
 
+# ---------------------------------------------------------------------------- label placement
+CHAR_W = 7.0  # width of one character of 12 px sans-serif, rounded up (the label test measures real glyphs)
+HALO = 2.0  # the white stroke around a label
+_CANDIDATES = (0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8, 0.33, 0.67, 0.44, 0.56, 0.24, 0.76, 0.16, 0.84)
+
+
+def label_box(px: float, py: float, angle: float, text: str) -> list[tuple[float, float]]:
+    """The corners of an edge label drawn at (px, py - 4) and rotated by ``angle`` about (px, py)."""
+    w = CHAR_W * len(text) / 2 + HALO
+    a = math.radians(angle)
+    ca, sa = math.cos(a), math.sin(a)
+    return [(px + u * ca - v * sa, py + u * sa + v * ca) for u, v in ((-w, -15.5), (w, -15.5), (w, 0.5), (-w, 0.5))]
+
+
+def _axes(poly: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    return [(poly[k][1] - poly[k - 1][1], poly[k - 1][0] - poly[k][0]) for k in range(len(poly))]
+
+
+def polygons_overlap(p: list[tuple[float, float]], q: list[tuple[float, float]]) -> bool:
+    """Whether two convex polygons overlap (separating axis theorem)."""
+    for ax, ay in _axes(p) + _axes(q):
+        a = [x * ax + y * ay for x, y in p]
+        b = [x * ax + y * ay for x, y in q]
+        if max(a) <= min(b) or max(b) <= min(a):
+            return False
+    return True
+
+
+def circle_overlaps(poly: list[tuple[float, float]], cx: float, cy: float, r: float) -> bool:
+    """Whether a convex polygon and a circle overlap."""
+    if polygons_overlap(poly, [(cx - r, cy - r), (cx + r, cy - r), (cx + r, cy + r), (cx - r, cy + r)]):
+        for k in range(len(poly)):  # near a corner of the square: measure the distance to the polygon
+            (x0, y0), (x1, y1) = poly[k - 1], poly[k]
+            dx, dy = x1 - x0, y1 - y0
+            t = max(0.0, min(1.0, ((cx - x0) * dx + (cy - y0) * dy) / (dx * dx + dy * dy or 1.0)))
+            if math.hypot(x0 + t * dx - cx, y0 + t * dy - cy) < r:
+                return True
+        inside = all((x1 - x0) * (cy - y0) - (y1 - y0) * (cx - x0) >= 0
+                     for (x0, y0), (x1, y1) in zip(poly[-1:] + poly[:-1], poly, strict=True))
+        return inside or all((x1 - x0) * (cy - y0) - (y1 - y0) * (cx - x0) <= 0
+                             for (x0, y0), (x1, y1) in zip(poly[-1:] + poly[:-1], poly, strict=True))
+    return False
+
+
+def _place(edges: list[tuple[tuple[float, float], tuple[float, float], str]], circles: list[tuple[float, float]],
+           boxes: list[list[tuple[float, float]]]) -> list[tuple[float, float, float]] | None:
+    """A point and an angle on each edge where its label overlaps no other label, no neuron and
+    no box; None where some edge has no such point (the caller spreads the layers further)."""
+    placed: list[tuple[float, float, float]] = []
+    taken = list(boxes)
+    for (x0, y0), (x1, y1), text in edges:
+        angle = math.degrees(math.atan2(y1 - y0, x1 - x0))
+        for t in _CANDIDATES:
+            px, py = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+            poly = label_box(px, py, angle, text)
+            if any(circle_overlaps(poly, cx, cy, R + 3) for cx, cy in circles):
+                continue
+            if any(polygons_overlap(poly, other) for other in taken):
+                continue
+            placed.append((px, py, angle))
+            taken.append(poly)
+            break
+        else:
+            return None
+    return placed
+
+
+def _rect(x: float, y: float, w: float, h: float) -> list[tuple[float, float]]:
+    return [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+
+
 def _data_text(values: np.ndarray) -> str:
     vals = [value_text(v) for v in values[:3]]
     return ", ".join(vals) + (", …" if len(values) > 3 else "")
 
 
 def svg(ex: Exercise) -> str:
-    """The network of ``ex`` as a standalone SVG document (also valid inline in HTML)."""
+    """The network of ``ex`` as a standalone SVG document (also valid inline in HTML). The layers
+    are spread further apart until every edge label has a place of its own."""
+    for dx in range(DX, 4 * DX + 1, 30):
+        out = _svg(ex, dx)
+        if out is not None:
+            return out
+    return _svg(ex, 4 * DX, force=True)
+
+
+def _group_label(ex: Exercise, l: int) -> list[str]:
+    """The names of layer l's weight matrix and bias vector (declared, else the default ``W(l)``,
+    ``b(l)``), whether the spec names its edges one by one or the layer as a matrix."""
+    names = ex.layer_names[l] if l < len(ex.layer_names) else {}
+    out = [names[k] for k in ("weights", "bias") if k in names]
+    out += [n for n, p in ex.parameters.items() if p.shape != () and p.uses[0][1] == l and n not in out]
+    kinds = {ex.names[n].kind for n in out if n in ex.names}
+    for kind, default in (("W", f"W({l})"), ("b", f"b({l})")):
+        if kind in kinds:
+            continue
+        has = any(k == kind and ll == l for p in ex.parameters.values() for k, ll, _ in p.uses)
+        found = [n for n, r in ex.names.items() if r.kind == kind and r.layer == l]
+        if has:  # a layer without biases gets no b in its label
+            out.append(found[0] if found else default)
+    order = {"W": 0, "b": 1}
+    return sorted(out, key=lambda n: order.get(ex.names[n].kind if n in ex.names else n[0], 2))
+
+
+def _svg(ex: Exercise, DX: int, force: bool = False) -> str | None:
     sizes = ex.net.sizes
     L = ex.net.L
     slots = [_slots(n) for n in sizes]
@@ -110,31 +208,46 @@ def svg(ex: Exercise) -> str:
         if sub:
             out.append(_text(x, 40, sub, 12, extra=' fill="#374151"'))
         if l > 0:
-            mats = [names[k] for k in ("weights", "bias") if k in names]
-            mats += [n for n, p in ex.parameters.items() if p.shape != () and p.uses[0][1] == l and n not in mats]
+            mats = _group_label(ex, l)
             if mats:
                 dims = f"{sizes[l]}×{sizes[l - 1]}"
                 out.append(_text(x - DX / 2, 58, f"{', '.join(mats)} ({dims})", 12, extra=' fill="#6b21a8"'))
                 drawn.update(mats)
+
+    # what an edge label must not cover: neurons, bias boxes, pre-activation names, the headers
+    circles = [xy for layer in where for xy in layer.values()]
+    boxes = [_rect(0, 0, width, 64)]
+    for l in range(1, L + 1):
+        for i, (x, y) in where[l].items():
+            boxes.append(_rect(x - CHAR_W * len(ex.nets[l][i]) / 2, y + R + 3, CHAR_W * len(ex.nets[l][i]), 15))
+            if ("b", l, (i,)) in labels:
+                text = f"{labels[('b', l, (i,))][0]} = {value_text(ex.b[l - 1][i])}"
+                w = 6.6 * len(text) + 10
+                boxes.append(_rect(x - w / 2, y - R - 26, w, R + 26))
 
     # edges, each with its weight name and value
     for l in range(1, L + 1):
         edges = [(i, j) for i in where[l] for j in where[l - 1] if ("W", l, (i, j)) in labels]
         total = sum(1 for key in labels if key[0] == "W" and key[1] == l)
         labelled = total <= MAX_LABELLED_EDGES and len(edges) == total
-        src_rank = {j: k for k, j in enumerate(sorted(where[l - 1]))}
-        m = len(src_rank)
         texts = []
-        for i, j in edges:
+        spots: list[tuple[float, float, float]] = []
+        if labelled:
+            segments = [(where[l - 1][j], where[l][i], f"{labels[('W', l, (i, j))][0]} = {value_text(ex.W[l - 1][i, j])}")
+                        for i, j in edges]
+            found = _place(segments, circles, boxes)
+            if found is None and not force:
+                return None
+            spots = found or [(x0 + 0.5 * (x1 - x0), y0 + 0.5 * (y1 - y0), math.degrees(math.atan2(y1 - y0, x1 - x0)))
+                              for (x0, y0), (x1, y1), _ in segments]
+        for k, (i, j) in enumerate(edges):
             (x0, y0), (x1, y1) = where[l - 1][j], where[l][i]
             label, fixed, pname = labels[("W", l, (i, j))]
             dash = ' stroke-dasharray="6 4"' if fixed else ""
             out.append(f'<line x1="{_c(x0)}" y1="{_c(y0)}" x2="{_c(x1)}" y2="{_c(y1)}" stroke="#6b7280" '
                        f'stroke-width="1.3"{dash}/>')
             if labelled:
-                t = 0.3 + 0.4 * src_rank[j] / (m - 1) if m > 1 else 0.5
-                px, py = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
-                angle = math.degrees(math.atan2(y1 - y0, x1 - x0))
+                px, py, angle = spots[k]
                 value = value_text(ex.W[l - 1][i, j])
                 texts.append(
                     _text(px, py - 4, f"{label} = {value}", 12,
