@@ -75,7 +75,8 @@ def cli() -> None:
               help="Exercise id or spec path (default: named by the file, else tutorial-4).")
 @click.option("-f", "--format", "fmt", type=click.Choice(report.FORMATS), default="text",
               envvar="GRADER_FORMAT", show_default=True,
-              help="text for people; json, gradescope (results.json), junit, markdown, github (for Actions/Classroom).")
+              help="text for people; json, gradescope (results.json), junit, markdown, github (Actions), "
+                   "classroom (GitHub Classroom's reporter).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here (atomically) instead of stdout.")
 @click.option("--show-expected", is_flag=True, help="Show expected values (instructors only).")
 @click.option("--fail-under", type=click.FloatRange(0, 100), envvar="GRADER_FAIL_UNDER",
@@ -105,8 +106,14 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
         results = grading.grade_answers_file(file, exercise, reveal=show_expected, student=student)
     text = report.render(results, fmt, show_expected, execution_time=time.perf_counter() - started)
     _emit(text, output)
+    if fmt == "classroom":  # the runner result GitHub Classroom's reporter reads
+        from .lms import classroom
+
+        line = classroom.publish(results)
+        if line:
+            click.echo(line, nl=False)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if fmt == "github" and summary:
+    if fmt in ("github", "classroom") and summary:
         with open(summary, "a", encoding="utf-8") as fh:
             fh.write(report.results_markdown(results, show_expected))
     if fail_under is not None and results.percent < fail_under:

@@ -249,7 +249,7 @@ def results_junit(r: Results, show_expected: bool = False) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-FORMATS = ("text", "json", "markdown", "github", "gradescope", "junit")
+FORMATS = ("text", "json", "markdown", "github", "classroom", "gradescope", "junit")
 
 
 def neutralise(text: str) -> str:
@@ -264,7 +264,7 @@ def render(r: Results, fmt_name: str, show_expected: bool = False, execution_tim
         return results_json(r, show_expected)
     if fmt_name == "markdown":
         return neutralise(results_markdown(r, show_expected))
-    if fmt_name == "github":
+    if fmt_name in ("github", "classroom"):  # classroom: the result JSON goes to $GITHUB_OUTPUT (grader.lms.classroom)
         return neutralise(results_github(r, show_expected))
     if fmt_name == "gradescope":
         return results_gradescope(r, execution_time, show_expected)
