@@ -284,16 +284,17 @@ def _not_compiled(message: str, exercise: str | None, student: str | None) -> Re
 
 def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool = False,
                      isolation: str = "best-effort", box: Any = None, limits: Any = None,
-                     student: str | None = None) -> Results:
+                     student: str | None = None, source: Any = None) -> Results:
     """Grade a ``.py`` or ``.ipynb`` submission: its functions in the sandbox, its ``ANSWERS`` if any.
 
     The sandbox worker starts before the exercise is loaded; the child gets the inputs of each case
-    only, and the grader compares what comes back.
+    only, and the grader compares what comes back. ``source``: the code already put together
+    (``grader.check`` builds it from a notebook's cells) instead of reading ``path``.
     """
     from . import sandbox, submission
 
     try:
-        source = submission.load_source(path)
+        source = source if source is not None else submission.load_source(path)
     except SubmissionSyntaxError as exc:  # the student's code does not compile: graded, 0 points
         return _not_compiled(str(exc), exercise, student)
     own = box is None

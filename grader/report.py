@@ -103,6 +103,46 @@ def results_json(r: Results, show_expected: bool = False) -> str:
 _MARK = {"passed": "PASS", "partial": "PART"}
 
 
+def _details(t: TestResult, show_expected: bool) -> list[str]:
+    """What the student is told under a test's line: its feedback, and the expected value only
+    where it may be shown (the same in every human-readable format)."""
+    out = [t.feedback] if t.feedback else []
+    if (show_expected or t.revealed) and t.status != "passed" and t.expected is not None:
+        out.append(f"expected {fmt(t.expected)}; got {fmt(t.got) if t.got is not None else '-'}")
+    return out
+
+
+_HTML_MARK = {"PASS": "#1a7f37", "PART": "#9a6700", "FAIL": "#cf222e"}
+
+
+def results_html(r: Results, show_expected: bool = False) -> str:
+    """The text report as one HTML fragment (a notebook's ``_repr_html_``): the PASS/FAIL table
+    with the same feedback, everything escaped, inline styles only (no scripts, no links)."""
+    import html
+
+    e = html.escape
+    cell = "padding:2px 8px;text-align:left;vertical-align:top"
+    rows = []
+    for t in r.tests:
+        mark = _MARK.get(t.status, "FAIL")
+        details = "<br>".join(e(line) for line in _details(t, show_expected))
+        rows.append(
+            f'<tr class="grader-{mark.lower()}"><td style="{cell};font-weight:bold;color:{_HTML_MARK[mark]}">{mark}</td>'
+            f'<td style="{cell}">{e(t.name)}</td><td style="{cell};text-align:right">'
+            f'{_score(t.score)}/{_score(t.max_score)}</td><td style="{cell}">{e(t.status)}</td>'
+            f'<td style="{cell};white-space:pre-wrap">{details}</td></tr>')
+    parts = [f'<div class="grader-report"><p><b>Exercise: {e(r.exercise)}</b></p>',
+             f'<table style="border-collapse:collapse"><thead><tr><th style="{cell}"></th><th style="{cell}">test'
+             f'</th><th style="{cell}">points</th><th style="{cell}">status</th><th style="{cell}">feedback</th>'
+             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"]
+    parts += [f'<p style="white-space:pre-wrap">warning: {e(w)}</p>' for w in r.warnings]
+    if r.output:
+        parts.append(f"<p>Output of the submission (escaped, trimmed):</p><pre>{e(r.output)}</pre>")
+    parts.append(f'<p class="grader-score"><b>Score: {_score(r.score)}/{_score(r.max_score)} '
+                 f"({r.percent:.1f}%)</b></p></div>")
+    return "\n".join(parts) + "\n"
+
+
 def results_text(r: Results, show_expected: bool = False) -> str:
     """A readable report: one line per question, feedback under it, then the total."""
     lines = [f"Exercise: {r.exercise}", ""]
@@ -111,10 +151,7 @@ def results_text(r: Results, show_expected: bool = False) -> str:
         mark = _MARK.get(t.status, "FAIL")
         points = f"{_score(t.score)}/{_score(t.max_score)}"
         lines.append(f"  {mark}  {t.name.ljust(width)}  {points.rjust(7)}  {t.status}")
-        if t.feedback:
-            lines.append(f"        {t.feedback}")
-        if (show_expected or t.revealed) and t.status != "passed" and t.expected is not None:
-            lines.append(f"        expected {fmt(t.expected)}; got {fmt(t.got) if t.got is not None else '-'}")
+        lines += [f"        {line}" for line in _details(t, show_expected)]
     for w in r.warnings:
         lines.append("  warning: " + w.replace("\n", "\n    "))
     if r.output:
