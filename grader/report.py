@@ -128,7 +128,7 @@ def results_html(r: Results, show_expected: bool = False) -> str:
         details = "<br>".join(e(line) for line in _details(t, show_expected))
         rows.append(
             f'<tr class="grader-{mark.lower()}"><td style="{cell};font-weight:bold;color:{_HTML_MARK[mark]}">{mark}</td>'
-            f'<td style="{cell}">{e(t.name)}</td><td style="{cell};text-align:right">'
+            f'<td style="{cell};white-space:nowrap">{e(t.name)}</td><td style="{cell};text-align:right">'
             f'{_score(t.score)}/{_score(t.max_score)}</td><td style="{cell}">{e(t.status)}</td>'
             f'<td style="{cell};white-space:pre-wrap">{details}</td></tr>')
     parts = [f'<div class="grader-report"><p><b>Exercise: {e(r.exercise)}</b></p>',

@@ -49,7 +49,7 @@ def rows(page: str) -> dict[str, tuple[str, str]]:
     out = {}
     for mark, name, feedback in re.findall(
             r'<tr class="grader-(\w+)">.*?</td><td[^>]*>(.*?)</td>.*?<td[^>]*>.*?</td><td[^>]*>.*?</td>'
-            r"<td[^>]*>(.*?)</td></tr>", page):
+            r"<td[^>]*>(.*?)</td></tr>", page, flags=re.S):
         out[html.unescape(name)] = (mark.upper(), html.unescape(feedback))
     return out
 
@@ -66,6 +66,8 @@ def executed(tmp_path_factory):
         nbformat.v4.new_code_cell("grader.check('tutorial-4-output-layer', answers={'w6': '(y1 - t1) * y1 * (1 - y1) * o2',"
                                   " 'w7': '(y2 - t2) * o1', 'w6.3': np.float64(0.59688)})"),
         nbformat.v4.new_code_cell("grader.check('tutorial-4', 'tain')"),
+        nbformat.v4.new_code_cell("x = 1\n\ndef train(x, t, W1, b1, W2, b2, lr, epochs):\n    raise ValueError('not yet')"),
+        nbformat.v4.new_code_cell("grader.check('tutorial-4', 'train')"),
     ]
     nb = nbformat.v4.new_notebook(cells=cells)
     folder = tmp_path_factory.mktemp("nb")
@@ -127,6 +129,14 @@ def test_typed_answers_and_formulas_in_the_notebook(executed) -> None:
 
 def test_a_wrong_function_name_says_did_you_mean(executed) -> None:
     assert "did you mean 'train'?" in html.unescape(html_of(executed.cells[6]))
+
+
+def test_a_traceback_names_the_cell(executed) -> None:
+    assert executed.cells[7].execution_count == 8
+    got = rows(html_of(executed.cells[8]))
+    mark, feedback = got["train: the exercise's values"]
+    assert mark == "FAIL" and "ValueError: not yet" in feedback
+    assert "cell 8, line 4" in feedback, feedback
 
 
 def test_source_comes_from_the_history_when_inspect_cannot_find_it() -> None:
