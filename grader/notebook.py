@@ -230,7 +230,7 @@ def _sandbox_problem(reason: str, exercise: str) -> str:
     return (f"the sandbox cannot start here, so the code was not run: {reason}.\n"
             f"Grade from the command line instead: save the notebook (say as notebook.ipynb) and run\n"
             f"    grade notebook.ipynb --exercise {exercise}\n"
-            "on a Linux machine with the grader installed (pip install grader), or download it from Colab first.")
+            "on a Linux machine with the grader installed (pip install backprop-grader), or download it from Colab first.")
 
 
 def check(exercise: str | None = None, function: str | None = None, *, answers: dict | None = None,
