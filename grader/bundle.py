@@ -48,8 +48,18 @@ except Exception:
         student=(--student "$sid")
     fi
 fi
+lms=()  # late penalties and overrides, as given to grade bundle; the submitter and time from Gradescope
+if [ -s "$ROOT/source/grader_options" ]; then
+    mapfile -t lms < "$ROOT/source/grader_options"
+fi
+if [ -s "$ROOT/source/overrides.csv" ]; then
+    lms+=(--overrides "$ROOT/source/overrides.csv")
+fi
+if [ -f "$ROOT/submission_metadata.json" ] && [ ${#lms[@]} -gt 0 ]; then
+    lms+=(--metadata "$ROOT/submission_metadata.json")
+fi
 "$GRADE" "$ROOT/submission" --exercise "$ROOT/source/exercise.json" --format gradescope --output "$out" \
-    ${student[@]+"${student[@]}"} > "$ROOT/results/grader.log" 2>&1
+    ${student[@]+"${student[@]}"} ${lms[@]+"${lms[@]}"} > "$ROOT/results/grader.log" 2>&1
 if [ ! -s "$out" ]; then
     # never leave Gradescope without a result: say what happened, score 0
     msg=$(tail -c 2000 "$ROOT/results/grader.log" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')
@@ -72,10 +82,12 @@ def _add_tree(z: zipfile.ZipFile, folder: Path, arc: str) -> None:
             z.write(path, f"{arc}/{path.relative_to(folder).as_posix()}")
 
 
-def build(exercise: str | Path, secret: str | None = None) -> bytes:
+def build(exercise: str | Path, secret: str | None = None, options: list[str] = (),
+          overrides: str | None = None) -> bytes:
     """The zip's bytes: setup.sh, run_autograder, exercise.json and grader-src/ (this grader); with
     a course ``secret`` and an exercise that has variants, ``grader_secret`` too, so that each
-    Gradescope submitter is graded on their own variant."""
+    Gradescope submitter is graded on their own variant. ``options`` (late-penalty options, one
+    argument a line in ``grader_options``) and the ``overrides`` file go with every run."""
     path = spec.find(exercise)
     ex = spec.load(path)  # never ship an invalid exercise
     buf = io.BytesIO()
@@ -87,6 +99,10 @@ def build(exercise: str | Path, secret: str | None = None) -> bytes:
         z.write(path, "exercise.json")
         if secret and "variants" in ex.raw:
             z.writestr("grader_secret", secret)
+        if options:
+            z.writestr("grader_options", "".join(f"{a}\n" for a in options))
+        if overrides:
+            z.write(overrides, "overrides.csv")
         root = _project_root()
         grader_pkg = Path(__file__).resolve().parent
         _add_tree(z, grader_pkg, "grader-src/grader")

@@ -56,6 +56,24 @@ def _emit(text: str, output: str | None) -> None:
         click.echo(text, nl=False)
 
 
+def _late_options(f):
+    """--deadline, --late-penalty, --grace, --late-cap (and GRADER_* variables), shared by
+    ``check``, ``batch`` and ``bundle``."""
+    for opt in reversed([
+        click.option("--deadline", envvar="GRADER_DEADLINE", metavar="ISO8601",
+                     help="Due time with its zone, e.g. 2026-03-01T23:59:00+01:00 (late penalties)."),
+        click.option("--late-penalty", type=click.FloatRange(0, 100), envvar="GRADER_LATE_PENALTY",
+                     metavar="PCT_PER_DAY", help="Percent of the score lost per day (or part of one) late."),
+        click.option("--grace", envvar="GRADER_GRACE", metavar="DURATION", help="Not late within this, e.g. 15m."),
+        click.option("--late-cap", envvar="GRADER_LATE_CAP", metavar="DURATION",
+                     help="Later than this after the deadline scores 0, e.g. 7d."),
+        click.option("--overrides", envvar="GRADER_OVERRIDES", type=click.Path(dir_okay=False),
+                     help="CSV student,question,points,reason (question * = the whole score)."),
+    ]):
+        f = opt(f)
+    return f
+
+
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="grade")
 def cli() -> None:
@@ -86,8 +104,14 @@ def cli() -> None:
               help="strict: refuse to run code (exit 3) where the sandbox cannot isolate the network or filter syscalls.")
 @click.option("--student", envvar="GRADER_STUDENT",
               help="Grade this student's variant (exercises with variants; needs GRADER_SECRET).")
+@_late_options
+@click.option("--submitted-at", envvar="GRADER_SUBMITTED_AT", metavar="ISO8601", help="When it was handed in.")
+@click.option("--metadata", envvar="GRADER_METADATA", type=click.Path(dir_okay=False),
+              help="Gradescope's submission_metadata.json: the submitter (for overrides) and created_at.")
 def check(file: str, exercise: str | None, fmt: str, output: str | None, show_expected: bool,
-          fail_under: float | None, isolation: str, student: str | None) -> None:
+          fail_under: float | None, isolation: str, student: str | None, deadline: str | None,
+          late_penalty: float | None, grace: str | None, late_cap: str | None, overrides: str | None,
+          submitted_at: str | None, metadata: str | None) -> None:
     """Grade FILE: a student's submission.py or notebook (.ipynb), or an answers JSON file.
 
     FILE may be a folder holding one submission (submission.py first), as on Gradescope.
@@ -97,13 +121,18 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
       grade submission.py                       (the exercise named by EXERCISE = "...", else tutorial-4)
       grade homework.ipynb --exercise tutorial-4 --format json
       grade answers.json -e tutorial-4 --fail-under 50
+      grade answers.json --deadline 2026-03-01T23:59Z --late-penalty 10 --submitted-at 2026-03-02T08:00Z
     """
+    from .lms import course, single
+
     started = time.perf_counter()
+    policy = course.options(deadline=deadline, late_penalty=late_penalty, grace=grace, late_cap=late_cap).policy
     file = grading.submission_file(file)
     if file.endswith((".py", ".ipynb")):
         results = grading.grade_submission(file, exercise, reveal=show_expected, isolation=isolation, student=student)
     else:
         results = grading.grade_answers_file(file, exercise, reveal=show_expected, student=student)
+    results = single.adjusted(results, file, student, metadata, submitted_at, policy, overrides)
     text = report.render(results, fmt, show_expected, execution_time=time.perf_counter() - started)
     _emit(text, output)
     if fmt == "classroom":  # the runner result GitHub Classroom's reporter reads
@@ -174,24 +203,6 @@ def validate(exercises: tuple[str, ...]) -> None:
             click.echo(f"ok: {name}")
     if bad:
         click.get_current_context().exit(EXIT_USAGE)
-
-
-def _late_options(f):
-    """--deadline, --late-penalty, --grace, --late-cap (and GRADER_* variables), shared by
-    ``check``, ``batch`` and ``bundle``."""
-    for opt in reversed([
-        click.option("--deadline", envvar="GRADER_DEADLINE", metavar="ISO8601",
-                     help="Due time with its zone, e.g. 2026-03-01T23:59:00+01:00 (late penalties)."),
-        click.option("--late-penalty", type=click.FloatRange(0, 100), envvar="GRADER_LATE_PENALTY",
-                     metavar="PCT_PER_DAY", help="Percent of the score lost per day (or part of one) late."),
-        click.option("--grace", envvar="GRADER_GRACE", metavar="DURATION", help="Not late within this, e.g. 15m."),
-        click.option("--late-cap", envvar="GRADER_LATE_CAP", metavar="DURATION",
-                     help="Later than this after the deadline scores 0, e.g. 7d."),
-        click.option("--overrides", envvar="GRADER_OVERRIDES", type=click.Path(dir_okay=False),
-                     help="CSV student,question,points,reason (question * = the whole score)."),
-    ]):
-        f = opt(f)
-    return f
 
 
 @cli.command("batch")
@@ -312,20 +323,27 @@ def doctor() -> None:
 @click.argument("exercise")
 @click.option("--gradescope", is_flag=True, required=True, help="Build a Gradescope autograder zip (the one kind so far).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="autograder.zip", show_default=True)
-def bundle(exercise: str, gradescope: bool, output: str) -> None:
+@_late_options
+def bundle(exercise: str, gradescope: bool, output: str, deadline: str | None, late_penalty: float | None,
+           grace: str | None, late_cap: str | None, overrides: str | None) -> None:
     """Write a Gradescope autograder zip for EXERCISE: setup.sh, run_autograder, the spec, this grader.
 
     With GRADER_SECRET set and an exercise with variants, each submitter (Gradescope's sid, else
     email) is graded on their own variant; the secret travels in the zip, visible to staff only.
+    Late-penalty options and --overrides are applied to every submission (its time is Gradescope's
+    created_at; overrides match the submitter's sid or email).
 
     \b
     Example:
       grade bundle tutorial-4 --gradescope -o autograder.zip
+      grade bundle tutorial-4 --gradescope --deadline 2026-03-01T23:59Z --late-penalty 10 --overrides o.csv
     """
     from . import bundle as bundle_mod
+    from .lms import course
 
+    args = course.bundle_arguments(exercise, deadline, late_penalty, grace, late_cap, overrides)
     secret = os.environ.get("GRADER_SECRET") or None
-    data = bundle_mod.build(exercise, secret)
+    data = bundle_mod.build(exercise, secret, args, overrides)
     tmp = output + ".tmp"
     with open(tmp, "wb") as fh:
         fh.write(data)

@@ -53,9 +53,7 @@ def read_overrides(path: str | Path) -> list[Override]:
             raise UsageError(f"{where}: points {text!r} is not a number") from None
         if value != value or value in (float("inf"), float("-inf")):
             raise UsageError(f"{where}: points must be a finite number")
-        relative = text.startswith(("+", "-"))
-        if value < 0 and not relative:
-            raise UsageError(f"{where}: points cannot be negative")
+        relative = text.startswith(("+", "-"))  # a sign means a change; a bare number is the points
         out.append(Override(r["student"], r["question"], value, relative, r.get("reason", ""), where))
     return out
 

@@ -43,6 +43,27 @@ def options(roster: str | None = None, gradebook: str = "csv", assignment: str |
     return Options(roster, gradebook, assignment, match, policy, times, overrides)
 
 
+def bundle_arguments(exercise: str, deadline: str | None, late_penalty: float | None, grace: str | None,
+                     late_cap: str | None, overrides: str | None) -> list[str]:
+    """The checked late-penalty arguments for a Gradescope bundle; its overrides file checked
+    against the exercise (a typo must fail now, not in every student's run)."""
+    from ..spec import load_exercise
+
+    options(deadline=deadline, late_penalty=late_penalty, grace=grace, late_cap=late_cap)
+    if overrides:
+        check_overrides(adjust.read_overrides(overrides), load_exercise(exercise))
+    pairs = (("--deadline", deadline), ("--late-penalty", late_penalty), ("--grace", grace), ("--late-cap", late_cap))
+    return [str(x) for name, value in pairs if value is not None for x in (name, value)]
+
+
+def check_overrides(overrides: list[adjust.Override], ex: Exercise) -> None:
+    """Every overridden question is one of the exercise's (a typo is an error naming the line)."""
+    tests = known_tests(ex)
+    for o in overrides:
+        if o.question != adjust.WHOLE and o.question not in tests:
+            raise UsageError(f"{o.where}: no question or case {o.question!r} in {ex.id}{did_you_mean(o.question, tests)}")
+
+
 def full_maximum(ex: Exercise) -> float:
     """What a submission of the exercise can earn: its questions and its functions."""
     return float(ex.max_score + sum(f.points + (f.vectorized_points if f.vectorized else 0) for f in ex.functions))
@@ -77,11 +98,7 @@ class Course:
         self.matching = rosters.match(self.roster, names, self.metadata) if self.roster else None
         self.times = late.read_times(options.times) if options.times else {}
         self.overrides = adjust.read_overrides(options.overrides) if options.overrides else []
-        tests = known_tests(ex)
-        for o in self.overrides:
-            if o.question != adjust.WHOLE and o.question not in tests:
-                raise UsageError(f"{o.where}: no question or case {o.question!r} in {ex.id}"
-                                 f"{did_you_mean(o.question, tests)}")
+        check_overrides(self.overrides, ex)
 
     # -- who
     def person(self, name: str) -> rosters.Person | None:
