@@ -173,6 +173,10 @@ def key(exercise: str, fmt: str, output: str | None, student: str | None, formul
         from . import spec, worked
 
         ex = spec.load_exercise(exercise, student)
+        if fmt == "markdown" and output:  # training curves go beside the file, as SVGs it references
+            for path, text in worked.markdown_files(ex, output).items():
+                report.write_atomic(str(path), text)
+            return
         _emit(worked.markdown(ex) if fmt == "markdown" else worked.html(ex), output)
         return
     k = grading.answer_key(exercise, student)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from .doc import Doc, html_page, md_escape
 from .mathml import mathml
 from .tex import bmatrix, num, pnum, tex_name
-from .writer import build, html, markdown, values
+from .writer import build, html, markdown, markdown_files, values
 
-__all__ = ["Doc", "bmatrix", "build", "html", "html_page", "markdown", "mathml", "md_escape", "num", "pnum",
+__all__ = ["Doc", "bmatrix", "build", "html", "html_page", "markdown", "markdown_files", "mathml", "md_escape", "num", "pnum",
            "tex_name", "values"]

@@ -35,6 +35,8 @@ class _Chain:
         self.values: dict[str, Any] = {}
         self.base = _vals(ex, _start(ex, None))
         self.S = 1
+        self.assets: str | None = None  # file-name prefix of pictures written beside the Markdown
+        self.files: dict[str, str] = {}  # those pictures: file name -> SVG
 
     # -- numbers per sample: a (S,) array is one number or a row of numbers
     @property
@@ -81,17 +83,22 @@ class _Chain:
         body = {"half_sse": f"{y} - {t}", "sse": f"2({y} - {t})", "mse": rf"\frac{{2}}{{{K}}}({y} - {t})",
                 "binary_cross_entropy": rf"\frac{{{y} - {t}}}{{{y}(1 - {y})}}",
                 "cross_entropy": rf"-\frac{{{t}}}{{{y}}}"}[self.ex.net.loss]
-        if self.ex.net.reduction == "mean":
+        if self.mean:
             body = rf"\frac{{1}}{{S}}\left({body}\right)"
         return body
 
+    @property
+    def mean(self) -> bool:
+        """Whether E is a mean over several samples here (over one sample it is that sample's loss)."""
+        return self.ex.net.reduction == "mean" and self.S > 1
+
     def loss_num(self, v: Vals, i: int) -> str:
-        y, t = self.V(v.a[-1][i]), self.V(v.t[i])
+        y, t = self.V(v.a[-1][i]), self.Vp(v.t[i])
         K = self.n.sizes[self.n.L]
         body = {"half_sse": f"{y} - {t}", "sse": f"2 \\cdot ({y} - {t})", "mse": rf"\frac{{2}}{{{K}}} \cdot ({y} - {t})",
                 "binary_cross_entropy": rf"\frac{{{y} - {t}}}{{{self.Vp(v.a[-1][i])} {self.op} (1 - {y})}}",
                 "cross_entropy": rf"-\frac{{{t}}}{{{y}}}"}[self.ex.net.loss]
-        if self.ex.net.reduction == "mean":
+        if self.ex.net.reduction == "mean" and v.S > 1:
             body = rf"\frac{{1}}{{{v.S}}}\left({body}\right)"
         return body
 
@@ -195,7 +202,7 @@ class _Chain:
         node = ("a", l, u)
         L = self.n.L
         if c.A.kind == "E" and l == L:
-            self.doc.p(f"{self.ex.neurons[L][u]} is an output and ", M(self.n.loss_formula()),
+            self.doc.p(f"{self.ex.neurons[L][u]} is an output and ", M(self.n.loss_formula(c.v.S)),
                        f" ({self.loss_words()}), so:")
             self.doc.math(f"{c.d(node)} = {self.loss_sym(u)} = {self.loss_num(c.v, u)} = {self.V(c.value(node))}")
             return

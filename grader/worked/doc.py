@@ -115,7 +115,7 @@ class Doc:
             elif kind == "code":
                 fence = "````" if "```" in node[1] else "```"
                 parts.append(f"{fence}{node[2]}\n{node[1].rstrip()}\n{fence}")
-            elif kind == "raw":
+            elif kind == "raw" and node[1]:
                 parts.append(node[1])
         return "\n\n".join(parts) + "\n"
 

@@ -70,7 +70,7 @@ class _Forward(_MatrixForm):
         ys, ts = v.a[-1][:, 0], v.t[:, 0]
         loss = self.ex.net.loss
         if loss in ("half_sse", "sse", "mse"):
-            inner = " + ".join(f"({num(y)} - {num(t)})^{{2}}" for y, t in zip(ys, ts, strict=True))
+            inner = " + ".join(f"({num(y)} - {pnum(t)})^{{2}}" for y, t in zip(ys, ts, strict=True))
             pre = {"half_sse": r"\frac{1}{2}", "sse": "", "mse": rf"\frac{{1}}{{{K}}}"}[loss]
             return rf"{pre}\left[{inner}\right]"
         if loss == "binary_cross_entropy":
@@ -96,7 +96,7 @@ class _Forward(_MatrixForm):
 
     def loss_eq(self, v: Vals) -> tuple[str, float]:
         E = _loss(self.ex, v)
-        parts = [self.n.loss_formula()]
+        parts = [self.n.loss_formula(v.S)]
         if v.S == 1:
             sym = self.loss_symbols()
             if sym:

@@ -41,7 +41,7 @@ class _MatrixForm(_Chain):
                 "binary_cross_entropy": rf"({y} - {t}) \oslash ({y} \odot (1 - {y}))",
                 "cross_entropy": rf"-{t} \oslash {y}"}[self.ex.net.loss]
         body = body.replace(r"\oslash", "/")
-        if self.ex.net.reduction == "mean":
+        if self.mean:
             body = rf"\frac{{1}}{{S}}\left({body}\right)"
         return body
 
@@ -50,9 +50,13 @@ class _MatrixForm(_Chain):
         n, v = self.n, c.v
         if c.A.kind == "E":
             l = n.L
-            nums = ""
-            if self.ex.net.loss == "half_sse" and self.ex.net.reduction == "sum":
-                nums = f"{bmatrix(v.a[-1])} - {bmatrix(v.t)} = "
+            y, t = bmatrix(v.a[-1]), bmatrix(v.t)
+            K = n.sizes[n.L]
+            nums = {"half_sse": f"{y} - {t}", "sse": rf"2 \left({y} - {t}\right)",
+                    "mse": rf"\frac{{2}}{{{K}}} \left({y} - {t}\right)",
+                    "binary_cross_entropy": rf"\left({y} - {t}\right) / \left({y} \odot \left(1 - {y}\right)\right)",
+                    "cross_entropy": f"-{t} / {y}"}[self.ex.net.loss]
+            nums = rf"\frac{{1}}{{{v.S}}}\left({nums}\right) = " if self.mean else f"{nums} = "
             self.doc.math(f"{self.gsym(c, l)} = {self.loss_vec_sym()} = {nums}{bmatrix(c.G[l])}")
             return
         l = c.A.layer
@@ -77,9 +81,17 @@ class _MatrixForm(_Chain):
                 self.doc.p("A softmax layer's Jacobian is not diagonal: per sample, ",
                            M(r"\frac{\partial a_k}{\partial z_i} = a_k(\mathbf{1}[k = i] - a_i)"), ", so")
                 sums = np.broadcast_to((c.G[l] * v.a[l]).sum(axis=0, keepdims=True), v.a[l].shape)
-                self.doc.math(rf"{self.dsym(c, l)} = {a} \odot \left({self.gsym(c, l)} - {transpose(a)} "
-                              rf"{self.gsym(c, l)}\right) = {bmatrix(v.a[l])} \odot \left({bmatrix(c.G[l])} - "
-                              rf"{bmatrix(sums)}\right) = {bmatrix(c.D[l])}")
+                g = self.gsym(c, l)
+                if v.S == 1:
+                    inner = f"{transpose(a)} {g}"
+                else:  # per sample column s: a_sᵀ g_s, i.e. the column sums of a ⊙ g, put back in every row
+                    self.doc.p("With several samples this is done per sample column; ", M(r"\mathbf{1}"),
+                               " is a column of ones, so ", M(rf"\mathbf{{1}}^{{\top}}({a} \odot {g})"),
+                               " is the row of the samples' sums and ",
+                               M(rf"\mathbf{{1}}\mathbf{{1}}^{{\top}}({a} \odot {g})"), " has the shape of ", M(a), ":")
+                    inner = rf"\mathbf{{1}}\mathbf{{1}}^{{\top}}({a} \odot {g})"
+                self.doc.math(rf"{self.dsym(c, l)} = {a} \odot \left({g} - {inner}\right) = {bmatrix(v.a[l])} "
+                              rf"\odot \left({bmatrix(c.G[l])} - {bmatrix(sums)}\right) = {bmatrix(c.D[l])}")
                 continue
             if n.act(l) == "linear":
                 self.doc.math(f"{self.dsym(c, l)} = {self.gsym(c, l)} = {bmatrix(c.D[l])}")
@@ -89,23 +101,32 @@ class _MatrixForm(_Chain):
                           rf"{bmatrix(c.G[l])} \odot {bmatrix(f)} = {bmatrix(c.D[l])}")
 
     def dW_eq(self, c: _Ctx, l: int) -> tuple[str, np.ndarray]:
+        r"""∂A/∂W(l) = δ aᵀ; with several samples the product sums the samples' outer products
+        (:math:`\sum_s \delta_s a_s^\top`), or, for a per-sample A, one matrix per sample."""
         v = c.v
         lhs = dd(c.sA, self.n.mW(l))
+        d, a = self.dsym(c, l), self.n.va(l - 1)
         if not c.per_sample:
             M_ = c.D[l] @ v.a[l - 1].T
-            return (f"{lhs} = {self.dsym(c, l)} {transpose(self.n.va(l - 1))} = {bmatrix(c.D[l])} "
+            total = rf" = \sum_{{s=1}}^{{{v.S}}} {_sub(d, 's')} {transpose(_sub(a, 's'))}" if v.S > 1 else ""
+            return (f"{lhs} = {d} {transpose(a)}{total} = {bmatrix(c.D[l])} "
                     f"{transpose(bmatrix(v.a[l - 1]))} = {bmatrix(M_)}"), M_
         M_ = c.D[l][:, None, :] * v.a[l - 1][None, :, :]
-        shown = bmatrix(M_[..., 0]) if v.S == 1 else bmatrix(M_)
-        return f"{lhs} = {self.dsym(c, l)} {transpose(self.n.va(l - 1))} = {shown}", M_
+        if v.S == 1:
+            return f"{lhs} = {d} {transpose(a)} = {bmatrix(M_[..., 0])}", M_
+        return (rf"{_sub(lhs, 's')} = {_sub(d, 's')} {transpose(_sub(a, 's'))}\; (s = 1, \ldots, {v.S}) = "
+                f"{bmatrix(M_)}"), M_
 
     def db_eq(self, c: _Ctx, l: int) -> tuple[str, np.ndarray]:
         lhs = dd(c.sA, self.n.vb(l))
+        d = self.dsym(c, l)
         if not c.per_sample and c.v.S > 1:
             M_ = c.D[l].sum(axis=1)
-            return rf"{lhs} = {self.dsym(c, l)} \mathbf{{1}} = {bmatrix(M_)}", M_
+            return rf"{lhs} = {d} \mathbf{{1}} = \sum_{{s=1}}^{{{c.v.S}}} {_sub(d, 's')} = {bmatrix(M_)}", M_
         M_ = c.D[l] if c.per_sample else c.D[l][:, 0]
-        return f"{lhs} = {self.dsym(c, l)} = {bmatrix(M_)}", M_
+        if c.per_sample and c.v.S > 1:
+            return rf"{_sub(lhs, 's')} = {_sub(d, 's')}\; (s = 1, \ldots, {c.v.S}) = {bmatrix(M_)}", M_
+        return f"{lhs} = {d} = {bmatrix(M_)}", M_
 
     def matrix_form_param(self, c: _Ctx, name: str, dep: list[Any]) -> None:
         if c.per_sample and c.v.S > 1:

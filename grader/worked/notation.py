@@ -16,6 +16,17 @@ from .tex import (
 )
 
 
+def entry_tex(name: str, idx: tuple[int, ...]) -> str:
+    r"""One entry of a whole-matrix parameter as the sheet writes it: ``W(1)`` or ``W1`` entry
+    (0, 1) is :math:`W^{(1)}_{12}`; another name keeps its own symbol (``V`` -> :math:`V_{12}`).
+    Indices are 1-based and run together while each has one digit."""
+    sub = ("" if all(k < 9 for k in idx) else ",").join(str(k + 1) for k in idx)
+    m = re.fullmatch(r"([A-Za-z]+)\(?(\d+)\)?", name)
+    if m:
+        return f"{_base(m[1])}^{{({m[2]})}}_{{{sub}}}"
+    return _sub(tex_name(name), sub)
+
+
 # ---------------------------------------------------------------------------- notation
 class Notation:
     """The exercise's names as LaTeX, and its structure: which edges and biases exist."""
@@ -30,7 +41,7 @@ class Notation:
         self.bparam: dict[tuple[int, int], str] = {}
         for name, p in ex.parameters.items():
             for kind, l, idx in p.uses:
-                sym = tex_name(name) if p.shape == () else _sub(tex_name(name), ",".join(str(k + 1) for k in idx))
+                sym = tex_name(name) if p.shape == () else entry_tex(name, idx)
                 if kind == "W":
                     self.wsym[(l, *idx)] = sym
                     self.wparam[(l, *idx)] = name
@@ -129,8 +140,8 @@ class Notation:
         den = " + ".join(f"e^{{{s}}}" for s in zs) if len(zs) <= MAX_TERMS else rf"\sum_{{k}} e^{{{_sub(self.vz(l), 'k')}}}"
         return rf"{a} = \frac{{e^{{{z}}}}}{{{den}}}"
 
-    def loss_formula(self) -> str:
-        """E in general form, as the sheet writes it."""
+    def loss_formula(self, S: int | None = None) -> str:
+        """E in general form, as the sheet writes it, over ``S`` samples (default: the exercise's)."""
         y = _sub(self.va(self.L), "i")
         t = _sup(y, r"\text{target}")
         loss = self.ex.net.loss
@@ -141,7 +152,7 @@ class Notation:
             "binary_cross_entropy": rf"-\sum_{{i}} \left[{t} \ln {y} + (1 - {t}) \ln(1 - {y})\right]",
             "cross_entropy": rf"-\sum_{{i}} {t} \ln {y}",
         }[loss]
-        S = self.ex.n_samples
+        S = self.ex.n_samples if S is None else S
         if S > 1:
             body = (r"\frac{1}{S} \sum_{s}" if self.ex.net.reduction == "mean" else r"\sum_{s}") + r" \left[" + body + r"\right]"
         return f"E = {body}"

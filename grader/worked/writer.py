@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html as _html
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -105,26 +106,28 @@ class _Writer(_Training):
         if q.text:
             self.doc.quote(q.text)
         if q.given:
-            self.doc.p("Given (for this question only): ",
-                       *_sep([M(f"{tex_name(name)} = {_given_tex(value)}") for name, value in q.given]), ".")
+            self.given_words(q)
         start = _start(ex, q)
         v0 = _vals(ex, start)
         if q.after_epochs:
             self.training_words(q)
-            scalar_param = B_.kind == "param" or (B_.kind in ("W", "b") and A is None)
-            if (A is None and scalar_param and q.after_epochs == 1
-                    and (ex.mode == "batch" or ex.n_samples == 1)):
+            parameter = A is None and B_.kind in ("param", "W", "b")
+            online = ex.mode == "online" and ex.n_samples > 1
+            if parameter and q.after_epochs == 1 and not online:  # the one step is the answer
                 value = self.one_step(q, v0, B_)
                 self.answer(q, value)
                 return
+            self.first_step(q, start, B_ if parameter else None)
+            if q.after_epochs > 1:
+                self.show_curve(q, start)
             solver._train(ex.net, start, ex.learning_rate, q.after_epochs, ex.mode)
             trained = _vals(ex, start)
             self.doc.p(f"After {q.after_epochs} epoch{'s' if q.after_epochs != 1 else ''} (a program repeats the "
                        "steps of the questions above) the parameters are:")
             self.trained_params(trained)
-        if q.sample is not None:
-            self.doc.p(f"The question is about sample {q.sample} alone (numbered from 0).")
         s = _sample(start, q.sample)
+        if q.sample is not None:
+            self.sample_words(q, _vals(ex, s))
         v = _vals(ex, s)
         if (q.given or q.after_epochs or q.sample is not None) and (A is not None or B_.kind in ("E",)) \
                 and sum(self.n.sizes) <= MAX_NEURONS:
@@ -135,13 +138,36 @@ class _Writer(_Training):
             value = value[..., 0] if np.ndim(value) else value
         self.answer(q, value)
 
+    def given_words(self, q: Question) -> None:
+        """What ``given`` changes: each new value and the exercise's own one it replaces."""
+        spans = []
+        for name, value in q.given:
+            old = _original(self.ex, name)
+            row = self.ex.names[name].kind == "a"  # a neuron's value per sample: a row, one column per sample
+            was = rf"\;\text{{(instead of}}\; {_shown_given(old, row)}\text{{)}}" if old is not None else ""
+            spans.append(M(f"{tex_name(name)} = {_shown_given(value, row)}{was}"))
+        self.doc.p("Given, for this question only (everything else keeps the exercise's values): ", *_sep(spans), ".")
+
+    def sample_words(self, q: Question, v: Vals) -> None:
+        """What ``sample`` changes: the data of that sample alone, and what E then is."""
+        n = self.n
+        data = [M(f"{n.a(0, j)} = {self.V(v.x[j])}") for j in range(min(n.sizes[0], MAX_TERMS))]
+        if not np.isnan(v.t).all():
+            data += [M(f"{n.target(i)} = {self.V(v.t[i])}") for i in range(min(n.sizes[n.L], MAX_TERMS))]
+        trained = " Training used every sample; only what is evaluated is this one." if q.after_epochs else ""
+        mean = (" E is this sample's loss alone: the mean over one sample is that sample's loss, so no 1/S."
+                if self.ex.net.reduction == "mean" else " E is this sample's loss alone.")
+        self.doc.p(f"The question is about sample {q.sample} alone (numbered from 0): ", *_sep(data), ".",
+                   trained, mean)
+
     def answer(self, q: Question, value: Any) -> None:
         value = np.asarray(value, dtype=float)
         self.values[q.id] = value
         A, B_ = q.quantity.a, q.quantity.b
         lhs = (dd(tex_name(A.name) if A.kind != "E" else "E", _ref_tex(self.n, B_)) if A is not None
                else _ref_tex(self.n, B_))
-        when = f"\\text{{ after {q.after_epochs} epoch{'s' if q.after_epochs != 1 else ''}}}" if q.after_epochs else ""
+        when = (rf"\;\text{{after {q.after_epochs} epoch{'s' if q.after_epochs != 1 else ''}}}"
+                if q.after_epochs else "")
         shown = num(value, FINAL) if value.ndim == 0 else bmatrix(value, FINAL)
         self.doc.p(B("Answer:"))
         self.doc.math(f"{lhs}{when} = {shown}")
@@ -167,6 +193,32 @@ class _Writer(_Training):
 
 
 
+def _shown_given(value: Any, row: bool) -> str:
+    arr = np.asarray(value, dtype=float)
+    return bmatrix(arr[None, :]) if row and arr.ndim == 1 else _given_tex(arr)
+
+
+def _original(ex: Exercise, name: str) -> Any:
+    """The exercise's own value of a name that ``given`` may set (None where there is none)."""
+    ref = ex.names.get(name)
+    if ref is None:
+        return None
+    if ref.kind == "param":
+        p = ex.parameters[name]
+        if p.shape != ():
+            kind, l, _ = p.uses[0]
+            return (ex.W if kind == "W" else ex.b)[l - 1]
+        kind, l, idx = p.uses[0]
+        return (ex.W if kind == "W" else ex.b)[l - 1][idx]
+    if ref.kind in ("W", "b"):
+        return (ex.W if ref.kind == "W" else ex.b)[ref.layer - 1]
+    data = ex.x if ref.layer == 0 else ex.t
+    if ref.kind == "a":
+        row = data[ref.index]
+        return row if ex.has_samples else row[0]
+    return data if ex.has_samples else data[:, 0]
+
+
 def _figure_nodes(ex: Exercise, figure_src: str | None) -> tuple[str, str]:
     if figure_src is not None:
         alt = f"Network of {ex.id}"
@@ -178,11 +230,16 @@ def _figure_nodes(ex: Exercise, figure_src: str | None) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------------------- public API
+def _writer(ex: Exercise, figure_src: str | None, with_figure: bool, assets: str | None) -> tuple[_Writer, Doc]:
+    w = _Writer(ex)
+    w.assets = assets
+    node = _figure_nodes(ex, figure_src) if with_figure or figure_src is not None else None
+    return w, w.build(node)
+
+
 def build(ex: Exercise, figure_src: str | None = None, with_figure: bool = False) -> tuple[Doc, dict[str, Any]]:
     """The worked solution as a :class:`Doc`, and each question's value as derived in it."""
-    w = _Writer(ex)
-    node = _figure_nodes(ex, figure_src) if with_figure or figure_src is not None else None
-    doc = w.build(node)
+    w, doc = _writer(ex, figure_src, with_figure, None)
     return doc, w.values
 
 
@@ -190,9 +247,18 @@ def markdown(ex: Exercise, figure_src: str | None = None) -> str:
     """The whole worked solution as Markdown with ``$$`` LaTeX (GitHub, Jupyter).
 
     ``figure_src``: a path or URL of the network figure (``grade figure``) to reference as an
-    image; by default the Markdown carries no figure (GitHub would strip an inline SVG).
+    image; by default the Markdown carries no figure (GitHub would strip an inline SVG). Training
+    curves are tables here; :func:`markdown_files` also writes them as pictures.
     """
     return build(ex, figure_src)[0].markdown()
+
+
+def markdown_files(ex: Exercise, path: str | Path, figure_src: str | None = None) -> dict[Path, str]:
+    """The Markdown for ``path`` and, beside it, each training curve as an SVG it references
+    (``<stem>-<question id>-curve.svg``): path -> text, the Markdown first."""
+    path = Path(path)
+    w, doc = _writer(ex, figure_src, False, path.stem)
+    return {path: doc.markdown(), **{path.with_name(name): svg for name, svg in w.files.items()}}
 
 
 def html(ex: Exercise) -> str:
