@@ -139,7 +139,10 @@ def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: boo
         name = f"{fn.name}: {case.label}"
         vis = "visible" if case.visible else fn.visibility
         if out.status != "ok":
-            tests.append(TestResult(f"{fn.name}/{case.id}", name, 0.0, share, out.status, out.message,
+            own = next((c for c in plain if c.id == "exercise"), None)
+            line = mistakes.shape_error(case, own, out.message or "") if out.status == "error" else None
+            message = f"{line}. {out.message.strip().splitlines()[-1]}" if line else out.message
+            tests.append(TestResult(f"{fn.name}/{case.id}", name, 0.0, share, out.status, message,
                                     visibility=vis))
             continue
         expected = expected_outputs(fn, case)
@@ -151,6 +154,10 @@ def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: boo
                 feedback = f"{feedback}. Step: {mistake.step}"
         tests.append(TestResult(f"{fn.name}/{case.id}", name, share * fraction, share, status, feedback,
                                 revealed=show, visibility=vis))
+    pattern = mistakes.hard_coded(fn, plain, [t.status == "passed" for t in tests])
+    if pattern:  # what the failing cases have in common, on each of them
+        tests = [t if t.status == "passed" else dataclasses.replace(t, feedback=f"{t.feedback}. Pattern: {pattern}")
+                 for t in tests]
     pair = [c for c in fn.cases if c.group == "vectorized"]
     if pair:
         notes, ok = [], True
@@ -239,7 +246,7 @@ def self_consistency(probe: Probe, outcomes: Any, backward: Any) -> TestResult:
     if backward.status != "ok":
         return test("no_result", "backward gave no result on the exercise's values")
     got = dict(zip(probe.returns, backward.values, strict=False))
-    worst = []
+    worst, rows = [], []
     for k, (ret, idx, h) in enumerate(probe.entries):
         plus, minus = outcomes[2 * k], outcomes[2 * k + 1]
         if plus.status != "ok" or minus.status != "ok":
@@ -257,12 +264,14 @@ def self_consistency(probe: Probe, outcomes: Any, backward: Any) -> TestResult:
             mine = float(np.asarray(value)[idx])
         except (IndexError, TypeError):
             return test("wrong", f"{ret} does not have the shape of its parameter")
+        rows.append((plus.values[probe.out_index], minus.values[probe.out_index], h, mine))
         if abs(mine - fd) > 1e-5 + 1e-4 * abs(fd):
             worst.append(ret + compare._entry(idx))
     if worst:
         more = ", …" if len(worst) > 4 else ""
+        other = mistakes.consistent_loss(probe.net, probe.t, rows)
         return test("wrong", f"your backward disagrees with finite differences of your own forward at "
-                    f"{', '.join(worst[:4])}{more}: the gradient does not match your forward pass")
+                    f"{', '.join(worst[:4])}{more}: " + (other or "the gradient does not match your forward pass"))
     return test("passed", "your backward matches finite differences of your own forward")
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from .spec import Network
 
 # how f′ is taken in one layer; "" is the reference f′(z)
-ACT_MODES = ("none", "of_z", "of_a", "twice", "as_f")
+ACT_MODES = ("none", "of_z", "of_a", "twice", "as_f", "only")
 
 
 @dataclass(frozen=True)
@@ -221,9 +221,12 @@ class Switches:
 
 def _wrong_vjp(mode: str, name: str, z: np.ndarray, a: np.ndarray, ga: np.ndarray, d: np.ndarray,
                vjp: Any) -> np.ndarray:
-    """δ with f′ taken wrongly: left out, of z (σ′ as z(1 − z)), of a (σ′(a)), twice, or f itself."""
+    """δ with f′ taken wrongly: left out, of z (σ′ as z(1 − z)), of a (σ′(a)), twice, f itself, or
+    f′ alone in place of the incoming error (only)."""
     if mode == "none":
         return ga
+    if mode == "only":
+        return vjp(name, z, a, np.ones_like(ga))
     if mode == "as_f":
         return ga * a
     if mode == "twice":
@@ -242,5 +245,5 @@ def applies(mode: str, activation: str) -> bool:
     if activation in ("linear", "softmax"):
         return mode == "none" and activation != "linear"
     if activation == "relu":
-        return mode in ("none", "as_f")
+        return mode in ("none", "as_f", "only")
     return True

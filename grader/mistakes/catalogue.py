@@ -29,6 +29,7 @@ PRIORITY = (
     "derivative_of_output",
     "derivative_twice",
     "activation_for_derivative",
+    "derivative_replaces_error",
     "hidden_delta_from_output_error",
     "single_path_delta",
     "wrong_edge_input",
@@ -110,7 +111,8 @@ class Candidate:
 REFERENCE = Candidate((), Variant())
 
 _ACT_IDS = (("none", "no_activation_derivative"), ("of_z", "sigmoid_derivative_of_z"),
-            ("of_a", "derivative_of_output"), ("twice", "derivative_twice"), ("as_f", "activation_for_derivative"))
+            ("of_a", "derivative_of_output"), ("twice", "derivative_twice"), ("as_f", "activation_for_derivative"),
+            ("only", "derivative_replaces_error"))
 
 
 def parts(net: Network, S: int, max_uses: int, training: bool, code: bool = False) -> list[Part]:

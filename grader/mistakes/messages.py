@@ -140,7 +140,7 @@ def step(p: Part, names: Names, ex: Exercise | None = None, q: Question | None =
         return ("the hidden layer's error seems to be back-propagated through weights that were already "
                 "updated: compute every gradient with the old weights first, then update them all")
     if m in ("no_activation_derivative", "sigmoid_derivative_of_z", "derivative_of_output", "derivative_twice",
-             "activation_for_derivative"):
+             "activation_for_derivative", "derivative_replaces_error"):
         layers = sorted(l for l, _ in v.act)
         l = layers[-1]
         act = net.activations[l - 1]
@@ -155,6 +155,9 @@ def step(p: Part, names: Names, ex: Exercise | None = None, q: Question | None =
             return head + f"the derivative of the activation seems to be missing ({formula})"
         if m == "derivative_twice":
             return head + f"the derivative of the activation seems to be applied twice ({formula}, once)"
+        if m == "derivative_replaces_error":
+            return head + (f"the derivative of the activation seems to replace the incoming error instead of "
+                           f"multiplying it: δ = ∂E/∂{a} ⊙ f′({z}), with f′ = {formula}")
         if m == "activation_for_derivative":
             return head + f"the activation itself seems to be used where its derivative belongs ({formula})"
         right = f"{a}(1 − {a})" if act == "sigmoid" else f"1 − {a}²"
