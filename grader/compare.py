@@ -284,6 +284,10 @@ def grade_answers(ex: Exercise, answers: dict[str, Any], key: dict[str, np.ndarr
             notes.append(f"answers: unknown question {name!r}{did_you_mean(name, ids)}; ignored")
     tests = tuple(grade_question(q, answers.get(q.id, MISSING), key[q.id], reveal, ex, diagnose) for q in ex.questions)
     tests = carry_forward(ex, tests, key)
+    if any(q.accept for q in ex.questions):
+        from .lms.accept import apply  # accepted alternatives (a question's "accept")
+
+        tests = apply(ex, answers, tests)
     score = round(sum(t.score for t in tests), 6)
     return Results(ex.id, score, ex.max_score, tests, tuple(notes))
 

@@ -93,6 +93,24 @@ class Quantity:
 
 
 @dataclass(frozen=True)
+class Accept:
+    """An alternative answer of a question: a ``value``, or the answer to ``quantity`` (another
+    ask under the question's conditions; None: the question's own), transposed if ``transpose``."""
+
+    fraction: float = 1.0
+    value: Any = None  # a number or nested lists
+    quantity: Quantity | None = None
+    ask: str = ""
+    transpose: bool = False
+    feedback: str = ""
+
+    @property
+    def label(self) -> str:
+        what = "an accepted value" if self.value is not None else self.ask
+        return f"the transpose of {what}" if self.transpose else what
+
+
+@dataclass(frozen=True)
 class Question:
     id: str
     ask: str
@@ -108,6 +126,7 @@ class Question:
     uses: tuple[str, ...] = ()  # earlier questions whose product this answer is (error carried forward)
     carried_forward: float = 0.5
     answer: str = "either"  # what a typed answer may be: "number", "formula" or "either"
+    accept: tuple[Accept, ...] = ()  # other answers that earn (a fraction of) the points
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .model import _KIND, Quantity, Question, Ref, Tolerance
+from .model import _KIND, Accept, Quantity, Question, Ref, Tolerance
 from ..errors import SpecError
 from .names import did_you_mean, lookup, normalise_name, parse_ask, suggest
 
@@ -95,6 +95,7 @@ class _Questions:
             valid = ", ".join(map(str, range(n_samples))) if n_samples <= 8 else f"0 to {n_samples - 1}"
             problems.append(self.fail(f"{p}.sample", f"sample {sample} does not exist: the exercise has {n_samples} "
                                       f"sample{'s' if n_samples != 1 else ''}, numbered from 0 (valid: {valid})"))
+        accept = self.accepted(p, q, problems)
         if problems or b is None:
             self.errors.extend(problems)
             return None
@@ -113,7 +114,39 @@ class _Questions:
             uses=tuple(q.get("uses", ())),
             carried_forward=float(q.get("carried_forward", self.data.get("carried_forward", 0.5))),
             answer=q.get("answer", "either"),
+            accept=accept,
         )
+
+    def accepted(self, p: str, q: dict[str, Any], problems: list[SpecError]) -> tuple[Accept, ...]:
+        """The question's ``accept`` list: values, other asks (checked like ``ask``), transposes."""
+        out = []
+        for k, alt in enumerate(q.get("accept", ())):
+            where = f"{p}.accept[{k}]"
+            quantity, value = None, None
+            if "value" in alt:
+                try:
+                    value = self.floats(alt["value"], f"{where}.value").tolist()  # plain: a Question compares
+                except SpecError as exc:
+                    problems.append(exc)
+                    continue
+            else:
+                try:
+                    top, bottom = parse_ask(alt.get("ask", q["ask"]))
+                except ValueError as exc:
+                    problems.append(self.fail(f"{where}.ask", str(exc)))
+                    continue
+                b = self.try_ref(bottom, f"{where}.ask", problems)
+                a = self.try_ref(top, f"{where}.ask", problems) if top is not None else None
+                if b is None or (top is not None and a is None):
+                    continue
+                if a is not None and a.kind not in ("E", "a", "z"):
+                    problems.append(self.fail(f"{where}.ask", f"d{a.name}/d…: the numerator must be E or one "
+                                              "neuron, pre-activation or input"))
+                    continue
+                quantity = Quantity(b=b, a=a)
+            out.append(Accept(float(alt.get("fraction", 1)), value, quantity, alt.get("ask", q["ask"]),
+                              bool(alt.get("transpose", False)), alt.get("feedback", "")))
+        return tuple(out)
 
     def chains(self, questions: tuple[Question | None, ...], ids: list[str]) -> tuple[Question | None, ...]:
         """Check explicit ``uses``; find chain-rule chains of earlier derivative questions for the
