@@ -50,6 +50,7 @@ class BatchSummary:
     total: int
     out: Path
     text: str  # the summary, as written to OUT/summary.txt
+    workers: str = ""  # with --scheduler: each dask worker's sandbox layers (also OUT/workers.txt)
 
 
 def _pick(folder: Path) -> Path | None:
@@ -157,10 +158,12 @@ def grade_one(path: str, exercise: str, isolation: str = "best-effort", student:
 # ---------------------------------------------------------------------------- the batch
 def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: int | None = None,
         resume: bool = False, isolation: str = "best-effort",
-        progress: Callable[[int, int], None] | None = None, lms: Any = None) -> BatchSummary:
+        progress: Callable[[int, int], None] | None = None, lms: Any = None,
+        scheduler: str | None = None) -> BatchSummary:
     """Grade every submission of ``folder`` against ``exercise``; write results, gradebook, summary.
 
-    ``lms`` (:class:`grader.lms.course.Options`): a roster, LMS gradebooks, late penalties, overrides."""
+    ``lms`` (:class:`grader.lms.course.Options`): a roster, LMS gradebooks, late penalties, overrides.
+    ``scheduler``: grade on a dask cluster (:mod:`grader.distributed`) instead of local processes."""
     from . import spec
     from .lms.course import Course, Options
 
@@ -223,7 +226,25 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
         return str(target)
 
     global _BOX
-    if jobs == 1 or len(todo) <= 1:
+    workers = ""
+    if scheduler is not None:  # on a dask cluster (grader/distributed.py), submissions sent as bytes
+        from . import distributed
+
+        try:
+            with distributed.Cluster(scheduler, spec.find(exercise), isolation,
+                                     distributed.required_layers(isolation)) as cluster:
+                for s, data in cluster.grade(todo, student_of, lone, str(spec.find(exercise))):
+                    if not isinstance(data, dict):  # not sendable as it is: graded here, as locally
+                        data = (grade_one(alone(s), str(exercise), isolation, student_of(s)) if data is None else
+                                report.results_data(_failed(str(exercise), data, s.path.suffix != ".json")))
+                    save(s, data)
+                workers = cluster.workers_text()
+        finally:
+            if _BOX is not None:
+                _BOX.close()
+                _BOX = None
+        report.write_atomic(out / "workers.txt", workers)
+    elif jobs == 1 or len(todo) <= 1:
         try:
             for s in todo:
                 save(s, grade_one(alone(s), str(exercise), isolation, student_of(s)))
@@ -260,7 +281,7 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
                  f"\nThe exercise has per-student variants, but {SECRET_ENV} is not set: "
                  "everyone was graded on the exercise as written.\n")
     report.write_atomic(out / "summary.txt", text)
-    return BatchSummary(len(todo), reused, len(subs), out, text)
+    return BatchSummary(len(todo), reused, len(subs), out, text, workers)
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:

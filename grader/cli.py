@@ -218,6 +218,9 @@ def validate(exercises: tuple[str, ...]) -> None:
 @click.option("--resume", is_flag=True, help="Keep results of unchanged submissions from an earlier (interrupted) run.")
 @click.option("--isolation", type=click.Choice(["best-effort", "strict"]), default="best-effort",
               envvar="GRADER_ISOLATION", show_default=True)
+@click.option("--scheduler", envvar="GRADER_SCHEDULER", metavar="ADDRESS",
+              help='Grade on a dask.distributed cluster (tcp://HOST:PORT), or local:N worker processes; '
+                   'needs pip install "backprop-grader[dask]".')
 @click.option("--roster", envvar="GRADER_ROSTER", type=click.Path(dir_okay=False),
               help="Canvas or Moodle export, Gradescope or GitHub Classroom roster, or CSV student,email,id.")
 @click.option("--gradebook", "gradebook", type=click.Choice(["csv", "canvas", "moodle"]), default="csv",
@@ -233,7 +236,7 @@ def validate(exercises: tuple[str, ...]) -> None:
 def batch(folder: str, exercise: str, out: str | None, jobs: int | None, resume: bool, isolation: str,
           roster: str | None, gradebook: str, assignment: str | None, match: str, deadline: str | None,
           late_penalty: float | None, grace: str | None, late_cap: str | None, overrides: str | None,
-          times: str | None) -> None:
+          times: str | None, scheduler: str | None) -> None:
     """Grade every submission in FOLDER: per-student results, a CSV gradebook and a summary.
 
     A file per student (alice.py, bob.ipynb, carol.json) or a folder per student (alice/submission.py).
@@ -244,6 +247,7 @@ def batch(folder: str, exercise: str, out: str | None, jobs: int | None, resume:
       grade batch submissions/ -e tutorial-4 -o grades/ --resume     (after an interruption)
       grade batch moodle-download/ -e tutorial-4 --roster grades-export.csv --gradebook moodle
       grade batch subs/ --roster canvas.csv --gradebook canvas --deadline 2026-03-01T23:59+01:00 --late-penalty 10
+      grade batch submissions/ -e tutorial-4 --scheduler tcp://10.0.0.5:8786   (on a dask cluster)
     """
     from . import batch as batch_mod
     from .lms import course
@@ -260,10 +264,13 @@ def batch(folder: str, exercise: str, out: str | None, jobs: int | None, resume:
             bar.length = total
             bar.update(done - bar.pos)
 
-    summary = batch_mod.run(folder, exercise, out, jobs, resume, isolation, progress, lms)
+    summary = batch_mod.run(folder, exercise, out, jobs, resume, isolation, progress, lms,
+                            scheduler=scheduler)
     if bar is not None:
         bar.render_finish()
     click.echo(summary.text, nl=False)
+    if summary.workers:
+        click.echo("\n" + summary.workers, nl=False)
     more = f", {summary.out}/gradebook-{gradebook}.csv" if gradebook != "csv" else ""
     click.echo(f"\nGraded {summary.graded}, kept {summary.reused} of {summary.total}; "
                f"wrote {summary.out}/gradebook.csv{more}, {summary.out}/summary.txt, {summary.out}/results/")
