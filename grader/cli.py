@@ -314,6 +314,43 @@ def sheet(exercise: str, output: str | None, student: str | None, answers_templa
     _emit(sheet_mod.template_json(ex) if answers_template else sheet_mod.markdown(ex), output)
 
 
+@cli.command("export")
+@click.argument("exercise")
+@click.option("--to", "to", type=click.Choice(["moodle-xml", "canvas-qti"]), required=True,
+              help="moodle-xml: calculated questions; canvas-qti: a QTI 1.2 zip of calculated_question items.")
+@click.option("--variants", "n", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="Precomputed variants per question (from the spec's variants section).")
+@click.option("--seed", type=int, default=1, show_default=True, help="The same seed gives the same variants.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Default: EXERCISE-moodle.xml or EXERCISE-canvas-qti.zip.")
+def export(exercise: str, to: str, n: int, seed: int, output: str | None) -> None:
+    """Export EXERCISE's questions as an LMS quiz with N precomputed variants of each.
+
+    A vector or matrix question becomes one question per entry.
+
+    \b
+    Example:
+      grade export tutorial-4-output-layer --to moodle-xml --variants 20 -o quiz.xml
+      grade export tutorial-4 --to canvas-qti --variants 10 --seed 7
+    """
+    from .lms import canvas_qti, moodle_xml, quiz
+
+    q = quiz.build(exercise, n, seed)
+    if to == "moodle-xml":
+        output = output or f"{q.exercise}-moodle.xml"
+        report.write_atomic(output, moodle_xml.write(q))
+    else:
+        output = output or f"{q.exercise}-canvas-qti.zip"
+        data = canvas_qti.package(q)
+        tmp = output + ".tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, output)
+    entries = sum(1 for i in q.items if "[" in i.id)
+    click.echo(f"wrote {output}: {len(q.items)} questions ({entries} of them matrix or vector entries, one "
+               f"question each), {len(q.values)} variants each, seed {seed}")
+
+
 @cli.command("doctor")
 def doctor() -> None:
     """Say which isolation layers of the sandbox work on this machine.
