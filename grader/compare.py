@@ -220,7 +220,7 @@ def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool,
     if ex is not None and formula.applies(q.answer, value):
         from .formula_grade import check  # formula grading builds on this module
 
-        out = check(ex, q, value)
+        out = check(ex, q, value, diagnose)
         if out.number is None:
             feedback = f"{out.feedback}. {q.feedback}" if out.status != "passed" and q.feedback else out.feedback
             return TestResult(score=round(q.points * out.fraction, 6), status=out.status, feedback=feedback,

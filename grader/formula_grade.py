@@ -5,7 +5,7 @@ A formula is right when it equals the reference at the exercise's own values **a
 question's ``given`` stays as given), within the question's tolerance. The names' values and
 the reference come from one batched solver call each, variant axis first. A formula right at the
 exercise's values only has numbers plugged in for names. A wrong formula is diagnosed with the
-mistake models (:func:`grader.mistakes.diagnose`) at the same variants: the mistake it makes is
+mistake models (:func:`grader.mistakes.diagnose`, passed in) at the same variants: the mistake it makes is
 the one that explains it at (nearly) every variant, which rules out coincidences of one set of
 values.
 
@@ -193,8 +193,9 @@ def _squeeze(arr: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- grading
-def check(ex: Exercise, q: Question, value: Any) -> Outcome:
-    """Grade a formula answer (a string, or a nested list of strings and numbers) to ``q``."""
+def check(ex: Exercise, q: Question, value: Any, diagnose: Any = None) -> Outcome:
+    """Grade a formula answer (a string, or a nested list of strings and numbers) to ``q``; a
+    ``diagnose(ex, q, got)`` (:func:`grader.mistakes.diagnose`) names the mistake of a wrong one."""
     try:
         trees, layout = _read(ex, value)
     except formula.FormulaError as exc:
@@ -238,7 +239,7 @@ def check(ex: Exercise, q: Question, value: Any) -> Outcome:
         return Outcome(status="passed", fraction=1.0, got=plain)
     n_other = int(usable[1:].sum())
     wrong_at = ~ok.reshape(V, -1).all(axis=1) & usable
-    mistake = diagnose(ex, q, got, values, wrong_at)
+    mistake = _diagnose(diagnose, ex, q, got, values, wrong_at) if diagnose is not None else None
     if at_exercise.all():
         feedback = f"right at the exercise's values only, not at {n_other} other values of the network"
         if mistake is None:
@@ -275,11 +276,11 @@ def _example_names(ex: Exercise) -> list[str]:
     return (outputs[:1] + targets[:1] + params[:1]) or sorted(names)[:3]
 
 
-def diagnose(ex: Exercise, q: Question, got: np.ndarray, values: solver.Values, wrong_at: np.ndarray):
+def _diagnose(diagnose: Any, ex: Exercise, q: Question, got: np.ndarray, values: solver.Values,
+              wrong_at: np.ndarray) -> Any:
     """The mistake model that explains a wrong formula at nearly every variant where it is wrong,
-    among the first :data:`DIAGNOSE_POINTS` (the exercise's values first), or None."""
-    from . import mistakes  # mistakes builds on compare, which builds on this module
-
+    among the first :data:`DIAGNOSE_POINTS` (the exercise's values first), or None: ``diagnose``
+    asked at each of them as about a typed number, on the exercise with that variant's values."""
     found = []
     for k in np.flatnonzero(wrong_at)[:DIAGNOSE_POINTS]:
         if not np.all(np.isfinite(got[k])):
@@ -287,7 +288,7 @@ def diagnose(ex: Exercise, q: Question, got: np.ndarray, values: solver.Values, 
             continue
         exk = dataclasses.replace(ex, W=tuple(w[k] for w in values.W), b=tuple(c[k] for c in values.b),
                                   x=values.x[k], t=values.t[k])
-        found.append(mistakes.diagnose(exk, q, got[k]))
+        found.append(diagnose(exk, q, got[k]))
     counts = Counter(m.id for m in found if m is not None)
     if not counts:
         return None
@@ -297,4 +298,4 @@ def diagnose(ex: Exercise, q: Question, got: np.ndarray, values: solver.Values, 
     steps = Counter(m.step for m in found if m is not None and m.id == best)
     plain = [s for s in steps if "; or, giving the same value" not in s]  # a coincidence of one set of values
     step = max(plain, key=steps.__getitem__) if plain else steps.most_common(1)[0][0]
-    return mistakes.Mistake(best, step)
+    return dataclasses.replace(next(m for m in found if m is not None and m.id == best), step=step)

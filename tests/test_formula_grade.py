@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from grader import chain, compare, formula_grade, grading, spec
+from grader import chain, compare, formula_grade, grading, mistakes, spec
 from grader.cli import cli
 
 # The seed sheet's own formulas (tutorial-4-gradient-hints.txt), typed as a student would: the
@@ -30,7 +30,8 @@ SEED_HIDDEN = {
 
 
 def grade(ex, answers):
-    return {t.id: t for t in compare.grade_answers(ex, answers, grading.reference(ex)).tests}
+    tests = compare.grade_answers(ex, answers, grading.reference(ex), diagnose=mistakes.diagnose).tests
+    return {t.id: t for t in tests}
 
 
 def question(ex, qid):
@@ -125,45 +126,93 @@ def test_hostile_and_broken_formulas_fail_cleanly(output_layer, text, words, tmp
     assert not (tmp_path / "grader-formula-pwned").exists()
 
 
-# Every mistake model, written as the formula a student who makes it would type.
+# Every mistake model, written as the formula a student who makes it would type: (exercise,
+# question, formula, mistake, and where another mistake gives the very same formula for this
+# question, words of the message that must name it as the alternative).
+D1 = "(y1 - t1) * y1 * (1 - y1)"
+A1, A2 = "sigmoid(w1 * x1 + w2 * x2)", "sigmoid(w3 * x1 + w4 * x2)"  # o1, o2 without biases
+Y1 = f"sigmoid(w5 * {A1} + w6 * {A2})"
 MISTAKES = [
-    ("tutorial-4-output-layer", "w6", "(y1 - t1) * o2", "no_activation_derivative"),
-    ("tutorial-4-output-layer", "w6", "(y1 - t1) * z3 * (1 - z3) * o2", "sigmoid_derivative_of_z"),
-    ("tutorial-4-output-layer", "w6", "(t1 - y1) * y1 * (1 - y1) * o2", "sign_flipped"),
-    ("tutorial-4-output-layer", "w6", "2 * (y1 - t1) * y1 * (1 - y1) * o2", "half_dropped"),
-    ("tutorial-4-output-layer", "w6", "0.5 * (y1 - t1) * y1 * (1 - y1) * o2", "half_doubled"),
-    ("tutorial-4-output-layer", "w6", "(y1 - t1) * y1 * (1 - y1) * o1", "wrong_edge_input"),
-    ("tutorial-4-output-layer", "w6", "(y1 - t1) * y1 * (1 - y1) * z2", "z_instead_of_a"),
-    ("tutorial-4-output-layer", "w6_new", "w6 + 0.5 * (y1 - t1) * y1 * (1 - y1) * o2", "update_wrong_sign"),
-    ("tutorial-4-output-layer", "w6_new", "w6 - (y1 - t1) * y1 * (1 - y1) * o2", "update_no_learning_rate"),
-    ("tutorial-4-output-layer", "db2", "(y1 - t1) * y1 * (1 - y1)", "bias_not_summed"),
-    ("tutorial-4-output-layer", "w1_new",
-     "w1 - 0.5 * ((y1 - t1) * y1 * (1 - y1) * (w5 - 0.5 * (y1 - t1) * y1 * (1 - y1) * o1)"
+    ("output", "w6", "(y1 - t1) * o2", "no_activation_derivative", None),
+    ("output", "w6", "(y1 - t1) * z3 * (1 - z3) * o2", "sigmoid_derivative_of_z", None),
+    ("output", "w6", "(y1 - t1) * sigmoid(y1) * (1 - sigmoid(y1)) * o2", "derivative_of_output", None),
+    ("output", "w6", "(y1 - t1) * (y1 * (1 - y1)) ** 2 * o2", "derivative_twice", None),
+    ("output", "w6", "(y1 - t1) * y1 * o2", "activation_for_derivative", None),
+    ("output", "w6", "y1 * (1 - y1) * o2", "derivative_replaces_error", None),
+    ("output", "w6", "(t1 - y1) * y1 * (1 - y1) * o2", "sign_flipped", None),
+    ("output", "w6", f"2 * {D1} * o2", "half_dropped", None),
+    ("output", "w6", f"0.5 * {D1} * o2", "half_doubled", None),
+    ("output", "w6", f"{D1} * o1", "wrong_edge_input", None),
+    ("output", "w6", f"{D1} * z2", "z_instead_of_a", None),
+    ("output", "w6", "-t1 / y1 * y1 * (1 - y1) * o2", "cross_entropy_gradient", None),
+    ("output", "w6", f"({Y1} - t1) * {Y1} * (1 - {Y1}) * {A2}", "no_biases", None),
+    ("output", "w6_new", f"w6 + 0.5 * {D1} * o2", "update_wrong_sign", None),
+    ("output", "w6_new", f"w6 - {D1} * o2", "update_no_learning_rate", None),
+    ("output", "db2", D1, "bias_not_summed", None),
+    ("output", "w1_new",
+     f"w1 - 0.5 * ({D1} * (w5 - 0.5 * {D1} * o1)"
      " + (y2 - t2) * y2 * (1 - y2) * (w7 - 0.5 * (y2 - t2) * y2 * (1 - y2) * o1)) * o1 * (1 - o1) * x1",
-     "updated_weights_backprop"),
-    ("tutorial-4-hidden-layer", "w2", "(y1 - t1) * y1 * (1 - y1) * w5 * o1 * (1 - o1) * x2", "single_path_delta"),
-    ("tutorial-4-matrix", "dW2", [["(y1 - t1) * y1 * (1 - y1) * o1", "(y2 - t2) * y2 * (1 - y2) * o1"],
-                                  ["(y1 - t1) * y1 * (1 - y1) * o2", "(y2 - t2) * y2 * (1 - y2) * o2"]], "transposed"),
+     "updated_weights_backprop", None),
+    ("hidden", "w2", f"{D1} * w5 * o1 * (1 - o1) * x2", "single_path_delta", None),
+    # for a hidden weight, y − t sent back without f′ is the output layer's f′ left out: both are named
+    ("hidden", "w2", "((y1 - t1) * w5 + (y2 - t2) * w8) * o1 * (1 - o1) * x2", "no_activation_derivative",
+     "the error ∂E/∂a (as y − t) seems to be back-propagated instead"),
+    ("matrix", "dW2", [[f"{D1} * o1", "(y2 - t2) * y2 * (1 - y2) * o1"],
+                       [f"{D1} * o2", "(y2 - t2) * y2 * (1 - y2) * o2"]], "transposed", None),
+    ("matrix", "dw5", f"({D1} * w9 + (y2 - t2) * y2 * (1 - y2) * w10) * o1 * (1 - o1) * x1", "transposed_backprop",
+     None),
+    ("three", "w6", f"sum({D1} * o2) / 3", "mean_over_samples", None),
+    ("three-mean", "w6", f"sum({D1} * o2)", "sum_over_samples", None),
+    # one step with η/S is one step with the mean gradient: both are named
+    ("three", "w6_new", f"w6 - 0.5 / 3 * sum({D1} * o2)", "mean_over_samples",
+     "a learning rate divided by the number of samples"),
+    ("sse", "w6", f"{D1} * o2", "half_added", None),
+    ("tanh", "w6", "(y1 - t1) / (y1 * (1 - y1)) * (1 - y1 ** 2) * o2", "binary_cross_entropy_gradient", None),
+    # with binary cross-entropy through a sigmoid δ = y − t, so a squared-error δ is σ′ once too often
+    ("bce", "w6", f"{D1} * o2", "derivative_twice", "right for squared error"),
 ]
+# Mistakes that no formula answer can make: the shape of a returned bias gradient (code only); one
+# sample's gradient (a formula's names are every sample's); biases never trained (for one step a
+# bias left as it is reads exactly as "no biases"; the difference shows in weights after epochs).
+NOT_FORMULAS = {"bias_axis", "one_sample_only", "biases_not_trained"}
+
+
+def mistake_exercise(bundled_data, kind: str):
+    name = {"hidden": "tutorial-4-hidden-layer", "matrix": "tutorial-4-matrix"}.get(kind, "tutorial-4-output-layer")
+    data = bundled_data(name)
+    if kind == "output":  # two questions the bundled exercise does not ask
+        data["questions"] += [{"id": "db2", "ask": "dE/db2"},
+                              {"id": "w1_new", "ask": "w1", "after_epochs": 1, "tolerance": {"rtol": 1e-7}}]
+    if kind == "matrix":
+        data["questions"].append({"id": "dw5", "ask": "dE/dw5"})
+    if kind.startswith("three"):
+        data["inputs"] = {"x1": [0.05, 0.2, 0.1], "x2": [0.1, 0.4, 0.3]}
+        data["targets"] = {"y1": [0.01, 0.3, 0.5], "y2": [0.99, 0.6, 0.2]}
+        if kind == "three-mean":
+            data["loss"] = {"name": "half_sse", "reduction": "mean"}
+    if kind in ("sse", "bce"):
+        data["loss"] = {"sse": "sse", "bce": "binary_cross_entropy"}[kind]
+    if kind == "tanh":
+        data["network"]["layers"][2]["activation"] = "tanh"
+    return spec.compile_spec(data, f"{kind}.json")
 
 
 def test_every_mistake_model_is_covered() -> None:
-    from grader import mistakes
+    named_too = {"hidden_delta_from_output_error", "squared_error_gradient", "learning_rate_over_batch"}
+    covered = {m[3] for m in MISTAKES} | named_too
+    assert covered | NOT_FORMULAS == set(mistakes.PRIORITY)
 
-    assert {m for *_, m in MISTAKES} == set(mistakes.PRIORITY)
 
-
-@pytest.mark.parametrize("exercise, qid, text, mistake", MISTAKES, ids=[m[3] for m in MISTAKES])
-def test_a_mistakes_formula_is_diagnosed_as_that_mistake(bundled_data, exercise, qid, text, mistake) -> None:
-    data = bundled_data(exercise)
-    if exercise == "tutorial-4-output-layer":  # two questions the bundled exercise does not ask
-        data["questions"] += [{"id": "db2", "ask": "dE/db2"}, {"id": "w1_new", "ask": "w1", "after_epochs": 1,
-                                                                    "tolerance": {"rtol": 1e-7}}]  # a small effect
-    ex = spec.compile_spec(data, f"{exercise}.json")
-    out = formula_grade.check(ex, question(ex, qid), text)
+@pytest.mark.parametrize("kind, qid, text, mistake, alternative", MISTAKES,
+                         ids=[f"{m[3]}-{m[0]}" for m in MISTAKES])
+def test_a_mistakes_formula_is_diagnosed_as_that_mistake(bundled_data, kind, qid, text, mistake, alternative) -> None:
+    ex = mistake_exercise(bundled_data, kind)
+    out = formula_grade.check(ex, question(ex, qid), text, mistakes.diagnose)
     assert out.status in ("wrong", "partial")
     assert out.mistake == mistake, out.feedback
     assert "Step: " in out.feedback
+    if alternative:
+        assert "or, giving the same value" in out.feedback and alternative in out.feedback
     key = float(np.ravel(grading.reference(ex)[qid])[0])
     assert format(key, ".4g") not in out.feedback  # a diagnosis names the step, never the number
 
