@@ -114,10 +114,13 @@ def _failed(exercise: str, message: str, code: bool) -> Results:
         ex = spec.load_exercise(exercise)
     except GraderError:
         return Results(exercise, 0.0, 0.0, (TestResult("submission", "submission", 0.0, 0.0, "invalid", message),))
+    from .grading import audit
+
     top = ex.max_score
     if code and ex.functions:
         top = float(sum(f.points + (f.vectorized_points if f.vectorized else 0) for f in ex.functions))
-    return Results(ex.id, 0.0, top, (TestResult("submission", "submission", 0.0, top, "invalid", message),))
+    return Results(ex.id, 0.0, top, (TestResult("submission", "submission", 0.0, top, "invalid", message),),
+                   extra=audit(ex, ex.variant_seed))  # names the spec's hash like every result
 
 
 # ---------------------------------------------------------------------------- workers
@@ -275,7 +278,10 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
     for name, content in finished.files.items():
         report.write_atomic(out / name, content)
     report.write_atomic(out / "gradebook.csv", gradebook_csv(rows, columns))
-    text = summary_text(ex.id, graded) + "".join(line + "\n" for line in lms_lines)
+    from .grading import audit
+
+    label = report.exercise_label(Results(ex.id, 0.0, 0.0, (), extra=audit(ex)))
+    text = summary_text(label, graded) + "".join(line + "\n" for line in lms_lines)
     if "variants" in ex.raw:
         text += ("\nEach student was graded on their own variant.\n" if per_student else
                  f"\nThe exercise has per-student variants, but {SECRET_ENV} is not set: "

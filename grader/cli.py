@@ -74,6 +74,18 @@ def _late_options(f):
     return f
 
 
+def _add_exercise_dirs(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+    from . import spec
+
+    spec.add_dirs(value)
+
+
+exercises_dir_option = click.option(
+    "--exercises-dir", multiple=True, type=click.Path(file_okay=False), expose_value=False, is_eager=True,
+    callback=_add_exercise_dirs,
+    help="Look exercise ids up in DIR first (repeatable), then in GRADER_EXERCISES (colon-separated), then bundled.")
+
+
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="grade")
 def cli() -> None:
@@ -88,9 +100,10 @@ def cli() -> None:
 
 
 @cli.command("check")
+@exercises_dir_option
 @click.argument("file", type=click.Path())
 @click.option("-e", "--exercise", envvar="GRADER_EXERCISE",
-              help="Exercise id or spec path (default: named by the file, else tutorial-4).")
+              help="Exercise id or spec path (default: the id named by the file, else tutorial-4).")
 @click.option("-f", "--format", "fmt", type=click.Choice(report.FORMATS), default="text",
               envvar="GRADER_FORMAT", show_default=True,
               help="text for people; json, gradescope (results.json), junit, markdown, github (Actions), "
@@ -118,7 +131,8 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
 
     \b
     Examples:
-      grade submission.py                       (the exercise named by EXERCISE = "...", else tutorial-4)
+      grade submission.py                       (the exercise id in EXERCISE = "...", else tutorial-4)
+      grade submission.py -e hw3 --exercises-dir course/exercises
       grade homework.ipynb --exercise tutorial-4 --format json
       grade answers.json -e tutorial-4 --fail-under 50
       grade answers.json --deadline 2026-03-01T23:59Z --late-penalty 10 --submitted-at 2026-03-02T08:00Z
@@ -150,6 +164,7 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
 
 
 @cli.command("key")
+@exercises_dir_option
 @click.argument("exercise")
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json", "markdown", "html"]), default="text",
               show_default=True, help="markdown and html write the worked solution in the sheet's chain-rule style.")
@@ -189,6 +204,7 @@ def key(exercise: str, fmt: str, output: str | None, student: str | None, formul
 
 
 @cli.command("validate")
+@exercises_dir_option
 @click.argument("exercises", nargs=-1, required=True)
 def validate(exercises: tuple[str, ...]) -> None:
     """Check exercise specs and report every problem; exit 0 when all are valid.
@@ -210,6 +226,7 @@ def validate(exercises: tuple[str, ...]) -> None:
 
 
 @cli.command("batch")
+@exercises_dir_option
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option("-e", "--exercise", envvar="GRADER_EXERCISE", default=grading.DEFAULT_EXERCISE, show_default=True,
               help="Exercise id or spec path.")
@@ -277,6 +294,7 @@ def batch(folder: str, exercise: str, out: str | None, jobs: int | None, resume:
 
 
 @cli.command("figure")
+@exercises_dir_option
 @click.argument("exercise")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the SVG here instead of stdout.")
 @click.option("--student", envvar="GRADER_STUDENT", help="The figure of this student's variant (needs GRADER_SECRET).")
@@ -294,6 +312,7 @@ def figure(exercise: str, output: str | None, student: str | None) -> None:
 
 
 @cli.command("sheet")
+@exercises_dir_option
 @click.argument("exercise")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the sheet here instead of stdout.")
 @click.option("--student", envvar="GRADER_STUDENT", help="This student's variant (needs GRADER_SECRET).")
@@ -368,6 +387,7 @@ def doctor() -> None:
 
 
 @cli.command("bundle")
+@exercises_dir_option
 @click.argument("exercise")
 @click.option("--gradescope", is_flag=True, required=True, help="Build a Gradescope autograder zip (the one kind so far).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="autograder.zip", show_default=True)

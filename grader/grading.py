@@ -85,10 +85,10 @@ def grade_answers_file(path: str | Path, exercise: str | None = None, reveal: bo
     """Grade an answers JSON file; the exercise comes from ``exercise``, the file, or the default."""
     answers, named = compare.read_answers(path)
     warnings = []
-    if exercise is None:
+    if exercise is None:  # the file may name an exercise by id only, never by path
         if named is None:
             warnings.append(f"no exercise named: graded against the bundled default {DEFAULT_EXERCISE!r}")
-        exercise = named or DEFAULT_EXERCISE
+        exercise = spec.find_id(named, f"{path}: exercise") if named is not None else DEFAULT_EXERCISE
     ex = spec.load_exercise(exercise, student)
     if named is not None and named not in (ex.id, *ex.aliases):
         warnings.append(f"{path}: the file names exercise {named!r} but is graded against {ex.id!r}")
@@ -311,10 +311,11 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
     try:
         box.start()  # before any exercise or key is in this process's memory
         warnings = list(source.notes)
-        if exercise is None:
+        if exercise is None:  # EXERCISE = "..." names an exercise by id only, never by path
             if source.exercise is None:
                 warnings.append(f"no EXERCISE named: graded against the bundled default {DEFAULT_EXERCISE!r}")
-            exercise = source.exercise or DEFAULT_EXERCISE
+            exercise = (spec.find_id(source.exercise, f"{path}: EXERCISE") if source.exercise is not None
+                        else DEFAULT_EXERCISE)
         ex = spec.load_exercise(exercise, student)
         calls = [sandbox.Call(fn.name, tuple(v for _, v in case.inputs)) for fn in ex.functions for case in fn.cases]
         probe = self_consistency_calls(ex)

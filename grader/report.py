@@ -82,12 +82,25 @@ def _test_data(t: TestResult, show_expected: bool) -> dict[str, Any]:
     return data
 
 
+def exercise_sha12(r: Results) -> str | None:
+    """The first 12 hex digits of the SHA-256 of the exercise's spec file, when known."""
+    digest = dict(r.extra).get("exercise_sha256")
+    return digest[:12] if isinstance(digest, str) else None
+
+
+def exercise_label(r: Results) -> str:
+    """How every report names the exercise: its id and a prefix of its spec's hash."""
+    sha = exercise_sha12(r)
+    return f"{r.exercise} (sha256 {sha})" if sha else r.exercise
+
+
 def results_data(r: Results, show_expected: bool = False) -> dict[str, Any]:
     return {
         "exercise": r.exercise,
         "score": r.score,
         "max_score": r.max_score,
         "percent": round(r.percent, 2),
+        "exercise_sha12": exercise_sha12(r),
         "tests": [_test_data(t, show_expected) for t in r.tests],
         "warnings": list(r.warnings),
         "output": r.output,
@@ -145,7 +158,7 @@ def results_html(r: Results, show_expected: bool = False) -> str:
 
 def results_text(r: Results, show_expected: bool = False) -> str:
     """A readable report: one line per question, feedback under it, then the total."""
-    lines = [f"Exercise: {r.exercise}", ""]
+    lines = [f"Exercise: {exercise_label(r)}", ""]
     width = max((len(t.name) for t in r.tests), default=0)
     for t in r.tests:
         mark = _MARK.get(t.status, "FAIL")
@@ -188,7 +201,7 @@ def _md_cell(text: str) -> str:
 
 def results_markdown(r: Results, show_expected: bool = False) -> str:
     """A Markdown table (GitHub step summaries, READMEs): test, points, status, feedback."""
-    lines = [f"### {r.exercise}: {_score(r.score)}/{_score(r.max_score)} ({r.percent:.1f}%)", "",
+    lines = [f"### {exercise_label(r)}: {_score(r.score)}/{_score(r.max_score)} ({r.percent:.1f}%)", "",
              "| test | points | status | feedback |", "|---|---:|---|---|"]
     for t in r.tests:
         feedback = t.feedback
@@ -227,7 +240,7 @@ def results_gradescope(r: Results, execution_time: float = 0.0, show_expected: b
             "visibility": t.visibility,
             "tags": [t.status, *t.tags],
         })
-    output = "\n".join([f"{r.exercise}: {_score(r.score)}/{_score(r.max_score)} ({r.percent:.1f}%)",
+    output = "\n".join([f"{exercise_label(r)}: {_score(r.score)}/{_score(r.max_score)} ({r.percent:.1f}%)",
                         *(f"warning: {w}" for w in r.warnings)])
     if r.output:
         output += "\n\nOutput of the submission (escaped, trimmed):\n" + r.output
@@ -240,7 +253,7 @@ def results_gradescope(r: Results, execution_time: float = 0.0, show_expected: b
         "stdout_visibility": "hidden",
         "visibility": "visible",
         "tests": tests,
-        "extra_data": {"exercise": r.exercise, **dict(r.extra)},
+        "extra_data": {"exercise": r.exercise, "exercise_sha12": exercise_sha12(r), **dict(r.extra)},
     }
     return dumps(data)
 
@@ -264,7 +277,8 @@ def results_junit(r: Results, show_expected: bool = False) -> str:
     suite = ET.SubElement(suites, "testsuite", name=r.exercise, tests=str(len(r.tests)), failures=str(failures),
                           errors=str(errors), skipped="0", time="0")
     props = ET.SubElement(suite, "properties")
-    for name, value in (("score", _score(r.score)), ("max_score", _score(r.max_score)), *r.extra):
+    for name, value in (("score", _score(r.score)), ("max_score", _score(r.max_score)),
+                        ("exercise", r.exercise), ("exercise_sha12", exercise_sha12(r)), *r.extra):
         if value is None:
             continue
         ET.SubElement(props, "property", name=name, value=_xml_text(str(value)))

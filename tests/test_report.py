@@ -65,10 +65,24 @@ def test_gradescope_matches_the_specification(sample):
 
 def test_gradescope_extra_data_audits_the_grade(sample):
     data = json.loads(report.render(sample, "gradescope"))
-    assert data["extra_data"] == {"exercise": "tutorial-4-matrix", "exercise_sha256": "0" * 64,
-                                  "grader_version": "test", "variant_seed": None}
+    assert data["extra_data"] == {"exercise": "tutorial-4-matrix", "exercise_sha12": "0" * 12,
+                                  "exercise_sha256": "0" * 64, "grader_version": "test", "variant_seed": None}
     real = json.loads(report.render(grading.grade_answers_file(ROOT / "solutions" / "sample-answers.json"), "gradescope"))
     assert len(real["extra_data"]["exercise_sha256"]) == 64
+
+
+@pytest.mark.parametrize("fmt_name", report.FORMATS)
+def test_every_format_names_the_exercise_id_and_its_spec_hash(fmt_name):
+    import hashlib
+
+    from grader import spec
+
+    results = grading.grade_answers_file(ROOT / "solutions" / "sample-answers.json")
+    sha12 = hashlib.sha256(spec.find(results.exercise).read_bytes()).hexdigest()[:12]
+    text = report.render(results, fmt_name)
+    assert results.exercise in text and sha12 in text
+    if fmt_name in ("text", "markdown", "github", "gradescope"):
+        assert f"{results.exercise} (sha256 {sha12})" in text
 
 
 def test_junit_parses_back(sample):

@@ -458,6 +458,17 @@ def check_refused_eperm(run, ctx):
     assert _value(run) == 1.0, f"errno {_value(run):g}, not EPERM: {run.output}"
 
 
+def check_exercise_path_refused(run, ctx):
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    res = CliRunner().invoke(cli, [str(ctx["case"].path)])
+    assert res.exit_code == 2 and "is not an exercise id" in res.output, res.output
+    res = CliRunner().invoke(cli, [str(ctx["case"].path), "--exercise", "tutorial-4", "--format", "json"])
+    assert res.exit_code == 0 and json.loads(res.output)["exercise"] == "tutorial-4-matrix"
+
+
 def check_none(run, ctx):
     pass
 

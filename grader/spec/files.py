@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .. import jsonio
+from . import catalog
 from ..errors import SpecError, UsageError
 from .compiler import compile_spec
 from .model import Exercise
@@ -55,32 +55,28 @@ def exercises_folder() -> Path:
 
 def bundled() -> dict[str, Path]:
     """Bundled exercise ids (and aliases) -> their files."""
-    out: dict[str, Path] = {}
-    for entry in sorted(exercises_folder().iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".json"):
-            path = Path(str(entry))
-            try:
-                data = json.loads(entry.read_text("utf-8"))
-            except ValueError:
-                continue
-            for key in [data.get("id"), *data.get("aliases", []), path.stem]:
-                if isinstance(key, str):
-                    out.setdefault(key, path)
-    return out
+    return catalog.ids_in(exercises_folder())
 
 
 def find(name: str | Path) -> Path:
-    """An exercise named by path or by bundled id/alias."""
+    """An exercise named by the instructor: a spec path, or an id (in the ``--exercises-dir`` and
+    ``GRADER_EXERCISES`` directories, then bundled)."""
     path = Path(name)
     if path.suffix == ".json" or path.exists():
         if not path.is_file():
             raise UsageError(f"{name}: no such exercise file")
         return path
-    known = bundled()
+    known = catalog.catalog(exercises_folder())
     if str(name) in known:
         return known[str(name)]
     raise UsageError(f"no exercise {str(name)!r}{did_you_mean(str(name), known)}; "
-                     f"bundled: {', '.join(sorted(known))}")
+                     f"known: {', '.join(sorted(known))}")
+
+
+def find_id(name: object, where: str) -> Path:
+    """The spec of an exercise that a submission names: by id only, never by path (see
+    :mod:`grader.spec.catalog`)."""
+    return catalog.find_id(name, where, exercises_folder())
 
 
 def load_exercise(name: str | Path, student: str | None = None) -> Exercise:

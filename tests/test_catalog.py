@@ -1,0 +1,110 @@
+"""Exercises by id: a submission names an exercise only by id (bundled, --exercises-dir,
+GRADER_EXERCISES), never by path; the instructor's --exercise / GRADER_EXERCISE win."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader import cli, spec
+from grader.errors import SubmissionError
+
+ROOT = Path(__file__).resolve().parents[1]
+MATRIX = ROOT / "exercises" / "tutorial-4-matrix.json"
+KEY = ROOT / "solutions" / "tutorial-4-matrix.key.json"
+
+
+@pytest.fixture(autouse=True)
+def no_dirs(monkeypatch):
+    # --exercises-dir writes GRADER_EXERCISES; monkeypatch puts it back after each test
+    monkeypatch.delenv("GRADER_EXERCISES", raising=False)
+    monkeypatch.delenv("GRADER_EXERCISE", raising=False)
+
+
+def custom(folder: Path, exercise_id: str, title: str = "custom") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    data = json.loads(MATRIX.read_text("utf-8"))
+    data.update(id=exercise_id, title=title)
+    data.pop("aliases", None)
+    path = folder / f"{exercise_id}.json"
+    path.write_text(json.dumps(data), "utf-8")
+    return path
+
+
+def answers(folder: Path, exercise: str) -> Path:
+    key = json.loads(KEY.read_text("utf-8"))
+    path = folder / "answers.json"
+    path.write_text(json.dumps({"exercise": exercise, "answers": key["answers"]}), "utf-8")
+    return path
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli.cli, list(args))
+
+
+@pytest.mark.parametrize("named", ["exercises/tutorial-4-matrix.json", str(MATRIX), "../evil.json", "evil.JSON",
+                                   "a/b", ".", "two words"])
+def test_a_submission_may_not_name_a_path(tmp_path, named):
+    with pytest.raises(SubmissionError, match="is not an exercise id"):
+        spec.find_id(named, "sub.py: EXERCISE")
+
+
+def test_a_self_written_spec_named_in_exercise_is_never_used(tmp_path):
+    # the student's own spec: one question whose answer is whatever they like
+    evil = custom(tmp_path, "evil", "the student's own")
+    sub = tmp_path / "sub.py"
+    sub.write_text(f"EXERCISE = {str(evil)!r}\n" + "ANSWERS = {}\n")
+    res = run(str(sub), "--format", "json")
+    assert res.exit_code == 2, res.output
+    assert f"{sub}: EXERCISE: {str(evil)!r} is not an exercise id" in res.output
+    ans = answers(tmp_path, str(evil))
+    res = run(str(ans))
+    assert res.exit_code == 2 and f"{ans}: exercise: {str(evil)!r} is not an exercise id" in res.output
+
+
+def test_ids_come_from_exercises_dir_then_grader_exercises_then_bundled(tmp_path, monkeypatch):
+    first, second = tmp_path / "first", tmp_path / "second"
+    custom(first, "hw-custom", "from --exercises-dir")
+    custom(second, "hw-custom", "from GRADER_EXERCISES")
+    custom(second, "tutorial-4", "an instructor's own tutorial-4")
+    custom(second, "only-in-env", "env")
+    monkeypatch.setenv("GRADER_EXERCISES", f"{tmp_path / 'missing'}:{second}")
+    ans = answers(tmp_path, "hw-custom")
+    data = json.loads(run(str(ans), "--format", "json").output)
+    assert data["exercise"] == "hw-custom" and data["score"] == data["max_score"]
+    assert spec.load_exercise(spec.find_id("hw-custom", "x")).title == "from GRADER_EXERCISES"
+    assert spec.load_exercise(spec.find_id("tutorial-4", "x")).title == "an instructor's own tutorial-4"
+    res = run("key", "hw-custom", "--exercises-dir", str(first), "--format", "json")
+    assert res.exit_code == 0, res.output
+    assert spec.load_exercise(spec.find_id("hw-custom", "x")).title == "from --exercises-dir"
+    assert spec.find_id("only-in-env", "x").parent == second
+
+
+def test_an_unknown_id_says_did_you_mean(tmp_path):
+    sub = tmp_path / "sub.py"
+    sub.write_text('EXERCISE = "tutorial-4-matrx"\n')
+    res = run(str(sub))
+    assert res.exit_code == 2
+    assert "no exercise with id 'tutorial-4-matrx'" in res.output and "did you mean" in res.output
+
+
+def test_the_instructor_wins_over_the_submission(tmp_path, monkeypatch):
+    sub = tmp_path / "sub.py"
+    sub.write_text('EXERCISE = "../not/even/an/id.json"\nANSWERS = {}\n')
+    res = run(str(sub), "--exercise", "tutorial-4-output-layer", "--format", "json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["exercise"] == "tutorial-4-output-layer"
+    monkeypatch.setenv("GRADER_EXERCISE", "tutorial-4-hidden-layer")
+    assert json.loads(run(str(sub), "--format", "json").output)["exercise"] == "tutorial-4-hidden-layer"
+    ans = answers(tmp_path, "../x.json")
+    assert json.loads(run(str(ans), "--format", "json").output)["exercise"] == "tutorial-4-hidden-layer"
+
+
+def test_shipped_ci_examples_name_the_exercise():
+    for name in ("github-classroom.yml", "gitlab-ci.yml"):
+        for line in (ROOT / "examples" / name).read_text("utf-8").splitlines():
+            if line.strip().startswith(("grade ", "command: grade ", "- grade ")) or " grade submission" in line:
+                assert "--exercise " in line, f"{name}: {line.strip()}"
