@@ -46,6 +46,7 @@ def test_time_zones_are_instants():
     assert late.lateness(p, late.parse_time("2026-03-02T06:58:00+09:00"), "given").days == 0  # early in Tokyo
     assert late.parse_time("2026-03-01T23:59:00+0100") == p.deadline  # offsets without a colon (Python 3.10)
     assert late.parse_time("2026-03-01 22:59:00.5z").tzinfo is not None
+    assert late.parse_time("2026-03-01 13:59:00.123456789 -09:00") == late.parse_time("2026-03-01T22:59:00.123456Z")
 
 
 def test_the_penalty_stops_at_100_percent():

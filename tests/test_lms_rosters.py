@@ -128,3 +128,21 @@ def test_semicolons_and_excel_encoding_are_read(tmp_path):
     p.write_bytes("student;email;id\nJosé Müller;jose@x;s9\n".encode("cp1252"))
     r = rosters.read_roster(p)
     assert r.kind == "plain" and r.people[0].name == "José Müller" and r.people[0].id == "s9"
+
+
+def test_gradescope_yaml_export_metadata(tmp_path):
+    pytest.importorskip("yaml")  # optional: the export is YAML with Ruby-style keys
+    (tmp_path / "submission_metadata.yml").write_text(
+        "submission_101:\n"
+        "  :submitters:\n"
+        "  - :name: Alice Smith\n"
+        "    :sid: s100\n"
+        "    :email: alice@uni.example\n"
+        "  :created_at: 2026-03-01 13:47:15.123456000 -08:00\n"
+        "  :score: 10.0\n")
+    meta = rosters.read_metadata(tmp_path, ["submission_101"])
+    m = meta["submission_101"]
+    assert m.sids == ("s100",) and m.emails == ("alice@uni.example",)
+    from grader.lms.late import parse_time
+
+    assert parse_time(m.created_at) == parse_time("2026-03-01T21:47:15.123456Z")

@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from lms_autograder import Autograder
 
 from grader import grading, report
 from grader.cli import cli
@@ -60,32 +58,18 @@ def test_an_override_for_a_question_this_result_lacks_is_an_error(tmp_path):
 
 @pytest.fixture
 def autograder(tmp_path):
-    grade = shutil.which("grade")
-    if grade is None:
-        pytest.skip("the grade console script is not on PATH (install the project)")
     overrides = tmp_path / "overrides.csv"
     overrides.write_text("student,question,points,reason\ns1,w6,0,copied\nlate@uni.example,*,12,agreed\n")
-    zpath = tmp_path / "autograder.zip"
-    res = CliRunner().invoke(cli, ["bundle", EXERCISE, "--gradescope", "-o", str(zpath), "--deadline",
-                                   "2026-03-01T23:59:00Z", "--late-penalty", "10", "--grace", "15m",
-                                   "--late-cap", "3d", "--overrides", str(overrides)])
-    assert res.exit_code == 0, res.output
-    root = tmp_path / "autograder"
-    (root / "source").mkdir(parents=True)
-    with zipfile.ZipFile(zpath) as z:
+    box = Autograder(tmp_path, EXERCISE, "--deadline", "2026-03-01T23:59:00Z", "--late-penalty", "10",
+                     "--grace", "15m", "--late-cap", "3d", "--overrides", str(overrides))
+    with zipfile.ZipFile(box.zip) as z:
         assert z.read("grader_options").decode().splitlines() == [
             "--deadline", "2026-03-01T23:59:00Z", "--late-penalty", "10.0", "--grace", "15m", "--late-cap", "3d"]
-        z.extractall(root / "source")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GRADER_")},
-           "AUTOGRADER_ROOT": str(root), "GRADER_COMMAND": grade}
 
     def run(user: dict, created_at: str, answers_of: str | None = None) -> dict:
-        shutil.rmtree(root / "submission", ignore_errors=True)
-        (root / "submission").mkdir()
-        key_file(root / "submission" / "answers.json", answers_of)
-        (root / "submission_metadata.json").write_text(json.dumps({"users": [user], "created_at": created_at}))
-        subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, timeout=120)
-        return json.loads((root / "results" / "results.json").read_text())
+        k = grading.answer_key(EXERCISE, answers_of)
+        return box.run({"answers.json": report.key_json(k.exercise, k.answers)},
+                       {"users": [user], "created_at": created_at})
 
     return run
 

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import UsageError
 from ..spec import Exercise, did_you_mean
 from . import adjust, gradebooks, late, rosters, shared
-from .tables import number
+from .tables import cell, number
 
 GRADEBOOKS = ("csv", "canvas", "moodle")
 
@@ -186,7 +186,8 @@ class Course:
             cols.append(("overrides", lambda r: "; ".join(
                 f"{x['question']}: {number(x['was'])} -> {number(x['points'])} ({x['reason']})"
                 for x in r["extra_data"].get("adjustments", {}).get("overrides", []))))
-        return cols
+        # text from rosters and override files goes into a spreadsheet: never as a formula
+        return [(h, lambda r, f=f: cell(f(r))) for h, f in cols]
 
     def _lms_gradebooks(self, ex: Exercise, out: list[dict[str, Any]], absent: list[dict[str, Any]], top: float,
                         finished: Finished) -> None:

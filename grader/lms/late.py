@@ -41,6 +41,8 @@ def parse_time(text: str, what: str = "time") -> datetime:
     t = str(text).strip()
     if t.endswith(("Z", "z")):
         t = t[:-1] + "+00:00"
+    t = re.sub(r"\s+([+-]\d\d:?\d\d)$", r"\1", t)  # Ruby's "13:47:15.123456000 -08:00" (Gradescope's YAML)
+    t = re.sub(r"(\.\d{6})\d+", r"\1", t)  # nanoseconds: Python keeps microseconds
     t = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", t)  # +0100 as Python 3.10 reads it: +01:00
     try:
         when = datetime.fromisoformat(t.replace(" ", "T", 1) if "T" not in t and " " in t else t)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,8 @@ def _metadata_of(data: Any) -> Metadata:
     users = [u for u in users if isinstance(u, dict)] if isinstance(users, list) else []
     pick = lambda key: tuple(str(u.get(key) or u.get(":" + key)) for u in users if u.get(key) or u.get(":" + key))
     created = data.get("created_at") or data.get(":created_at")
+    if isinstance(created, datetime):  # YAML read it as a time already; YAML's zone-less times are UTC
+        created = (created if created.tzinfo else created.replace(tzinfo=timezone.utc)).isoformat()
     return Metadata(pick("sid"), pick("email"), str(created) if created else None)
 
 

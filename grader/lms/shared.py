@@ -85,25 +85,47 @@ def find(ex: Exercise, answers: dict[str, dict[str, Any]], everyone: list[str],
     return out
 
 
+def variant_keys(ex: Exercise, students: list[str], secret: str) -> dict[str, dict[str, np.ndarray]]:
+    r"""Every student's key in one batched solver call: the exercise's values repeated V times
+    (the variant axis), each student's drawn values written into their slice, then
+    :func:`grader.solver.solve` once, instead of compiling and solving V specs."""
+    from ..solver import Values, solve
+    from ..variants import concrete, seed
+
+    rules = ex.raw["variants"]["values"]
+    vals = Values.of(ex, len(students))
+    inputs = {n: i for i, n in enumerate(ex.neurons[0])}
+    outputs = {n: i for i, n in enumerate(ex.neurons[-1])}
+    for v, student in enumerate(students):
+        data = concrete(ex.raw, seed(ex.id, student, secret), ex.path)
+        for name in rules:
+            if name in ex.parameters:
+                value = float(data["network"]["parameters"][name]["value"])
+                for kind, l, idx in ex.parameters[name].uses:
+                    (vals.W if kind == "W" else vals.b)[l - 1][(v, *idx)] = value
+            elif name in inputs and name in data.get("inputs", {}):
+                vals.x[v, inputs[name], :] = float(data["inputs"][name])
+            else:
+                vals.t[v, outputs[name], :] = float(data["targets"][name])
+    solved = solve(ex, values=vals)
+    return {s: {qid: arr[v] for qid, arr in solved.items()} for v, s in enumerate(students)}
+
+
 def summary_lines(ex: Exercise, rows: list[dict[str, Any]], student_key: Callable[[str], str],
                   everyone: list[str] = (), label: Callable[[str], str] = str) -> list[str]:
     """The summary's section on shared answers (empty without per-student variants)."""
-    from ..grading import reference
-    from ..spec import load_exercise
     from ..variants import SECRET_ENV
 
-    if "variants" not in ex.raw or not os.environ.get(SECRET_ENV):
+    secret = os.environ.get(SECRET_ENV)
+    if "variants" not in ex.raw or not secret:
         return []
     answers = {student_key(r["student"]): r["answers"] for r in rows if r.get("answers")}
     if not answers:
         return []
-    graded = [student_key(r["student"]) for r in rows]
-
-    def key_of(student: str) -> dict[str, np.ndarray]:
-        return reference(load_exercise(ex.path, student))
-
+    people = sorted({*(student_key(r["student"]) for r in rows), *everyone})
     try:
-        findings = find(ex, answers, [*graded, *everyone], key_of)
+        keys = variant_keys(ex, people, secret)
+        findings = find(ex, answers, people, keys.__getitem__)
     except GraderError as exc:
         return ["", f"Shared answers: not checked ({exc})"]
     if not findings:
