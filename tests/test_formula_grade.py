@@ -308,3 +308,15 @@ def test_the_worked_solution_writes_the_keys_formula(output_layer, hidden_layer)
     for ex, qid in ((output_layer, "w6"), (hidden_layer, "w2")):
         text = chain.derivative_formula(ex, question(ex, qid))
         assert f"As a formula answer, in the exercise's names: `{text}`" in worked.markdown(ex)
+
+
+def test_formulas_in_a_submissions_answers_are_graded(tmp_path) -> None:
+    code = tmp_path / "submission.py"
+    code.write_text('EXERCISE = "tutorial-4-output-layer"\n'
+                    f'ANSWERS = {{"w6": {SEED_OUTPUT["w6"]!r}, "w7": "(y2 - t2) * o1", "w8": "y2 / 0"}}\n')
+    result = CliRunner().invoke(cli, [str(code), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    tests = {t["id"]: t for t in json.loads(result.output)["tests"]}
+    assert tests["w6"]["status"] == "passed"
+    assert tests["w7"]["status"] == "wrong" and "Step: " in tests["w7"]["feedback"]
+    assert tests["w8"]["status"] == "invalid" and "not a finite number" in tests["w8"]["feedback"]
