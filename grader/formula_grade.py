@@ -227,7 +227,9 @@ def check(ex: Exercise, q: Question, value: Any, diagnose: Any = None) -> Outcom
         ok = compare.within(np.nan_to_num(got, nan=np.inf), ref, tol)
     usable = np.all(np.isfinite(ref.reshape(V, -1)), axis=1)  # variants where the reference is a number
     at_exercise = ok[0]
-    everywhere = at_exercise & ok[1:][usable[1:]].all(axis=0)
+    # a formula is checked at other values only where enough of them give a reference at all
+    everywhere = at_exercise & ok[1:][usable[1:]].all(axis=0) if usable[1:].sum() >= VARIANTS // 2 else \
+        np.zeros_like(at_exercise)
     fraction = float(np.mean(everywhere))
     plain = solver.to_plain(got[0])
     if not has_names:
