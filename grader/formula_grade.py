@@ -28,7 +28,8 @@ from . import compare, formula, solver, spec
 from .spec import Exercise, Question
 
 VARIANTS = 64  # random variants besides the exercise's own values
-DIAGNOSE_POINTS = 17  # the exercise's values and the first 16 variants: enough to rule out coincidences
+DIAGNOSE_POINTS = 8  # where the formula is wrong, the first 8 (the exercise's values first)
+AGREE = 0.75  # the share of them that one mistake must explain
 _IDENT = re.compile(r"[^\W\d]\w*")
 
 
@@ -283,20 +284,22 @@ def _diagnose(diagnose: Any, ex: Exercise, q: Question, got: np.ndarray, values:
     """The mistake model that explains a wrong formula at nearly every variant where it is wrong,
     among the first :data:`DIAGNOSE_POINTS` (the exercise's values first), or None: ``diagnose``
     asked at each of them as about a typed number, on the exercise with that variant's values."""
-    found = []
-    for k in np.flatnonzero(wrong_at)[:DIAGNOSE_POINTS]:
+    if q.after_epochs > 1:  # no formula describes many epochs; the search would train at every point
+        return None
+    points = np.flatnonzero(wrong_at)[:DIAGNOSE_POINTS]
+    found: list[Any] = []
+    for k in points:
         if not np.all(np.isfinite(got[k])):
             found.append(None)
-            continue
-        exk = dataclasses.replace(ex, W=tuple(w[k] for w in values.W), b=tuple(c[k] for c in values.b),
-                                  x=values.x[k], t=values.t[k])
-        found.append(diagnose(exk, q, got[k]))
-    counts = Counter(m.id for m in found if m is not None)
-    if not counts:
-        return None
-    best, n = counts.most_common(1)[0]
-    if n < 0.75 * len(found):
-        return None
+        else:
+            exk = dataclasses.replace(ex, W=tuple(w[k] for w in values.W), b=tuple(c[k] for c in values.b),
+                                      x=values.x[k], t=values.t[k])
+            found.append(diagnose(exk, q, got[k]))
+        counts = Counter(m.id for m in found if m is not None)
+        best = max(counts.values(), default=0)
+        if best + len(points) - len(found) < AGREE * len(points):  # no mistake can explain enough points now
+            return None
+    best, n = Counter(m.id for m in found if m is not None).most_common(1)[0]
     steps = Counter(m.step for m in found if m is not None and m.id == best)
     plain = [s for s in steps if "; or, giving the same value" not in s]  # a coincidence of one set of values
     step = max(plain, key=steps.__getitem__) if plain else steps.most_common(1)[0][0]
