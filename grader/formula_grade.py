@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -62,6 +63,22 @@ def formula_names(ex: Exercise) -> dict[str, tuple[str, Any]]:
             if alias not in ex.names and alias not in out:
                 out[alias] = ("t", k)
     return out
+
+
+_CACHE: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+
+
+def _cached(key: tuple[Any, ...], ex: Exercise, make: Any) -> Any:
+    """One value per exercise object and key (the object is kept, so its id is never reused):
+    a class's answers to one exercise share the variants, names' values and references."""
+    hit = _CACHE.get((id(ex), *key))
+    if hit is not None and hit[0] is ex:
+        return hit[1]
+    if len(_CACHE) > 256:
+        _CACHE.clear()
+    value = make()
+    _CACHE[(id(ex), *key)] = (ex, value)
+    return value
 
 
 def _seed(ex: Exercise) -> int:
@@ -206,9 +223,10 @@ def check(ex: Exercise, q: Question, value: Any, diagnose: Any = None) -> Outcom
     has_names = any(formula.names(t) for _, t in trees)
     if q.answer == "number" and has_names:
         return Outcome(feedback="this question asks for a number, not a formula")
-    values = variant_values(ex)
+    values = _cached(("values",), ex, lambda: variant_values(ex))
     V = values.V
-    env = name_values(ex, q, values) if has_names else {}
+    env = _cached(("names", json.dumps(q.given), q.sample), ex, lambda: name_values(ex, q, values)) \
+        if has_names else {}
     parts = [formula.evaluate(t, env, V) for _, t in trees]
     tail = max((p.shape[1:] for p in parts), key=len)
     got = np.stack([np.broadcast_to(p.reshape(p.shape + (1,) * (len(tail) + 1 - p.ndim)), (V,) + tail)
@@ -216,7 +234,7 @@ def check(ex: Exercise, q: Question, value: Any, diagnose: Any = None) -> Outcom
     got = _squeeze(got)
     if not has_names and q.answer != "formula":
         return Outcome(number=got[0])
-    ref = _squeeze(reference(ex, q, values))
+    ref = _squeeze(_cached(("reference", q.id), ex, lambda: reference(ex, q, values)))
     if got.shape != ref.shape:
         samples = ex.has_samples and q.sample is None
         return Outcome(status="wrong", feedback=_shape_message(got.shape[1:], ref.shape[1:], samples))

@@ -320,3 +320,15 @@ def test_formulas_in_a_submissions_answers_are_graded(tmp_path) -> None:
     assert tests["w6"]["status"] == "passed"
     assert tests["w7"]["status"] == "wrong" and "Step: " in tests["w7"]["feedback"]
     assert tests["w8"]["status"] == "invalid" and "not a finite number" in tests["w8"]["feedback"]
+
+
+def test_answer_kind_is_validated_and_formulas_need_the_json_key(bundled_data, tmp_path) -> None:
+    data = bundled_data("tutorial-4-output-layer")
+    data["questions"][8]["answer"] = "text"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "questions[8].answer" in result.output and "number, formula, either" in result.output
+    result = CliRunner().invoke(cli, ["key", "tutorial-4", "--formulas"])
+    assert result.exit_code == 2 and "--formulas needs --format json" in result.output
