@@ -31,6 +31,7 @@ from .spec import Exercise, Question
 VARIANTS = 64  # random variants besides the exercise's own values
 DIAGNOSE_POINTS = 8  # where the formula is wrong, the first 8 (the exercise's values first)
 AGREE = 0.75  # the share of them that one mistake must explain
+MAX_ENTRIES, MAX_TEXT = 10_000, 200_000  # one answer's formulas: parsed only below these
 _IDENT = re.compile(r"[^\W\d]\w*")
 
 
@@ -160,6 +161,10 @@ def _where(index: tuple[int, ...]) -> str:
 def _read(ex: Exercise, value: Any) -> tuple[list[tuple[tuple[int, ...], Any]], tuple[int, ...]]:
     """The parsed tree of every entry, with the names resolved, and the entries' layout."""
     leaves = _leaves(value)
+    text = sum(len(v) for _, v in leaves if isinstance(v, str))
+    if len(leaves) > MAX_ENTRIES or (len(leaves) > 1 and text > MAX_TEXT):
+        raise formula.FormulaError(f"too large: at most {MAX_ENTRIES:,} entries and {MAX_TEXT:,} characters of "
+                                   "formulas in one answer")
     known = formula_names(ex)
     trees = []
     for index, leaf in leaves:

@@ -117,6 +117,8 @@ def test_a_plugged_in_number_is_not_the_formula(output_layer, bundled_data) -> N
     ("(" * 10_000 + "o2" + ")" * 10_000, "too long"),
     ("o2 + " * 250_000, "too long"),
     ("y1(1 - y1)", "a product is written with *"),
+    (["o2"] * 20_000, "too large"),
+    ([["o2 + " * 300 + "o2"] * 50] * 20, "too large"),
 ])
 def test_hostile_and_broken_formulas_fail_cleanly(output_layer, text, words, tmp_path) -> None:
     t = grade(output_layer, {"w6": text})["w6"]
