@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -50,21 +51,33 @@ class Variant:
 
     def merge(self, other: Variant) -> Variant | None:
         """Both variants at once, or None when they switch the same thing differently."""
-        ref = Variant()
-        out = {}
-        for f in dataclasses.fields(Variant):
-            a, b, r = getattr(self, f.name), getattr(other, f.name), getattr(ref, f.name)
-            if f.name in ("act", "from_output"):
-                if f.name == "act" and {l for l, _ in a} & {l for l, _ in b}:
+        mine = self.__dict__
+        out = {name: mine[name] for name in _DEFAULTS}
+        for name, b in other.key:
+            a, r = mine[name], _DEFAULTS[name]
+            if a == b:
+                continue
+            if name == "act":
+                if {l for l, _ in a} & {l for l, _ in b}:
                     return None
-                out[f.name] = tuple(sorted(set(a) | set(b))) if f.name == "act" else a | b
-            elif f.name in ("loss_scale", "E_scale"):
-                out[f.name] = a * b
-            elif a != r and b != r and a != b:
+                out[name] = tuple(sorted(a + b))
+            elif name == "from_output":
+                out[name] = a | b
+            elif name in ("loss_scale", "E_scale"):
+                out[name] = a * b
+            elif a != r:
                 return None
             else:
-                out[f.name] = a if a != r else b
+                out[name] = b
         return Variant(**out)
+
+    @cached_property
+    def key(self) -> tuple:
+        """The switches that differ from the reference, as a cheap hashable key."""
+        return tuple((name, v) for name, v in self.__dict__.items() if name in _DEFAULTS and v != _DEFAULTS[name])
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Variant)}
 
 
 class Switches:
@@ -74,42 +87,72 @@ class Switches:
         L = net.L
         self.variants = tuple(variants)
         self.V = V = len(variants)
-        col = lambda f: np.array([f(v) for v in variants])
-        some = lambda arr: arr if arr.any() else None
-        self.loss_scale = col(lambda v: v.loss_scale).astype(float)
-        self.E_scale = col(lambda v: v.E_scale).astype(float)
-        which = [(v.loss or net.loss, v.reduction or net.reduction) for v in variants]
+        # one pass over the switches each variant sets (most set one or two of them)
+        on: dict[tuple, list[int]] = {}  # (field, value) -> the variants that set it
+        for i, v in enumerate(variants):
+            for name, value in v.key:
+                if name == "act":
+                    for l, mode in value:
+                        on.setdefault(("act", l, mode), []).append(i)
+                elif name == "from_output":
+                    for l in value:
+                        on.setdefault(("from_output", l), []).append(i)
+                else:
+                    on.setdefault((name, value), []).append(i)
+
+        def mask(*key: Any) -> np.ndarray | None:
+            rows = on.get(key)
+            if rows is None:
+                return None
+            m = np.zeros(V, dtype=bool)
+            m[rows] = True
+            return m
+
+        def values(name: str, default: Any, dtype: Any = float) -> np.ndarray:
+            arr = np.full(V, default, dtype=dtype)
+            for key, rows in on.items():
+                if key[0] == name:
+                    arr[rows] = key[1]
+            return arr
+        self.loss_scale = values("loss_scale", 1.0)
+        self.E_scale = values("E_scale", 1.0)
+        which = [(net.loss, net.reduction)] * V
+        for key, rows in on.items():
+            if key[0] in ("loss", "reduction"):
+                for i in rows:
+                    lo, re = which[i]
+                    which[i] = (key[1], re) if key[0] == "loss" else (lo, key[1])
         self.losses = [] if set(which) == {(net.loss, net.reduction)} else [
             (dataclasses.replace(net, loss=lo, reduction=re), np.array([w == (lo, re) for w in which]))
             for lo, re in sorted(set(which))]
-        self.sample = col(lambda v: -2 if v.sample is None else v.sample)
+        self.sample = values("sample", -2, int)
         self.act: list[list[tuple[str, np.ndarray]]] = [[]]
         self.from_output: list[Any] = [None]
         self.edge: list[list[tuple[int, np.ndarray]]] = [[]]
         self.path: list[Any] = [None]
         self.backprop_T: list[Any] = [None]
         for l in range(1, L + 1):
-            modes = sorted({m for v in variants for k, m in v.act if k == l})
-            self.act.append([(m, col(lambda v, l=l, m=m: (l, m) in v.act)) for m in modes])
-            self.from_output.append(some(col(lambda v, l=l: l in v.from_output)))
-            shifts = sorted({v.edge[1] for v in variants if v.edge and v.edge[0] == l})
-            self.edge.append([(k, col(lambda v, l=l, k=k: v.edge == (l, k))) for k in shifts])
-            mask = None
-            if any(v.path and v.path[0] == l for v in variants):
-                mask = np.ones((net.sizes[l], 1, V))
-                for i, v in enumerate(variants):
-                    if v.path and v.path[0] == l:
-                        mask[:, 0, i] = 0.0
-                        mask[v.path[1], 0, i] = 1.0
-            self.path.append(mask)
-            self.backprop_T.append(some(col(lambda v, l=l: v.backprop_T == l)))
-        self.updated = some(col(lambda v: v.updated).astype(float))
-        self.lr_mode = col(lambda v: v.lr)
-        self.bias_sample = col(lambda v: v.bias_sample)
-        self.tie_use = col(lambda v: v.tie_use)
-        self.bias_on = None if not any(v.no_bias for v in variants) else col(lambda v: not v.no_bias).astype(float)
-        fixed = col(lambda v: v.no_bias or v.bias_fixed)
-        self.bias_moves = (~fixed).astype(float) if fixed.any() else None
+            self.act.append([(key[2], mask(*key)) for key in sorted(k for k in on if k[0] == "act" and k[1] == l)])
+            self.from_output.append(mask("from_output", l))
+            self.edge.append([(key[1][1], mask(*key)) for key in sorted(k for k in on if k[0] == "edge" and k[1][0] == l)])
+            paths = [(key[1][1], rows) for key, rows in on.items() if key[0] == "path" and key[1][0] == l]
+            path = None
+            if paths:
+                path = np.ones((net.sizes[l], 1, V))
+                for k, rows in paths:
+                    path[:, 0, rows] = 0.0
+                    path[k, 0, rows] = 1.0
+            self.path.append(path)
+            self.backprop_T.append(mask("backprop_T", l))
+        updated = mask("updated", True)
+        self.updated = None if updated is None else updated.astype(float)
+        self.lr_mode = values("lr", "", object)
+        self.bias_sample = values("bias_sample", -1, int)
+        self.tie_use = values("tie_use", -1, int)
+        no_bias, fixed = mask("no_bias", True), mask("bias_fixed", True)
+        self.bias_on = None if no_bias is None else (~no_bias).astype(float)
+        still = np.zeros(V, dtype=bool) | (no_bias if no_bias is not None else False) | (fixed if fixed is not None else False)
+        self.bias_moves = (~still).astype(float) if still.any() else None
 
     # ------------------------------------------------------------------ forward
     def bias(self, b: np.ndarray) -> np.ndarray:

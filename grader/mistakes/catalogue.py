@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from ..spec import Network
 from ..switches import Variant, applies
@@ -78,6 +79,11 @@ class Part:
     def answer_T(self) -> bool:
         return self.form == "T"
 
+    @cached_property
+    def key(self) -> tuple:
+        """Equal for the same part on any case: hashing it is cheap (the search hashes thousands)."""
+        return (self.id, self.form, self.variant.key)
+
     @property
     def convention(self) -> bool:
         return self.id in CONVENTIONS
@@ -93,6 +99,10 @@ class Candidate:
     @property
     def form(self) -> str:
         return next((p.form for p in self.parts if p.form), "")
+
+    @cached_property
+    def key(self) -> frozenset:
+        return frozenset(p.key for p in self.parts)
 
     @property
     def answer_T(self) -> bool:
@@ -189,12 +199,24 @@ def combine(ps: Sequence[Part]) -> Candidate | None:
     return Candidate(ordered, v)
 
 
+# mistakes at one particular place (one path, one edge, one sample's δ, one use of a tie, one
+# untransposed matrix) are tried alone: real code that makes two mistakes makes them in steps
+# that apply everywhere (f′, δ, the sum, the loss, the update), and leaving the places out of
+# the combinations keeps pairs few and triples cheap
+_ALONE = frozenset({"single_path_delta", "wrong_edge_input", "z_instead_of_a", "transposed_backprop"})
+
+
+def _combinable(p: Part) -> bool:
+    return p.id not in _ALONE and p.variant.bias_sample < 0 and p.variant.tie_use < 0
+
+
 def levels(ps: Sequence[Part], most: int = 3) -> list[list[Candidate]]:
     """Candidates by size: [singles, pairs, triples]; triples only where they are few."""
     out = [[Candidate((p,), p.variant) for p in ps]]
+    many = [p for p in ps if _combinable(p)]
     if most >= 2:
-        out.append([c for pair in itertools.combinations(ps, 2) if (c := combine(pair)) is not None])
-    n = len(ps)
+        out.append([c for pair in itertools.combinations(many, 2) if (c := combine(pair)) is not None])
+    n = len(many)
     if most >= 3 and n * (n - 1) * (n - 2) // 6 <= _TRIPLES_CAP:
-        out.append([c for three in itertools.combinations(ps, 3) if (c := combine(three)) is not None])
+        out.append([c for three in itertools.combinations(many, 3) if (c := combine(three)) is not None])
     return out

@@ -49,6 +49,6 @@ def consistent_loss(net: Network, t: np.ndarray, rows: Sequence[tuple[np.ndarray
             if (loss, reduction) == (net.loss, net.reduction):
                 continue
             if _agrees(dataclasses.replace(net, loss=loss, reduction=reduction), t, rows):
-                return (f"your backward is consistent with {describe(loss, reduction)} through your own forward; "
+                return (f"your backward is consistent with {describe(loss, reduction)}, through your own forward; "
                         f"this exercise uses {describe(net.loss, net.reduction)}")
     return None

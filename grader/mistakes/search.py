@@ -223,34 +223,68 @@ def diagnose_cases(fn: Function, cases: Sequence[Case], values: Sequence[tuple[n
         return None
     names = messages.Names.of_case(got_all[0][0].net)
     tol = CODE_TOLERANCE
+    cases_here = tuple(case for case, _ in got_all)
     any_wrong = False
     lenient: list[Candidate] = []
+    done: list[list[np.ndarray]] = [[] for _ in got_all]  # per case: (strict, partial) rows of each level
     for level in range(3):
-        # a candidate that does not apply to a case (one sample's δ with one sample) is the reference there
-        per_case: list[tuple[dict[Candidate, tuple[bool, bool]], tuple[bool, bool]]] = []
-        order: dict[Candidate, None] = {}
-        for case, got in got_all:
-            computed = case_variants(fn, case, level)
-            if computed is None:
-                continue
-            cands, outs = computed
-            # many epochs of a diverging mistake amplify rounding: match trained values more loosely
-            strict, partial, wrong = _case_fit(fn, cands, outs, got, TRAINED_TOLERANCE if _trains(case) else tol)
-            any_wrong |= wrong
-            per_case.append(({c: (bool(strict[i]), bool(partial[i])) for i, c in enumerate(cands) if i},
-                             (bool(strict[0]), bool(strict[0]))))
-            order.update((c, None) for c in cands[1:])
-        if not per_case:
+        aligned = _alignment(fn, cases_here, level)
+        if aligned is None:
             break
+        cands, index = aligned
+        for k, (case, got) in enumerate(got_all):
+            level_cands, outs = case_variants(fn, case, level)
+            # many epochs of a diverging mistake amplify rounding: match trained values more loosely
+            strict, partial, wrong = _case_fit(fn, level_cands, outs, got, TRAINED_TOLERANCE if _trains(case) else tol)
+            any_wrong |= wrong
+            done[k].append(np.array([strict, partial], dtype=bool))
         if not any_wrong:
             return None
-        found = [c for c in order if all(fit.get(c, ref)[0] for fit, ref in per_case)]
+        # every candidate's fit on every case, looked up where the case computed it (or its parts there)
+        fit = [np.concatenate([*done[k], np.zeros((2, 1), dtype=bool)], axis=1)[:, index[k]] for k in range(len(got_all))]
+        strict_all = np.logical_and.reduce([f[0] for f in fit])
+        found = [cands[i] for i in np.nonzero(strict_all)[0]]
         if found:
             return _pick(found, names, code=True)
         if level == 0:
-            lenient = [c for c in order if all(fit.get(c, ref)[1] or fit.get(c, ref)[0] for fit, ref in per_case)
-                       and any(fit.get(c, (False, False))[1] for fit, _ in per_case)]
+            loose = np.logical_and.reduce([f[0] | f[1] for f in fit]) & np.logical_or.reduce([f[1] for f in fit])
+            lenient = [cands[i] for i in np.nonzero(loose)[0]]
     return _pick(lenient, names, code=True)
+
+
+def _alignment(fn: Function, cases: tuple[Case, ...], level: int) -> tuple[list[Candidate], list[np.ndarray]] | None:
+    """The candidates of one size over all ``cases``, and per case the row of each candidate in
+    that case's results of levels 0..level (its parts that apply there; the last row: none fits).
+    Computed once per function and set of cases."""
+    def make() -> tuple[list[Candidate], list[np.ndarray]] | None:
+        rows_of: list[tuple[dict[frozenset, int], int]] = []
+        applies: list[set] = []
+        merged: dict[frozenset, Candidate] = {}
+        for case in cases:
+            rows: dict[frozenset, int] = {}
+            offset = 0
+            for lv in range(level + 1):
+                computed = case_variants(fn, case, lv)
+                if computed is None:
+                    return None
+                cands = computed[0]
+                if lv == 0:
+                    applies.append({c.parts[0].key for c in cands[1:]})
+                for i, c in enumerate(cands):
+                    rows.setdefault(c.key, offset + i)
+                offset += len(cands)
+                if lv == level:
+                    for c in cands[1:]:
+                        merged.setdefault(c.key, c)
+            rows[frozenset()] = 0
+            rows_of.append((rows, offset))
+        out = list(merged.values())
+        index = []
+        for (rows, none), here in zip(rows_of, applies, strict=True):
+            index.append(np.array([rows.get(c.key if c.key <= here else frozenset(c.key & here), none)
+                                   for c in out], dtype=int))
+        return out, index
+    return _cached(("align", id(fn), tuple(id(c) for c in cases), level), (fn, *cases), make)
 
 
 def _case_fit(fn: Function, cands: list[Candidate], outs: tuple[np.ndarray, ...], got: tuple[np.ndarray, ...],
@@ -258,7 +292,7 @@ def _case_fit(fn: Function, cands: list[Candidate], outs: tuple[np.ndarray, ...]
     """Per candidate on one case: fits every return (strict); fits every wrong return while the
     rest are right, with one wrong return explained (partial); and whether any return is wrong."""
     V = len(cands)
-    forms = np.array([c.form for c in cands])
+    forms = _cached(("forms", id(cands)), (cands,), lambda: np.array([c.form for c in cands]))
     T, U, N = forms == "T", forms == "db_delta", forms == "db_neurons"
     names = _returns(fn)
     strict = np.ones(V, dtype=bool)
@@ -277,10 +311,10 @@ def _case_fit(fn: Function, cands: list[Candidate], outs: tuple[np.ndarray, ...]
             match[T] = _all_close(g, flipped, tol) & _differs(flipped, ref, tol)
         if name.startswith("db") and (U.any() or N.any()):  # δ itself, or δ summed over the neurons
             delta = np.moveaxis(outs[names.index(f"delta{name[2:]}")], -1, 0)  # (V, n_l, S)
-            match[U] = _all_close(g, delta[U], tol) if g.shape != ref.shape or right else False
+            match[U] = _all_close(g, delta[U], tol)  # with one sample δ is its own sum
             summed = delta[N].sum(axis=1)
-            match[N] = _all_close(g.reshape(-1), summed, tol) if g.size == summed.shape[1] and g.shape != ref.shape \
-                else right
+            if g.size == summed.shape[1] and g.shape != ref.shape:
+                match[N] = _all_close(g.reshape(-1), summed, tol)
         strict &= match
         partial &= match | right
         if not right:

@@ -1,0 +1,140 @@
+"""Cost of the mistake diagnosis with the full combination search (singles, pairs, triples where
+cheap), on the bundled tutorial exercise.
+
+    python bench/bench_diagnosis.py [--repeat 20] [--code 500] [--jobs 2]
+
+1. One wrong function result: ``backward`` making two mistakes at once, diagnosed across the
+   exercise's case and every hidden case (``diagnose_cases``), and one wrong typed answer (dE/dW(1)
+   with two mistakes), each *cold* (the first student of a class: every candidate is computed) and
+   *warm* (every later student: the candidates' values are cached per exercise, only the
+   comparisons run). A wrong value that nothing explains runs every level: the worst case.
+2. ``grade batch`` of a class of code submissions where every submission is right, against the
+   same class where half make mistakes (each diagnosed), in one run each; the ratio is the check
+   (target ≤ 1.5x). ``--code`` sets the class size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from grader import mistakes, spec
+from grader.mistakes import search
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+CLI = [sys.executable, "-c", "from grader.cli import main; import sys; sys.exit(main(sys.argv[1:]))"]
+sig = lambda z: 1.0 / (1.0 + np.exp(-z))
+
+
+def wrong_backward(x, t, W1, b1, W2, b2):
+    """σ′ taken of z in the output layer and the hidden δ from the output error: two mistakes."""
+    o = sig(W1 @ x + b1)
+    z2 = W2 @ o + b2
+    y = sig(z2)
+    d2 = (y - t) * z2 * (1 - z2)
+    d1 = (W2.T @ (y - t)) * o * (1 - o)
+    return d1 @ x.T, d1.sum(axis=1, keepdims=True), d2 @ o.T, d2.sum(axis=1, keepdims=True)
+
+
+def timed(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def diagnosis_costs(repeat: int) -> None:
+    ex = spec.load_exercise("tutorial-4")
+    fn = next(f for f in ex.functions if f.name == "backward")
+    cases = [c for c in fn.cases if not c.group]
+    values = [wrong_backward(*[np.asarray(v, float) for _, v in c.inputs]) for c in cases]
+    q = next(q for q in ex.questions if q.id == "dW1")
+    args = [np.asarray(v, float) for _, v in cases[0].inputs]
+    typed = wrong_backward(*args)[0]
+    unexplained = np.asarray(solver_key(ex)["dW1"]) * 1.37
+    d = mistakes.diagnose_cases(fn, cases, values)
+    print(f"function diagnosis: {d.id if d else None}; typed: {getattr(mistakes.diagnose(ex, q, typed), 'id', None)}")
+
+    def cold(call):
+        def run():
+            search._CACHE.clear()
+            call()
+        return run
+    rows = [
+        ("wrong backward, 4 cases, 2 mistakes", lambda: mistakes.diagnose_cases(fn, cases, values)),
+        ("wrong typed dE/dW(1), 2 mistakes", lambda: mistakes.diagnose(ex, q, typed)),
+        ("typed answer nothing explains (every level)", lambda: mistakes.diagnose(ex, q, unexplained)),
+    ]
+    print(f"{'measurement':46} {'cold':>10} {'warm':>10} {'cold/warm':>10}")
+    for name, call in rows:
+        c = timed(cold(call), max(3, repeat // 4))
+        call()
+        w = timed(call, repeat)
+        print(f"{name:46} {c * 1e3:8.1f}ms {w * 1e3:8.2f}ms {c / w:9.1f}x")
+
+
+def solver_key(ex: spec.Exercise) -> dict:
+    from grader import solver
+    return solver.answer_key(ex)
+
+
+MUTATIONS = [
+    ("delta2 = (y - t) * y * (1 - y)", "delta2 = (y - t)"),
+    ("delta1 = (W2.T @ delta2) * o * (1 - o)", "delta1 = (W2.T @ delta2)"),
+    ("W1 -= lr * dW1", "W1 += lr * dW1"),
+    ("db1 = delta1.sum(axis=1, keepdims=True)", "db1 = delta1[:, :1]"),
+]
+
+
+def write_class(folder: Path, n: int, wrong: bool) -> None:
+    folder.mkdir(parents=True)
+    right = (SOLUTIONS / "submission.py").read_text("utf-8")
+    for k in range(n):
+        text = right
+        if wrong and k % 2:
+            text = right.replace(*MUTATIONS[(k // 2) % len(MUTATIONS)])
+            assert text != right
+        (folder / f"student{k:04d}.py").write_text(text, encoding="utf-8")
+
+
+def batch_ratio(n: int, jobs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        walls = {}
+        for label, wrong in (("all right", False), ("half wrong", True)):
+            folder = Path(tmp) / label.replace(" ", "-")
+            write_class(folder, n, wrong)
+            out = Path(tmp) / f"{folder.name}.csv"
+            start = time.perf_counter()
+            proc = subprocess.run([*CLI, "batch", str(folder), "-e", "tutorial-4", "-o", str(out), "--jobs", str(jobs)],
+                                  capture_output=True, text=True)
+            walls[label] = time.perf_counter() - start
+            if proc.returncode != 0:
+                raise SystemExit(f"grade batch failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        right, half = walls["all right"], walls["half wrong"]
+        print(f"grade batch, {n} code submissions: all right {right:.1f}s, half wrong {half:.1f}s, "
+              f"ratio {half / right:.2f}x (target <= 1.5x)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--code", type=int, default=500, help="class size for the batch ratio (0: skip)")
+    ap.add_argument("--jobs", type=int, default=2)
+    a = ap.parse_args()
+    diagnosis_costs(a.repeat)
+    if a.code:
+        batch_ratio(a.code, a.jobs)
+
+
+if __name__ == "__main__":
+    main()
