@@ -83,28 +83,33 @@ def test_matching_by_every_kind_of_name():
 
 def test_gradescope_metadata_matches_and_a_person_matched_twice_is_reported(tmp_path):
     roster = rosters.read_roster(DATA / "gradescope-roster.csv")
+    export = {}
     for n, user in (("submission_1", {"sid": "s200", "email": "bob@uni.example"}),
                     ("submission_2", {"sid": "", "email": "ALICE@uni.example"}),
                     ("submission_3", {"sid": "s200"})):
         (tmp_path / n).mkdir()
-        (tmp_path / n / "submission_metadata.json").write_text(json.dumps(
-            {"users": [{"name": "x", **user}], "created_at": "2026-03-01T10:00:00.000000-08:00"}))
-    meta = rosters.read_metadata(tmp_path, ["submission_1", "submission_2", "submission_3"])
+        export[n] = {"submitters": [{"name": "x", **user}], "created_at": "2026-03-01T10:00:00.000000-08:00"}
+    (tmp_path / "submission_metadata.json").write_text(json.dumps(export))
+    # a student's own metadata file in their folder claims someone else: never read
+    (tmp_path / "submission_2" / "submission_metadata.json").write_text(json.dumps({"users": [{"sid": "s200"}]}))
+    (tmp_path / "mallory").mkdir()
+    (tmp_path / "mallory" / "submission_metadata.json").write_text(json.dumps({"users": [{"sid": "s100"}]}))
+    names = ["mallory", "submission_1", "submission_2", "submission_3"]
+    meta = rosters.read_metadata(tmp_path, names)
+    assert set(meta) == {"submission_1", "submission_2", "submission_3"}
     assert meta["submission_1"].sids == ("s200",) and meta["submission_2"].created_at.startswith("2026-03-01")
-    m = rosters.match(roster, ["submission_1", "submission_2", "submission_3"], meta)
+    m = rosters.match(roster, names, meta)
     assert m.person_of["submission_1"].id == "s200" and m.person_of["submission_2"].id == "s100"
-    assert m.duplicates == [("submission_3", "s200", "submission_1")]
+    assert m.duplicates == [("submission_3", "s200", "submission_1")] and m.unmatched == ["mallory"]
     text = "\n".join(rosters.summary_lines(roster, m))
     assert "Roster: gradescope (2 people); 2 submissions matched" in text
     assert "submission_3 is also s200's, who is graded on submission_1" in text
 
-    # an export: one file at the top mapping folders to their submitters
-    top = tmp_path / "export"
-    top.mkdir()
-    (top / "submission_metadata.json").write_text(json.dumps(
+    # Ruby-style keys, as the export's YAML has them once read
+    (tmp_path / "submission_metadata.json").write_text(json.dumps(
         {"submission_9": {":submitters": [{":sid": "s100", ":email": "alice@uni.example"}],
                           ":created_at": "2026-03-02T09:00:00Z"}}))
-    meta = rosters.read_metadata(top, ["submission_9"])
+    meta = rosters.read_metadata(tmp_path, ["submission_9"])
     assert meta["submission_9"].sids == ("s100",) and meta["submission_9"].created_at == "2026-03-02T09:00:00Z"
 
 

@@ -162,11 +162,11 @@ def _metadata_of(data: Any) -> Metadata:
 
 
 def read_metadata(folder: str | Path, names: list[str]) -> dict[str, Metadata]:
-    """Gradescope metadata per submission name: a ``submission_metadata.json`` in a student's
-    folder (what the autograder sees) or one at the top of the class folder mapping folder names to
-    their metadata (an export); ``.yml`` exports are read too when PyYAML is installed."""
+    """Gradescope metadata per submission name, from the ``submission_metadata.json`` (or
+    ``.yml``, read when PyYAML is installed) at the top of the class folder that maps folder names
+    to their submitters, as Gradescope's export has it. A ``submission_metadata.json`` inside a
+    student's folder is the student's own file: it is never read (it could claim anyone's sid)."""
     folder = Path(folder)
-    found: dict[str, Metadata] = {}
     top: Any = None
     for name in ("submission_metadata.json", "submission_metadata.yml"):
         p = folder / name
@@ -185,16 +185,9 @@ def read_metadata(folder: str | Path, names: list[str]) -> dict[str, Metadata]:
             except Exception as exc:  # a YAML error
                 raise UsageError(f"{p}: cannot read Gradescope's metadata: {type(exc).__name__}") from None
             break
-    for n in names:
-        own = folder / n / "submission_metadata.json"
-        if own.is_file() and not own.is_symlink():
-            try:
-                found[n] = _metadata_of(json.loads(own.read_text("utf-8")))
-            except (OSError, ValueError) as exc:
-                raise UsageError(f"{own}: cannot read Gradescope's metadata: {exc}") from None
-        elif isinstance(top, dict) and isinstance(top.get(n), dict):
-            found[n] = _metadata_of(top[n])
-    return found
+    if not isinstance(top, dict):
+        return {}
+    return {n: _metadata_of(top[n]) for n in names if isinstance(top.get(n), dict)}
 
 
 # ---------------------------------------------------------------------------- matching
