@@ -310,6 +310,9 @@ def test_the_worked_solution_writes_the_keys_formula(output_layer, hidden_layer)
     for ex, qid in ((output_layer, "w6"), (hidden_layer, "w2")):
         text = chain.derivative_formula(ex, question(ex, qid))
         assert f"As a formula answer, in the exercise's names: `{text}`" in worked.markdown(ex)
+    matrix = spec.load_exercise("tutorial-4-matrix")
+    entry = chain.derivative_formula(matrix, question(matrix, "dW2"))[1][0]
+    assert f"- `[1][0]`: `{entry}`" in worked.markdown(matrix)
 
 
 def test_formulas_in_a_submissions_answers_are_graded(tmp_path) -> None:

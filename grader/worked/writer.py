@@ -174,6 +174,10 @@ class _Writer(_Training):
         formula = derivative_formula(self.ex, q)  # the very expression of grade key --formulas
         if isinstance(formula, str):
             self.doc.p("As a formula answer, in the exercise's names: ", Code(formula))
+        elif isinstance(formula, list) and np.size(formula) <= 6:
+            entries = [(idx, f) for idx, f in np.ndenumerate(np.array(formula, dtype=object))]
+            self.doc.p("As a formula answer, entry by entry, in the exercise's names:")
+            self.doc.items([(Code("".join(f"[{i}]" for i in idx)), ": ", Code(f)) for idx, f in entries])
 
     def build(self, figure_node: tuple[str, str] | None) -> Doc:
         ex = self.ex
