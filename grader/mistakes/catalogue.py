@@ -210,13 +210,21 @@ def _combinable(p: Part) -> bool:
     return p.id not in _ALONE and p.variant.bias_sample < 0 and p.variant.tie_use < 0
 
 
-def levels(ps: Sequence[Part], most: int = 3) -> list[list[Candidate]]:
-    """Candidates by size: [singles, pairs, triples]; triples only where they are few."""
+_BUDGET = 2e7  # candidates × parameters of one size: a 784-64-10 network tries single parts only
+
+
+def levels(ps: Sequence[Part], most: int = 3, params: int = 0) -> list[list[Candidate]]:
+    """Candidates by size: [singles, pairs, triples]; triples only where they are few, and a size
+    only while its candidates times the network's ``params`` stay within the memory budget."""
     out = [[Candidate((p,), p.variant) for p in ps]]
     many = [p for p in ps if _combinable(p)]
-    if most >= 2:
-        out.append([c for pair in itertools.combinations(many, 2) if (c := combine(pair)) is not None])
     n = len(many)
-    if most >= 3 and n * (n - 1) * (n - 2) // 6 <= _TRIPLES_CAP:
+    if most >= 2 and n * (n - 1) // 2 * max(params, 1) <= _BUDGET:
+        out.append([c for pair in itertools.combinations(many, 2) if (c := combine(pair)) is not None])
+    if most >= 3 and len(out) == 2 and n * (n - 1) * (n - 2) // 6 <= min(_TRIPLES_CAP, _BUDGET / max(params, 1)):
         out.append([c for three in itertools.combinations(many, 3) if (c := combine(three)) is not None])
     return out
+
+
+def n_params(net: Network) -> int:
+    return sum(net.sizes[l] * (net.sizes[l - 1] + 1) for l in range(1, net.L + 1))

@@ -115,8 +115,8 @@ def variant_answers(ex: Exercise, q: Question, level: int = 0) -> tuple[list[Can
     def make() -> tuple[list[Candidate], np.ndarray]:
         training = q.after_epochs > 0
         ps = catalogue.parts(ex.net, ex.n_samples, _max_uses(ex), training)
-        cands = [REFERENCE, *catalogue.levels(ps, level + 1)[level]] if level < len(catalogue.levels(ps, level + 1)) \
-            else [REFERENCE]
+        by_size = catalogue.levels(ps, level + 1, catalogue.n_params(ex.net))
+        cands = [REFERENCE, *by_size[level]] if level < len(by_size) else [REFERENCE]
         sw = Switches(ex.net, [c.variant for c in cands])
         return cands, solver.solve(ex, sw=sw, questions=(q,))[q.id]
     return _cached(("q", id(ex), q.id, level), (ex, q), make)
@@ -196,7 +196,7 @@ def case_variants(fn: Function, case: Case, level: int) -> tuple[list[Candidate]
         if loss_only:
             ps = [p for p in ps if p.id in ("half_dropped", "half_doubled", "half_added", "mean_over_samples",
                                              "sum_over_samples")]
-        by_size = catalogue.levels(ps, min(level + 1, _TRAINING_LEVELS if training else 3))
+        by_size = catalogue.levels(ps, min(level + 1, _TRAINING_LEVELS if training else 3), catalogue.n_params(net))
         if level >= len(by_size):
             return None
         cands = [REFERENCE, *by_size[level]]
