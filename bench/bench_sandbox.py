@@ -49,14 +49,17 @@ ns["sigmoid"](W1); ns["forward"](x, W1, b1, W2, b2); ns["backward"](x, t, W1, b1
 ns["train"](x, t, W1, b1, W2, b2, 0.5, 10)
 """
 
-ALL = ("rlimits", "pdeathsig", "dumpable", "userns", "netns", "landlock", "user", "mountns", "cgroup")
+ALL = ("rlimits", "pdeathsig", "dumpable", "userns", "netns", "ipcns", "landlock", "user", "mountns", "cgroup",
+       "pidns", "fsview", "seccomp")
 LAYERS = [  # (row, layers switched off)
     ("fork only, no isolation", ALL),
-    ("+ rlimits, pdeathsig, non-dumpable", ("userns", "netns", "landlock", "user", "mountns", "cgroup")),
-    ("+ user and network namespaces", ("landlock", "user", "mountns", "cgroup")),
-    ("+ landlock", ("user", "mountns", "cgroup")),
-    ("+ unprivileged user, mount namespace", ("cgroup",)),
-    ("+ cgroup per submission (all layers)", ()),
+    ("+ rlimits, pdeathsig, non-dumpable", tuple(k for k in ALL if k not in ("rlimits", "pdeathsig", "dumpable"))),
+    ("+ user, network and IPC namespaces", ("landlock", "user", "mountns", "cgroup", "pidns", "fsview", "seccomp")),
+    ("+ landlock", ("user", "mountns", "cgroup", "pidns", "fsview", "seccomp")),
+    ("+ unprivileged user, mount namespace", ("cgroup", "pidns", "fsview", "seccomp")),
+    ("+ cgroup per submission", ("pidns", "fsview", "seccomp")),
+    ("+ PID namespace, filesystem view (pivot_root)", ("seccomp",)),
+    ("+ seccomp filter (all layers)", ()),
 ]
 
 

@@ -119,7 +119,8 @@ def leftovers(box: Sandbox) -> list[int]:
     spare = set()
     if nxt is not None and table.get(nxt, (None,))[0] == box.worker_pid:
         spare = {nxt, *descendants_of(nxt, table)}
-        assert len(spare) <= 2, f"the next supervisor has more than its one child: {spare}"
+        # its PID namespace's init and its one idle child
+        assert len(spare) <= 3, f"the next supervisor has more than its init and one child: {spare}"
     found = set(descendants_of(box.worker_pid, table)) | (members & set(table))
     return sorted(found - spare)
 
@@ -163,7 +164,14 @@ def alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return Path(f"/proc/{pid}").exists() and b") Z" not in Path(f"/proc/{pid}/stat").read_bytes()
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    fields = stat_line[stat_line.rfind(b")") + 2:].split()
+    # a zombie, or a task already exiting (PF_EXITING: the init of a dead PID namespace waits in
+    # the kernel for zombies to be reaped), runs no code any more
+    return fields[0] != b"Z" and not int(fields[6]) & 0x4
 
 
 # ---------------------------------------------------------------------------- the corpus
@@ -343,11 +351,26 @@ def check_no_results_json_outside(run, ctx):
         assert not os.path.exists(path), f"{path} was written by the submission"
 
 
+def pid_namespace_members(ns: str) -> list[int]:
+    """Every process on the machine in the PID namespace ``ns`` (pid:[…])."""
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            if name.isdigit() and os.readlink(f"/proc/{name}/ns/pid") == ns and alive(int(name)):
+                found.append(int(name))
+        except OSError:
+            pass
+    return found
+
+
 def check_daemon_killed(run, ctx):
-    m = re.search(r"DAEMON (\d+)", run.output)
+    m = re.search(r"DAEMON (\d+) (\S+)", run.output)
     assert m, run.output
-    pid = int(m.group(1))
-    assert not alive(pid), "the daemon survived its submission"
+    pid, ns = int(m.group(1)), m.group(2)
+    if ns not in ("-", os.readlink("/proc/self/ns/pid")):  # its own PID namespace: nothing may be left in it
+        assert pid_namespace_members(ns) == [], "the daemon survived its submission"
+    else:
+        assert not alive(pid), "the daemon survived its submission"
     time.sleep(1.0)  # past the moment it would have written its file
     assert not os.path.exists("/tmp/grader-hostile-daemon-wrote-this")
 
@@ -383,7 +406,7 @@ def check_scratch_emptied(run, ctx):
     for path in (view, root):
         if os.path.isdir(path):
             # only the next submission's directory, made ahead of time, and still empty
-            left = [n for n in os.listdir(path) if n != ctx["box"]._next_scratch]
+            left = [n for n in os.listdir(path) if n not in (ctx["box"]._next_scratch, ".root")]  # .root: the view
             assert left == [], f"scratch not emptied: {left}"
             if ctx["box"]._next_scratch in os.listdir(path):
                 assert os.listdir(os.path.join(path, ctx["box"]._next_scratch)) == []
@@ -469,6 +492,19 @@ def check_exercise_path_refused(run, ctx):
     assert res.exit_code == 0 and json.loads(res.output)["exercise"] == "tutorial-4-matrix"
 
 
+def check_host_sockets_unreachable(run, ctx):
+    assert _value(run) == 0.0, run.output
+    for sock in UNIX_LISTENERS.values():
+        with pytest.raises(BlockingIOError):  # nothing ever connected
+            sock.accept()
+
+
+def check_tmp_planted_here_only(run, ctx):
+    assert _value(run) == 2.0, run.output  # its private /tmp and /dev/shm are writable
+    for folder in ("/tmp", "/dev/shm"):
+        assert not os.path.exists(f"{folder}/grader-hostile-tmp-plant"), f"written into the host's {folder}"
+
+
 def check_none(run, ctx):
     pass
 
@@ -476,8 +512,34 @@ def check_none(run, ctx):
 CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
 
 
+UNIX_LISTENERS: dict[str, socket.socket] = {}  # "path"/"abstract" -> a root listener on the host
+
+
+def unix_listeners(tmp_path: Path) -> tuple[str, str]:
+    """A root listener on a 0777 socket under /tmp and one on an abstract name (made once)."""
+    if not UNIX_LISTENERS:
+        folder = Path(f"/tmp/grader-hostile-sock-{uuid.uuid4().hex[:8]}")
+        folder.mkdir(mode=0o777)
+        folder.chmod(0o777)
+        by_path = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        by_path.bind(str(folder / "s"))
+        os.chmod(folder / "s", 0o777)
+        abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        abstract.bind("\0grader-hostile-" + uuid.uuid4().hex[:8])
+        for sock in (by_path, abstract):
+            sock.listen(4)
+            sock.setblocking(False)
+        UNIX_LISTENERS.update(path=by_path, abstract=abstract)
+    return UNIX_LISTENERS["path"].getsockname(), UNIX_LISTENERS["abstract"].getsockname()[1:].decode()
+
+
 def prepare(case: Case, tmp_path: Path) -> Path:
     """Copy a case that needs files written by the test; returns the path to run."""
+    if case.path.name == "fsview_host_sockets.py":
+        path, abstract = unix_listeners(tmp_path)
+        shutil.copy(case.path, tmp_path / case.path.name)
+        (tmp_path / "socket_targets.py").write_text(f"PATH = {path!r}\nABSTRACT = {abstract!r}\n")
+        return tmp_path / case.path.name
     if case.path.name == "read_secrets.py":
         import grader
 
@@ -657,7 +719,8 @@ def test_a_killed_worker_is_replaced(box, tmp_path):
     path = tmp_path / "slow.py"
     path.write_text(
         "import os\nimport time\n\n\ndef spawn():\n    r, w = os.pipe()\n    if os.fork() == 0:\n"
-        "        os.setsid()\n        if os.fork() == 0:\n            os.write(w, str(os.getpid()).encode())\n"
+        "        os.setsid()\n        if os.fork() == 0:\n"
+        "            os.write(w, os.readlink('/proc/self/ns/pid')[5:-1].encode())\n"
         "            time.sleep(1000)\n        os._exit(0)\n    return float(os.read(r, 32))\n\n\n"
         "def nap():\n    time.sleep(3)\n    return 1.0\n\n\ndef quick():\n    return 2.0\n")
     old = box.worker_pid
@@ -670,7 +733,9 @@ def test_a_killed_worker_is_replaced(box, tmp_path):
     assert run.outcomes[2].status == "ok" and float(run.outcomes[2].values[0]) == 2.0
     assert box.worker_pid not in (None, old)
     if os.geteuid() == 0:  # the dead worker's namespace was swept when it was replaced
-        assert not alive(int(run.outcomes[0].values[0])), "the daemon of a killed worker survived"
+        ns = f"pid:[{int(run.outcomes[0].values[0])}]"  # the daemon's PID namespace
+        assert ns != os.readlink("/proc/self/ns/pid") and pid_namespace_members(ns) == [], \
+            "the daemon of a killed worker survived"
     assert_correct(run_correct(box))
     assert_unharmed(box, os.getcwd())
 

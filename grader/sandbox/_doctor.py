@@ -72,13 +72,14 @@ def probe():
         "import_unhooked": _try(_import_unhooked),
         "denied": {{p: _try(lambda p=p: _read(p)) for p in DENIED}},
         "write_outside": _try(_write_outside),
-        "ppid_environ": _try(lambda: _read("/proc/%d/environ" % os.getppid())),
+        "ppid_environ": _try(lambda: _read("/proc/%d/environ" % (os.getppid() or 1))),
         "rlimits": {{n: resource.getrlimit(getattr(resource, n))[1] for n in
                     ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CORE", "RLIMIT_NPROC")}},
         "env": sorted(os.environ),
         "cgroup": _try(lambda: open("/proc/self/cgroup").read().replace("\n", " ")),
         "ipc_ns": _try(lambda: os.readlink("/proc/self/ns/ipc")),
         "io_uring": _syscall_errno(libc, IO_URING_SETUP, 8, 0),
+        "host_paths": [p for p in ("/home", "/run", "/var/run", "/var", "/etc/shadow", "/srv") if os.path.lexists(p)],
     }}
     print("DOCTOR " + json.dumps(report))
     return 1.0
@@ -112,13 +113,17 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
     outside = os.path.join(tempfile.gettempdir(), f"grader-doctor-{os.urandom(6).hex()}")
     try:
         with tempfile.TemporaryDirectory() as tmp, _sandbox.Sandbox(isolation) as box:
+            box.start()
+            # outside its own directory, but in sight: the scratch root of every submission (the
+            # host's /tmp is out of sight behind a private /tmp in the filesystem view)
+            outside = os.path.join(box._scratch, f"grader-doctor-{os.urandom(6).hex()}")
             path = Path(tmp) / "doctor_probe.py"
             path.write_text(_PROBE.format(denied=targets, port=listener.getsockname()[1], outside=outside,
                                           io_uring=425 if platform.machine() in ("x86_64", "aarch64") else None))
-            box.start()
             hello = box._hello
             run = box.run(load_source(path), [Call("probe", ())], limits)
             cgroup = box._cgroup or {}
+            child_layers = box._layers
     except SandboxUnavailable as exc:  # a diagnosis, not a failure: every layer is then missing
         return [(layer.name, False, f"the sandbox cannot run here: {exc}") for layer in W.TABLE]
     finally:
@@ -134,7 +139,7 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
                 pass
     outcome = run.outcomes[0] if run.outcomes else None
     probe_ok = bool(report) and outcome is not None and outcome.status == "ok"
-    layers = hello.get("layers", {})
+    layers = child_layers or hello.get("layers", {})  # the probe submission's own child, else the worker's probe
 
     def reported(key: str) -> tuple[bool, str]:
         entry = layers.get(key, [False, "not reported"])
@@ -166,6 +171,10 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
     own = "allowed: " + os.readlink("/proc/self/ns/ipc")
     rows["ipcns"] = (ok and ipc.startswith("allowed: ipc:") and ipc != own,
                  f"{detail}; the child's IPC namespace: {ipc[len('allowed: '):]}, the grader's: {own[len('allowed: '):]}")
+    ok, detail = reported("fsview")
+    host = report.get("host_paths", ["not checked"])
+    rows["fsview"] = (ok and probe_ok and host == [],
+                      f"{detail}; host paths seen by the child: {', '.join(host) if host else 'none'}")
     ok, detail = reported("seccomp")
     uring = report.get("io_uring", "not checked")
     rows["seccomp"] = (ok and uring == os.strerror(1),

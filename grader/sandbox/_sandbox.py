@@ -247,6 +247,7 @@ class Sandbox:
         self._next_scratch: str | None = None  # and its scratch directory
         self._isolate_ms: float | None = None  # time the last child spent isolating itself
         self._cgroup: dict | None = None  # the last submission's cgroup as read back (for doctor)
+        self._layers: dict = {}  # the last submission's child's layers
         self._lock = threading.RLock()
         self._finalizer = None
 
@@ -452,6 +453,7 @@ class _Run:
                 cgroup = header.get("cgroup")
                 self.cgroup = cgroup if isinstance(cgroup, dict) else None
                 self.box._cgroup = self.cgroup
+                self.box._layers = self.layers  # what the last submission's child applied (for doctor)
                 cost = info.get("isolate_ms")  # for the benchmark: isolation work, done ahead of time
                 self.box._isolate_ms = cost if isinstance(cost, (int, float)) else None
         elif event == "load":

@@ -15,7 +15,11 @@ def forward(x, W1, b1, W2, b2):
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
-            os.write(w, str(os.getpid()).encode())
+            try:  # in a PID namespace of its own, the pid alone names nothing on the host
+                ns = os.readlink("/proc/self/ns/pid")
+            except OSError:
+                ns = "-"
+            os.write(w, f"{os.getpid()} {ns}".encode())
             time.sleep(0.8)
             for path in (LATE_FILE, os.path.expanduser("~/late"), "late.txt"):
                 try:
@@ -25,6 +29,6 @@ def forward(x, W1, b1, W2, b2):
                     pass
             time.sleep(1000)
         os._exit(0)
-    pid = os.read(r, 32).decode()
+    pid = os.read(r, 64).decode()
     print("DAEMON", pid)
     return np.zeros((2, 1)), np.zeros((2, 1))

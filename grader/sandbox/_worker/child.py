@@ -17,11 +17,11 @@ from .framing import CMD_FD, CMD_HEAD, EXIT_HARNESS, EXIT_SETUP_FAILED, HIGH_FD,
 from .harness import Harness
 
 
-def isolate(plan, scratch: str, cg: dict | None = None) -> dict:
+def isolate(plan, scratch: str, cg: dict | None = None, pid_init: int | None = None) -> dict:
     """Apply every layer but the late ones (they depend on the submission) to this (child)
     process; returns {layer: [applied, detail]}."""
     rep: dict[str, list] = {}
-    ctx = {"scratch": scratch, "cg": cg, "rep": rep}
+    ctx = {"scratch": scratch, "cg": cg, "rep": rep, "pid_init": pid_init}
     os.setsid()
     dropped = False
     for layer in layers.child_order(plan.root):
@@ -69,16 +69,16 @@ def _install_fds(out_w: int, cmd_r: int, res_w: int) -> None:
 
 
 def child_main(plan, supervisor: int, scratch: str, out_w: int, cmd_r: int, res_w: int,
-               cg: dict | None = None) -> None:
+               cg: dict | None = None, pid_init: int | None = None) -> None:
     """Runs in the forked child; never returns. The child isolates itself as soon as it exists
     (the supervisor may fork it before a submission arrives), then waits for the submission."""
     code = EXIT_SETUP_FAILED
     try:
         _install_fds(out_w, cmd_r, res_w)
         started = time.perf_counter()
-        rep = isolate(plan, scratch, cg)
+        rep = isolate(plan, scratch, cg, pid_init)
         isolate_ms = (time.perf_counter() - started) * 1000
-        if os.getppid() != supervisor:
+        if os.getppid() not in (supervisor, 0):  # 0: the supervisor is outside our PID namespace
             os._exit(EXIT_SETUP_FAILED)  # the supervisor died before pdeathsig was set
         os.closerange(5, HIGH_FD + 4096)
         os.chdir(scratch)

@@ -60,10 +60,11 @@ class Plan:
         self.host: dict[str, str] = {}  # the worker's namespaces before any layer, to read back against
         self.uid = self.gid = None
         self.user_name = ""
-        self.ruleset_fd: int | None = None
+        self.landlock_rules: list = []  # [(path, rights)] every child's ruleset starts from
         self.shared_netns = False
         self.abi = 0
         self.seccomp = b""  # the BPF program
+        self.view: str | None = None  # the filesystem view's root (fsview)
         self.worker_pid = os.getpid()
         self.cgroup_parents: dict | None = None
         self.path = python_roots(self.denied, self.hidden)

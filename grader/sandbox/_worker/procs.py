@@ -111,7 +111,8 @@ def wipe(root: str) -> None:
     except OSError:
         return
     for name in names:
-        remove(os.path.join(root, name))
+        if name != ".root":  # the filesystem view (layers/fsview.py), mounted there
+            remove(os.path.join(root, name))
 
 
 def remove(path: str) -> None:

@@ -15,6 +15,7 @@ from .framing import CMD_HEAD, FRAME_HEAD, FRAME_MAGIC, K_ERROR, K_EXIT, K_FATAL
     ProtocolError, write_all
 from .layers.cgroup import cgroup_limit, cgroup_ooms, cgroup_readback
 from .linux import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, prctl
+from .layers.pidns import start_init
 from .procs import Reaper, grow_pipe
 
 class _Child:
@@ -110,6 +111,12 @@ class Supervisor:
         grow_pipe(self.out_r)
         os.set_blocking(self.out_r, False)
         self.out_kept, self.out_total = bytearray(), 0
+        self.pid_init = None  # the init of the submission's PID namespace (layers/pidns.py)
+        if "pidns" in self.plan.enabled:
+            try:
+                self.pid_init, self.init_alive = start_init()  # the pipe is closed by each child
+            except OSError:
+                pass  # the child reports the layer missing
         child = self._fork()
         self._warm_up()
         # Wait for our turn: the supervisor before us may still be running its submission.
@@ -218,7 +225,7 @@ class Supervisor:
                 os.close(res_r)
                 os.close(self.out_r)
             finally:
-                child_main(self.plan, self.pid, self.scratch, self.out_w, cmd_r, res_w, self.cg)
+                child_main(self.plan, self.pid, self.scratch, self.out_w, cmd_r, res_w, self.cg, self.pid_init)
         os.close(cmd_r)
         os.close(res_w)
         os.set_blocking(res_r, False)
@@ -377,7 +384,9 @@ class Supervisor:
             except OSError:
                 pass
         self.reaper.reap(block_pid=child.pid)
-        self.reaper.sweep(self.pid)
+        self.reaper.sweep(self.pid, spare=self.pid_init)  # the namespace's init lives on, for the next child
+        if self.pid_init is not None:
+            self.reaper.sweep(self.pid_init)  # and the orphans it adopted go
         self._close_child(child)
         if self.cg is not None:  # kills while its processes died count against no later code
             self.ooms = cgroup_ooms(self.cg)

@@ -64,8 +64,8 @@ def child_order(root: bool) -> list[Layer]:
     return sorted((lay for lay in TABLE if lay.scope == "child"), key=lambda lay: PHASES.index(phase(lay)))
 
 
-from . import (cgroup, dumpable, ipcns, landlock, mountns, netns, pdeathsig,  # noqa: E402 - they subclass Layer
-               rlimits, seccomp, subreaper, user, userns)
+from . import (cgroup, dumpable, fsview, ipcns, landlock, mountns, netns, pdeathsig,  # noqa: E402 - they subclass Layer
+               pidns, rlimits, seccomp, subreaper, user, userns)
 
 TABLE: tuple[Layer, ...] = (
     Note("process", "separate process"),
@@ -76,6 +76,8 @@ TABLE: tuple[Layer, ...] = (
     user.LAYER,
     netns.LAYER,
     ipcns.LAYER,
+    pidns.LAYER,
+    fsview.LAYER,
     userns.LAYER,
     landlock.LAYER,
     pdeathsig.LAYER,

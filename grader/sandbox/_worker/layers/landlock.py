@@ -6,7 +6,6 @@ and stacks a second one narrowing writes to its own directory."""
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import os
 import platform
 import stat
@@ -14,7 +13,6 @@ import struct
 import sys
 
 from .. import linux
-from ..framing import HIGH_FD
 from . import Layer
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
@@ -31,6 +29,7 @@ LL_SCOPE_ALL = (1 << 0) | (1 << 1)  # abstract unix sockets, signals
 LL_READ = LL_EXECUTE | LL_READ_FILE | LL_READ_DIR
 LL_WRITE = ((1 << 13) - 1) & ~LL_READ | LL_REFER | LL_TRUNCATE  # writing, making, removing, linking
 LL_FILE_RIGHTS = LL_EXECUTE | LL_WRITE_FILE | LL_READ_FILE | LL_TRUNCATE | LL_IOCTL_DEV
+ALL_FS = (1 << 16) - 1  # every filesystem right (masked to the ABI's)
 
 def landlock_abi() -> tuple[int, str]:
     numbers = _LANDLOCK_SYSCALLS.get(platform.machine())
@@ -107,6 +106,8 @@ class Landlock(Layer):
     key, name, phase = "landlock", "landlock", "drop"
 
     def prepare(self, plan, info):
+        """The rules every child shares, computed once (and tried once, so that a kernel that
+        refuses them switches the layer off here rather than in every child)."""
         abi, detail = landlock_abi()
         plan.abi = abi
         if self.key not in plan.enabled:
@@ -118,27 +119,26 @@ class Landlock(Layer):
         for p in plan.path + [d for d in SYSTEM_DIRS if os.path.exists(d)]:
             rules += carve(p, LL_READ, plan.denied + plan.hidden)
         rules += [(d, LL_READ_FILE | LL_WRITE_FILE | LL_TRUNCATE | LL_IOCTL_DEV) for d in DEV_FILES]
-        rules.append((plan.scratch_root, (1 << 16) - 1))
         try:
-            fd = landlock_ruleset(abi, rules)
-            plan.ruleset_fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD + 10)
-            os.close(fd)
-            plan.notes[self.key] = (f"ABI {abi}: system read-only, write only in the submission's scratch, "
-                                    f"{len(rules)} rules" + (", TCP denied" if abi >= 4 else "")
-                                    + (", signals scoped" if abi >= 6 else ""))
+            os.close(landlock_ruleset(abi, rules + [(plan.scratch_root, ALL_FS)]))
         except OSError as exc:
             plan.off(self.key, f"ruleset could not be built: {exc}")
+            return
+        plan.landlock_rules = rules
+        plan.notes[self.key] = (f"ABI {abi}: system read-only, write only in the submission's scratch"
+                                + (" and its private /tmp, /dev/shm" if plan.view else "")
+                                + f", {len(rules) + 1} rules" + (", TCP denied" if abi >= 4 else "")
+                                + (", signals scoped" if abi >= 6 else ""))
 
     def apply(self, plan, ctx):
-        if plan.ruleset_fd is None:
-            raise OSError(plan.notes.get(self.key, "no ruleset"))
-        landlock_restrict(plan.ruleset_fd)
-        # A second, stacked domain narrows writing from the scratch root (shared by every
-        # submission of this worker) to this submission's own directory.
-        own = landlock_ruleset(plan.abi, [(ctx["scratch"], LL_WRITE)]
-                               + [(d, LL_WRITE_FILE | LL_TRUNCATE) for d in DEV_FILES], only=LL_WRITE)
-        landlock_restrict(own)
-        os.close(own)
+        """Built in the child, after its filesystem view is in place: a rule must name the root
+        of a mount (its private /tmp) for Landlock to see it, never a mount point."""
+        own = [(ctx["scratch"], ALL_FS)] + ([("/tmp", ALL_FS), ("/dev/shm", ALL_FS)] if plan.view else [])
+        fd = landlock_ruleset(plan.abi, plan.landlock_rules + own)
+        try:
+            landlock_restrict(fd)
+        finally:
+            os.close(fd)
         return plan.notes.get(self.key, "")
 
 
