@@ -185,13 +185,14 @@ class Case:
     checks: list[str] = field(default_factory=list)
     needs: list[str] = field(default_factory=list)
     before: list[str] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (name beside it, target), made by prepare()
 
 
 def parse_case(path: Path) -> Case:
     code = load_source(path).code
     header: dict[str, list[str]] = {}
     for line in code.splitlines():
-        m = re.match(r"#\s*(expect|message|limits|calls|check|needs|before):\s*(.*)$", line)
+        m = re.match(r"#\s*(expect|message|limits|calls|check|needs|before|links):\s*(.*)$", line)
         if m:
             header.setdefault(m.group(1), []).append(m.group(2).strip())
     assert "expect" in header, f"{path.name} has no '# expect:' line"
@@ -212,8 +213,9 @@ def parse_case(path: Path) -> Case:
         if name != "load" and name not in [c[0] for c in calls]:
             calls.append((name, STANDARD[name]))
     needs = [n.strip() for n in " ".join(header.get("needs", [])).split(",") if n.strip()]
+    links = [tuple(item.split("->", 1)) for item in " ".join(header.get("links", [])).split()]
     return Case(path, expect, messages, limits, calls, " ".join(header.get("check", [])).split(), needs,
-                " ".join(header.get("before", [])).split())
+                " ".join(header.get("before", [])).split(), links)
 
 
 CASE_FILES = sorted(p for p in HOSTILE.iterdir() if p.suffix in (".py", ".ipynb")
@@ -505,6 +507,14 @@ def check_tmp_planted_here_only(run, ctx):
         assert not os.path.exists(f"{folder}/grader-hostile-tmp-plant"), f"written into the host's {folder}"
 
 
+def check_helpers_refused(run, ctx):
+    for name, _ in ctx["case"].links:
+        assert any(n.startswith(f"{name}: not used: ") for n in run.notes), run.notes
+    assert "LEAK no helper" in run.output and "'h.py'" not in run.output, run.output
+    for secret in ("planted", "root:", "answers", "dW2"):
+        assert secret not in run.output, f"{secret!r} came back: {run.output}"
+
+
 def check_none(run, ctx):
     pass
 
@@ -533,8 +543,25 @@ def unix_listeners(tmp_path: Path) -> tuple[str, str]:
     return UNIX_LISTENERS["path"].getsockname(), UNIX_LISTENERS["abstract"].getsockname()[1:].decode()
 
 
+KEY_FILE = Path(__file__).resolve().parents[1] / "solutions" / "tutorial-4-matrix.key.json"
+
+
 def prepare(case: Case, tmp_path: Path) -> Path:
     """Copy a case that needs files written by the test; returns the path to run."""
+    if case.links:  # a folder submission holding links and special files beside it
+        folder = tmp_path / "submission"
+        folder.mkdir()
+        shutil.copy(case.path, folder / case.path.name)
+        for name, target in case.links:
+            if target == "@fifo":
+                os.mkfifo(folder / name)
+            elif target == "@hardlink":
+                outside = tmp_path / "outside-key.json"
+                shutil.copy(KEY_FILE, outside)
+                os.link(outside, folder / name)
+            else:
+                (folder / name).symlink_to(KEY_FILE if target == "@key" else target)
+        return folder / case.path.name
     if case.path.name == "fsview_host_sockets.py":
         path, abstract = unix_listeners(tmp_path)
         shutil.copy(case.path, tmp_path / case.path.name)
@@ -566,7 +593,7 @@ def prepare(case: Case, tmp_path: Path) -> Path:
 
 
 def test_corpus_is_complete():
-    assert len(CASE_FILES) >= 35
+    assert len(CASE_FILES) >= 80
     assert any(p.suffix == ".ipynb" for p in CASE_FILES)
     for path in CASE_FILES:
         case = parse_case(path)
@@ -926,3 +953,64 @@ def test_worker_package_is_standalone_and_small():
     # one table: every child layer has a name, and doctor reports every layer of the table
     assert set(W.CHILD_LAYERS) <= set(W.LAYERS)
     assert [name for name, _, _ in doctor()] == list(W.LAYERS.values())
+
+
+# ---------------------------------------------------------------------------- a class with hostile students
+SYSV_PLANT = '''import ctypes
+import numpy as np
+libc = ctypes.CDLL(None, use_errno=True)
+PLANTED = [libc.shmget(0x6772AD02, 4096, 0o1000 | 0o666), libc.msgget(0x6772AD02, 0o1000 | 0o666),
+           libc.semget(0x6772AD02, 1, 0o1000 | 0o666)]
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+'''
+SYSV_READ = '''import ctypes
+import numpy as np
+libc = ctypes.CDLL(None, use_errno=True)
+
+def sigmoid(z):
+    # right only where no SysV object of an earlier student is in sight
+    seen = (libc.shmget(0x6772AD02, 0, 0) >= 0) + (libc.msgget(0x6772AD02, 0) >= 0) + (libc.semget(0x6772AD02, 0, 0) >= 0)
+    return 1 / (1 + np.exp(-z)) + seen
+'''
+HELPER_LINK = "import numpy as np\ntry:\n    import h\nexcept Exception:\n    h = None\n\n\n" \
+              "def sigmoid(z):\n    print('HELPER', h and vars(h).get('__doc__'))\n    return 1 / (1 + np.exp(-z))\n"
+
+
+def test_honest_students_beside_hostile_ones_get_byte_identical_results(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    monkeypatch.setenv("GRADER_SECRET", "planted")
+    honest = Path(__file__).resolve().parents[1] / "solutions" / "submission.py"
+    full, alone = tmp_path / "class", tmp_path / "honest-only"
+    for folder in (full, alone):
+        folder.mkdir()
+        for student in ("alice", "frank"):
+            shutil.copy(honest, folder / f"{student}.py")
+    (full / "bob").mkdir()  # a folder whose helper is a symlink to the grader's environment
+    (full / "bob" / "submission.py").write_text(HELPER_LINK)
+    (full / "bob" / "h.py").symlink_to("/proc/self/environ")
+    (full / "carol.py").symlink_to("/etc/shadow")  # a file-per-student symlink to a root-only file
+    (full / "dave.py").write_text(SYSV_PLANT)  # graded before erin: plants SysV objects for her
+    (full / "erin.py").write_text(SYSV_READ)
+    outs = {}
+    for folder in (full, alone):
+        res = CliRunner().invoke(cli, ["batch", str(folder), "--exercise", "tutorial-4", "--jobs", "1",
+                                       "--out", str(tmp_path / f"{folder.name}-grades")])
+        assert res.exit_code == 0, res.output
+        outs[folder.name] = tmp_path / f"{folder.name}-grades"
+    for student in ("alice", "frank"):
+        a = (outs["class"] / "results" / f"{student}.json").read_bytes()
+        b = (outs["honest-only"] / "results" / f"{student}.json").read_bytes()
+        assert a == b, f"{student}'s result changed beside hostile classmates"
+    everything = "".join(p.read_text(errors="replace") for p in outs["class"].rglob("*") if p.is_file())
+    assert "planted" not in everything and "root:" not in everything
+    bob = json.loads((outs["class"] / "results" / "bob.json").read_text())
+    assert any("h.py: not used: a symbolic link" in w for w in bob["warnings"]), bob["warnings"]
+    erin = json.loads((outs["class"] / "results" / "erin.json").read_text())
+    sig = [t for t in erin["tests"] if t["id"].startswith("sigmoid/")]
+    assert sig and all(t["status"] == "passed" for t in sig), "erin saw dave's SysV objects"
+    assert _host_sysv(0x6772AD02) == []
