@@ -552,6 +552,7 @@ def prepare(case: Case, tmp_path: Path) -> Path:
         folder = tmp_path / "submission"
         folder.mkdir()
         shutil.copy(case.path, folder / case.path.name)
+        shutil.copy(HOSTILE / "_linked.py", folder / "_linked.py")  # their shared body
         for name, target in case.links:
             if target == "@fifo":
                 os.mkfifo(folder / name)
