@@ -92,9 +92,10 @@ def test_first_step_numbers_are_one_step_of_the_solver():
 def test_curve_values_are_the_solvers_E_after_each_epoch():
     ex = spec.compile_spec(training_spec(), "training.json")
     part = section(worked.markdown(ex), "E3")
-    row = next(line for line in part.splitlines() if line.startswith("| E |"))
-    shown = [float(c.strip(" $")) for c in row.split("|")[2:-1]]
-    for epochs, value in enumerate(shown):
+    rows = [line.split("|")[1:3] for line in part.splitlines() if re.match(r"\| \d+ \| \$", line)]
+    shown = {int(e): float(v.strip(" $")) for e, v in rows}
+    assert sorted(shown) == [0, 1, 2, 3]
+    for epochs, value in shown.items():
         q = {"id": "e", "ask": "E", "after_epochs": epochs}
         want = solver.solve(spec.compile_spec(dict(training_spec(), questions=[q]), "t.json"))["e"][0]
         assert value == pytest.approx(float(want), rel=1e-5)

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .layout import fit
 from .mathml import mathml
 
 
@@ -145,7 +146,9 @@ class Doc:
             elif kind == "quote":
                 parts.append(f"<blockquote><p>{self._html_spans(node[1])}</p></blockquote>")
             elif kind == "math":
-                parts.append(f'<div class="math">{mathml(node[1], display=True)}</div>')
+                latex, scale = fit(node[1])
+                style = f' style="font-size: {round(scale * 100)}%"' if scale < 1 else ""
+                parts.append(f'<div class="math"{style}>{mathml(latex, display=True)}</div>')
             elif kind == "ul":
                 parts.append("<ul>\n" + "\n".join(f"<li>{self._html_spans(i)}</li>" for i in node[1]) + "\n</ul>")
             elif kind == "table":
@@ -167,11 +170,15 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; li
 math { font-family: "STIX Two Math", "Latin Modern Math", "Cambria Math", "DejaVu Math TeX Gyre", math;
        font-size: 1.1em; }
 div.math { overflow-x: auto; overflow-y: hidden; margin: 0.6em 0; padding: 0.3em 0; }
+div.math math { max-width: 100%; }
 figure { margin: 1em 0; overflow-x: auto; }
 figure svg { max-width: 100%; height: auto; }
 blockquote { border-left: 4px solid #d1d5db; margin: 1em 0; padding: 0 1em; color: #374151; }
 table { border-collapse: collapse; } td, th { border: 1px solid #d1d5db; padding: 0.2em 0.6em; }
 h2 { border-bottom: 1px solid #e5e7eb; padding-bottom: 0.2em; margin-top: 2em; }
+@page { size: A4; margin: 15mm; }
+@media print { body { max-width: none; margin: 0; padding: 0; } h2 { break-after: avoid; }
+               div.math, figure, table { break-inside: avoid; } }
 """
 
 

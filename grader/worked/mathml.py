@@ -21,7 +21,7 @@ _SYMBOLS = {
     r"\max": ("mi", "max"), r"\min": ("mi", "min"),
 }
 _SPACES = {r"\,": "0.1667em", r"\;": "0.2778em", r"\quad": "1em", r"\qquad": "2em", "~": "0.2778em"}
-_FENCES = {"bmatrix": ("[", "]"), "pmatrix": ("(", ")"), "matrix": ("", "")}
+_FENCES = {"bmatrix": ("[", "]"), "pmatrix": ("(", ")"), "matrix": ("", ""), "aligned": ("", "")}
 _ESCAPED = {r"\backslash": "\\", r"\wedge": "^", r"\sim": "~"}
 
 
@@ -158,7 +158,12 @@ class _MathML:
                 raise self.fail(f"unsupported environment {env!r}")
             rows, cells = [], []
             while True:
-                cells.append("<mtd>" + "".join(self.seq(("&", r"\\", r"\end"))) + "</mtd>")
+                cell = "".join(self.seq(("&", r"\\", r"\end")))
+                if env == "aligned":  # rows of "left & = right": the relation lines up
+                    side = "right" if len(cells) % 2 == 0 else "left"
+                    cells.append(f'<mtd style="text-align: {side}; padding: 0.15em 0">{cell}</mtd>')
+                else:
+                    cells.append("<mtd>" + cell + "</mtd>")
                 tok = self.take()
                 if tok == r"\\":
                     rows.append(cells)

@@ -208,7 +208,7 @@ class _Training(_Forward):
         at = dict(zip(epochs, values, strict=True))
         marks = [e for e in marks if e in at]
         self.doc.p(B("Training curve."), f" E after each epoch, from the start to epoch {N}:")
-        self.doc.table(("epoch", *[str(e) for e in marks]), [("E", *[M(num(at[e])) for e in marks])])
+        self.doc.table(("epoch", "E"), [(str(e), M(num(at[e]))) for e in marks])
         title = f"E against epoch (question {q.id})"
         picture = curve.svg(epochs, values, title)
         inline = picture.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1).strip()
