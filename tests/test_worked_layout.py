@@ -42,18 +42,25 @@ def as_printed(page: str) -> str:
     return page.replace("@media print", "@media all")
 
 
-def assert_fits(page: str, where: str) -> None:
-    for width, html in ((1200, page), (A4_TEXT, as_printed(page))):
+def assert_fits(page: str, where: str, widths: tuple[int, ...] = (1200, A4_TEXT)) -> None:
+    for width in widths:
+        html = page if width == 1200 else as_printed(page)
         got = browser.measure(html, MEASURE, width=width, height=1000)
         assert got["count"] > 10, where
         assert not got["pageWide"], f"{where} at {width}px: the page is wider than the window: {got['pageWide']}"
         assert not got["bad"], f"{where} at {width}px: formulas outside their box: {got['bad'][:5]}"
 
 
-@pytest.mark.parametrize("name", ["tutorial-4-output-layer", "tutorial-4-hidden-layer", "tutorial-4-matrix"])
-def test_bundled_pages_fit(name):
+def one_page(pages: list[str]) -> str:
+    """Several worked solutions as one page (one browser run measures them all)."""
+    body = "".join(p[p.index("<main>"):p.index("</main>") + 7] for p in pages)
+    return pages[0][:pages[0].index("<main>")] + body + "</body>\n</html>\n"
+
+
+def test_bundled_pages_fit():
     browser.require()
-    assert_fits(worked.html(spec.load_exercise(name)), name)
+    names = ["tutorial-4-output-layer", "tutorial-4-hidden-layer", "tutorial-4-matrix"]
+    assert_fits(one_page([worked.html(spec.load_exercise(name)) for name in names]), "bundled exercises")
 
 
 def test_random_networks_fit():
@@ -67,9 +74,7 @@ def test_random_networks_fit():
         data["questions"] = [{"id": "E", "ask": "E"}, {"id": "g", "ask": f"dE/d{names[0]}"},
                              {"id": "t", "ask": "E", "after_epochs": 4}, {"id": "w", "ask": names[-1], "after_epochs": 2}]
         pages.append(worked.html(spec.compile_spec(data, f"random-{seed}.json")))
-    body = "".join(p[p.index("<main>"):p.index("</main>") + 7] for p in pages)
-    page = pages[0][:pages[0].index("<main>")] + body + "</body>\n</html>\n"
-    assert_fits(page, "random networks")
+    assert_fits(one_page(pages), "random networks")
 
 
 def test_the_layout_check_has_teeth():
@@ -78,7 +83,7 @@ def test_the_layout_check_has_teeth():
     wide = page.replace("<main>", '<main><div class="math"><math display="block"><mrow><mn>'
                         + "1234567890" * 30 + "</mn></mrow></math></div>", 1)  # one unbreakable number
     with pytest.raises(AssertionError, match="outside their box|wider than the window"):
-        assert_fits(wide, "teeth")
+        assert_fits(wide, "teeth", widths=(1200,))
 
 
 def test_long_formulas_are_set_as_aligned_rows():
