@@ -647,3 +647,11 @@ def test_small_sets_list_the_valid_values(path, value, valid):
     where = {"loss": "loss", "mode": "training.mode", "activation": "network.layers[2].activation"}[path[-1]]
     got = [str(e) for e in spec.check_spec(data, "t.json")]
     assert got == [f"t.json: {where}: {json.dumps(value)} is not valid here {valid}"]
+
+
+@pytest.mark.parametrize(("init", "where"), [({"seed": 1e308}, "init.seed"), ({"seed": 1, "scale": 1e308}, "init.scale")])
+def test_matrix_init_out_of_range_is_a_spec_error(init, where):
+    data = json.loads((spec.exercises_folder() / "tutorial-4-matrix.json").read_text("utf-8"))
+    data["network"]["parameters"] = {"W(1)": {"init": init}}
+    errors = [str(e) for e in spec.check_spec(data, "i.json")]
+    assert any(e.startswith(f"i.json: network.parameters.W(1).{where}: ") for e in errors), errors

@@ -223,8 +223,13 @@ class _Compiler(_Questions):
     def array_value(self, spec: dict[str, Any], shape: tuple[int, ...], path: str, vector: bool) -> np.ndarray:
         if "init" in spec:
             init = spec["init"]
-            rng = np.random.default_rng(init["seed"])
+            seed = init["seed"]
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                raise self.fail(f"{path}.init.seed", f"{seed!r}: the seed is a whole number ≥ 0")
             scale = float(init.get("scale", 0.1))
+            if not 0 <= scale <= 1e100:  # rng.uniform overflows near the float range; NaN fails too
+                raise self.fail(f"{path}.init.scale", f"{scale!r}: the scale is a number from 0 to 1e100")
+            rng = np.random.default_rng(seed)
             if init.get("distribution", "normal") == "uniform":
                 return rng.uniform(-scale, scale, size=shape)
             return rng.normal(0.0, scale, size=shape)
