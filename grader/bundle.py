@@ -112,18 +112,26 @@ def build(exercise: str | Path, secret: str | None = None, options: list[str] = 
             if (root / name).is_file():
                 z.write(root / name, f"grader-src/{name}")
             else:  # an installed grader has no setup.cfg beside it: write a minimal one
-                z.writestr(f"grader-src/{name}", _MINIMAL.get(name, ""))
+                text = _minimal_setup_cfg(grader_pkg) if name == "setup.cfg" else _MINIMAL.get(name, "")
+                z.writestr(f"grader-src/{name}", text)
     return buf.getvalue()
+
+
+def _minimal_setup_cfg(grader_pkg: Path) -> str:
+    """A setup.cfg for the shipped source of an installed grader, listing every subpackage it has."""
+    found = sorted(".".join(("grader", *p.parent.relative_to(grader_pkg).parts))
+                   for p in grader_pkg.rglob("__init__.py") if "__pycache__" not in p.parts)
+    packages = sorted(set(found) | {"grader.exercises"})
+    return (
+        "[metadata]\nname = backprop-grader\nversion = attr: grader.__version__\n\n[options]\npython_requires = >=3.10\n"
+        "packages =\n" + "".join(f"    {name}\n" for name in packages)
+        + "package_dir =\n    grader.exercises = exercises\ninstall_requires =\n    numpy>=1.22\n    click>=8.0\n"
+        "    jsonschema>=4.18\n    nbformat>=5.1\n\n[options.package_data]\ngrader.exercises = *.json\n"
+        "grader.schema = *.json\n\n[options.entry_points]\nconsole_scripts =\n    grade = grader.cli:main\n"
+    )
 
 
 _MINIMAL = {
     "pyproject.toml": '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n',
-    "setup.cfg": (
-        "[metadata]\nname = grader\nversion = attr: grader.__version__\n\n[options]\npython_requires = >=3.10\n"
-        "packages =\n    grader\n    grader.exercises\n    grader.schema\n    grader.sandbox\n    grader.lms\n"
-        "package_dir =\n    grader.exercises = exercises\ninstall_requires =\n    numpy>=1.22\n    click>=8.0\n"
-        "    jsonschema>=4.18\n    nbformat>=5.1\n\n[options.package_data]\ngrader.exercises = *.json\n"
-        "grader.schema = *.json\n\n[options.entry_points]\nconsole_scripts =\n    grade = grader.cli:main\n"
-    ),
     "README.md": "grader (bundled for a Gradescope autograder)\n",
 }
