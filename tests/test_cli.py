@@ -264,3 +264,15 @@ def test_distribution_name_is_not_the_taken_pypi_name():
     dist = importlib.metadata.distribution("backprop-grader")
     assert dist.version == __import__("grader").__version__
     assert [e.value for e in dist.entry_points if e.name == "grade"] == ["grader.cli:main"]
+
+
+def test_key_markdown_to_a_file_writes_the_training_curves_beside_it(tmp_path):
+    out = tmp_path / "solution.md"
+    res = CliRunner().invoke(cli.cli, ["key", "tutorial-4-matrix", "--format", "markdown", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    curve = tmp_path / "solution-E_1000-curve.svg"  # E after 1000 epochs: the one question with N > 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [curve.name, out.name]
+    assert f"![E against epoch (question E\\_1000)]({curve.name})" in out.read_text("utf-8")
+    assert curve.read_text("utf-8").startswith("<svg ") and "<polyline" in curve.read_text("utf-8")
+    stdout = CliRunner().invoke(cli.cli, ["key", "tutorial-4-matrix", "--format", "markdown"])
+    assert "curve.svg" not in stdout.output and "**Training curve.**" in stdout.output
