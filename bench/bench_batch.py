@@ -1,7 +1,12 @@
 """Whole-class grading: wall time and peak memory of ``grade batch``, and its cost per code
 submission against a fresh ``grade submission.py`` process per submission.
 
-    python bench/bench_batch.py [--jobs 2] [--code 500] [--answers 1000] [--fresh 20]
+    python bench/bench_batch.py [--jobs 2] [--code 500] [--answers 1000] [--fresh 20] [--no-dask]
+
+Per code submission, in one run: ``grade batch --jobs 2``, ``grade batch --scheduler local:2``
+(a LocalCluster of as many processes; its start-up is included) and the sandbox floor (the same
+submissions and calls through one bare sandbox worker, nothing graded), in wall and CPU time
+(the whole process tree's), each as a ratio to the floor.
 
 Classes are generated in a temporary folder: code submissions mix the correct solution, the
 partly correct one and small mutations of the correct one (a missing ``* y * (1 - y)``, gradient
@@ -36,8 +41,24 @@ CLI = [sys.executable, "-c", "from grader.cli import main; import sys; sys.exit(
 WRAPPER = r"""
 import json, resource, subprocess, sys
 proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr[-2000:],
-                  "maxrss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+                  "maxrss_kb": use.ru_maxrss, "cpu": use.ru_utime + use.ru_stime}))
+"""
+# The sandbox floor: the same submissions through one bare sandbox worker (the same calls as
+# grading makes, nothing graded), in a process of its own so that its CPU time is counted alike.
+FLOOR = r"""
+import sys
+from pathlib import Path
+from grader import grading, sandbox, spec, submission
+box = sandbox.Sandbox()
+box.start()
+calls, _ = grading.sandbox_calls(spec.load_exercise(sys.argv[1]))
+files = sorted(Path(sys.argv[2]).glob("*.py"))
+for f in files:
+    box.run(submission.load_source(f), calls)
+box.close()
+print("Graded", len(files), ",")
 """
 CORRECT = (SOLUTIONS / "submission.py").read_text("utf-8")
 MUTATIONS = [
@@ -104,11 +125,14 @@ def _tree_memory_kb(root: int) -> tuple[int, int]:
     return rss, pss
 
 
-def run_batch(folder: Path, out: Path, jobs: int) -> dict:
-    """One ``grade batch`` in a new process: wall seconds, the largest process (ru_maxrss of the
+def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, floor: bool = False) -> dict:
+    """One ``grade batch`` (``--scheduler`` when given; the bare sandbox with ``floor``) in a new
+    process: wall seconds, CPU seconds of the whole tree, the largest process (ru_maxrss of the
     wrapper's children), the peak of the whole tree (sampled), graded count."""
-    cmd = [sys.executable, "-c", WRAPPER, *CLI, "batch", str(folder), "-e", EXERCISE, "-o", str(out),
-           "--jobs", str(jobs)]
+    how = ["--scheduler", scheduler] if scheduler else ["--jobs", str(jobs)]
+    cmd = [sys.executable, "-c", WRAPPER, *CLI, "batch", str(folder), "-e", EXERCISE, "-o", str(out), *how]
+    if floor:
+        cmd = [sys.executable, "-c", WRAPPER, sys.executable, "-c", FLOOR, EXERCISE, str(folder)]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     peak_rss = peak_pss = 0
@@ -121,10 +145,10 @@ def run_batch(folder: Path, out: Path, jobs: int) -> dict:
     if report["rc"] != 0:
         raise SystemExit(f"grade batch failed ({report['rc']}): {report['stderr']}")
     graded = int(report["stdout"].split("Graded ", 1)[1].split(",")[0])
-    n = len(list((out / "results").glob("*.json")))
+    n = graded if floor else len(list((out / "results").glob("*.json")))
     assert graded == n, (graded, n)
-    return {"wall": wall, "maxrss_mb": report["maxrss_kb"] / 1024, "tree_rss_mb": peak_rss / 1024,
-            "tree_pss_mb": peak_pss / 1024, "n": n}
+    return {"wall": wall, "cpu": report["cpu"], "maxrss_mb": report["maxrss_kb"] / 1024,
+            "tree_rss_mb": peak_rss / 1024, "tree_pss_mb": peak_pss / 1024, "n": n}
 
 
 def fresh_processes(folder: Path, count: int, parallel: int) -> float:
@@ -151,6 +175,7 @@ def main() -> None:
     ap.add_argument("--answers", type=int, default=1000, help="answers files in the large class")
     ap.add_argument("--fresh", type=int, default=20, help="submissions graded by a fresh process each")
     ap.add_argument("--variants", action="store_true", help="grade every student on their own variant")
+    ap.add_argument("--no-dask", dest="dask", action="store_false", help="skip --scheduler local:JOBS")
     args = ap.parse_args()
     if args.variants:
         os.environ["GRADER_SECRET"] = "bench-course-secret"
@@ -170,6 +195,10 @@ def main() -> None:
             runs[(label, n)] = r
             rows.append((f"grade batch, {n} {'code submissions' if label == 'code' else 'answers files'}, "
                          f"--jobs {args.jobs}", r))
+        big_folder = tmp / f"code-{args.code}"
+        dask_run = run_batch(big_folder, tmp / "dask-grades", args.jobs, scheduler=f"local:{args.jobs}") \
+            if args.dask else None
+        floor = run_batch(big_folder, tmp / "floor", args.jobs, floor=True)
         fresh_seq = fresh_processes(tmp / f"code-{args.code}", args.fresh, 1) / args.fresh
         fresh_par = fresh_processes(tmp / f"code-{args.code}", args.fresh, args.jobs) / args.fresh
         ncpu = os.cpu_count()
@@ -188,6 +217,20 @@ def main() -> None:
 
     big = runs[("code", args.code)]
     batch_ms = 1000 * big["wall"] / big["n"]
+    print()
+    print(f"{'per code submission, ' + str(args.code) + ' submissions':<52} {'wall ms':>8} {'CPU ms':>8} "
+          f"{'CPU vs floor':>13}")
+    print("-" * 84)
+    per = [(f"grade batch --jobs {args.jobs}", big)]
+    if dask_run is not None:
+        per.append((f"grade batch --scheduler local:{args.jobs} (cluster start included)", dask_run))
+    per.append(("sandbox floor: the same calls through one bare worker", floor))
+    for name, r in per:
+        print(f"{name:<52} {1000 * r['wall'] / r['n']:8.1f} {1000 * r['cpu'] / r['n']:8.1f} "
+              f"{r['cpu'] / floor['cpu']:12.2f}x")
+    print(f"target: at most 25 ms CPU per code submission in grade batch --jobs {args.jobs}: "
+          f"{'met' if 1000 * big['cpu'] / big['n'] <= 25 else 'NOT met'}; "
+          f"{args.code} submissions in {big['wall']:.1f} s wall (target 8 s for 500)")
     print()
     print(f"{'per code submission':<52} {'ms/sub':>8} {'batch is':>10}")
     print("-" * 72)

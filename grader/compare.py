@@ -8,6 +8,7 @@ message that says why.
 from __future__ import annotations
 
 import ast
+import functools
 import dataclasses
 import math
 from pathlib import Path
@@ -352,15 +353,21 @@ def first_wrong_step(names: tuple[str, ...], right: list[bool]) -> str:
     return "the mistake shows first in " + _STEP[kind].format(l=l, p=l - 1)
 
 
+@functools.lru_cache(maxsize=4)
+def _definitions(code: str) -> dict[str, ast.AST]:
+    """The top-level functions of a source, parsed once for all the functions checked in it."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    return {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
 def find_loops(code: str, function: str, epochs_arg: str | None = None) -> list[str]:
     """Python loops inside ``function`` and the submission's functions it calls (``for``,
     ``while``, comprehensions), by line: the sheet asks for vectorised code. A
     ``for _ in range(<epochs_arg>)`` loop (training epochs) is allowed."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError):
-        return []
-    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    defs = _definitions(code)
     found: list[str] = []
     todo, seen = [function], set()
     while todo:

@@ -10,12 +10,36 @@ from typing import Any
 
 import numpy as np
 
-from . import compare, jsonio, mistakes, solver, spec
+from . import DEFAULT_EXERCISE, compare, jsonio, mistakes, solver, spec
 from .errors import AnswersError, GraderError, SpecError, SubmissionSyntaxError, UsageError
 from .results import Results, TestResult
 from .spec import Exercise
 
-DEFAULT_EXERCISE = "tutorial-4"
+
+
+_ONCE: dict[tuple, tuple[tuple, Any]] = {}
+
+
+def once(what: str, objs: tuple, compute: Any) -> Any:
+    """``compute()``, once per ``what`` and per identity of ``objs`` (cached exercises, their
+    functions and cases are immutable): what depends only on the exercise is not recomputed per
+    submission. The objects are kept with the value, so an id is never reused while cached."""
+    key = (what, *map(id, objs))
+    hit = _ONCE.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], objs, strict=True)):
+        return hit[1]
+    value = compute()
+    if len(_ONCE) > 256:  # per-student variants are new objects each: keep only the latest few
+        _ONCE.clear()
+    _ONCE[key] = (objs, value)
+    return value
+
+
+def _spec_digest(path: str) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def audit(ex: Exercise, variant_seed: int | None = None) -> tuple[tuple[str, Any], ...]:
@@ -23,10 +47,7 @@ def audit(ex: Exercise, variant_seed: int | None = None) -> tuple[tuple[str, Any
     the variant seed."""
     from . import __version__
 
-    try:
-        digest = hashlib.sha256(Path(ex.path).read_bytes()).hexdigest()
-    except OSError:
-        digest = None
+    digest = once("digest", (ex,), lambda: _spec_digest(ex.path))
     return (("exercise_sha256", digest), ("grader_version", __version__), ("variant_seed", variant_seed))
 
 
@@ -37,9 +58,15 @@ class Key:
 
 
 def reference(ex: Exercise) -> dict[str, np.ndarray]:
-    """The exercise's own answers (one variant); a question whose answer is not a finite number
-    (an overflow, log 0 in the loss) is an error of the spec, never a key to grade against."""
+    """The exercise's own answers (one variant, read-only arrays, solved once per cached
+    exercise); a question whose answer is not a finite number (an overflow, log 0 in the loss)
+    is an error of the spec, never a key to grade against."""
+    return dict(once("reference", (ex,), lambda: _reference(ex)))
+
+
+def _reference(ex: Exercise) -> dict[str, np.ndarray]:
     key = {qid: v[0] for qid, v in solver.solve(ex).items()}
+    _read_only(tuple(key.values()))
     for i, q in enumerate(ex.questions):
         if not np.all(np.isfinite(key[q.id])):
             raise SpecError(f"{ex.path}: questions[{i}]: the answer to {q.ask!r} ({q.id}) is not a finite number "
@@ -102,22 +129,17 @@ def grade_answers_file(path: str | Path, exercise: str | None = None, reveal: bo
 CODE_TOLERANCE = spec.Tolerance("relabs", spec.CODE_RTOL, spec.CODE_ATOL)
 
 
-_EXPECTED: dict[tuple[int, int], tuple[Any, Any, tuple[np.ndarray, ...]]] = {}
+def _read_only(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    for arr in arrays:
+        if isinstance(arr, np.ndarray):
+            arr.setflags(write=False)
+    return arrays
 
 
 def expected_outputs(fn: spec.Function, case: spec.Case) -> tuple[np.ndarray, ...]:
     """What a correct ``fn`` returns on ``case``, computed once per worker for a cached exercise
-    (read-only arrays). Keyed by identity, and the objects are kept, so a key is never reused."""
-    hit = _EXPECTED.get((id(fn), id(case)))
-    if hit is not None and hit[0] is fn and hit[1] is case:
-        return hit[2]
-    out = solver.function_outputs(fn, case)
-    for arr in out:
-        arr.setflags(write=False)
-    if len(_EXPECTED) > 512:
-        _EXPECTED.clear()
-    _EXPECTED[(id(fn), id(case))] = (fn, case, out)
-    return out
+    (read-only arrays)."""
+    return once("expected", (fn, case), lambda: _read_only(solver.function_outputs(fn, case)))
 
 
 def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: bool) -> list[TestResult]:
@@ -190,8 +212,8 @@ class Probe:
     """Finite differences of the student's own forward, to check their backward against."""
 
     net: spec.Network
-    calls: tuple[tuple[str, tuple], ...]  # (function, args): forward at θ ± h for every weight and bias entry
-    entries: tuple  # (return name of backward, index, h) per pair of calls
+    calls: tuple[tuple[str, tuple], ...]  # (function, args): forward at θ ± h·v, one direction v per parameter
+    entries: tuple  # (return name of backward, direction v, h) per pair of calls
     t: Any
     out_index: int  # which return of forward is the network's output
     backward_index: int  # position of backward in ex.functions
@@ -199,9 +221,22 @@ class Probe:
     returns: tuple  # backward's returns
 
 
+def _direction(shape: tuple[int, ...]) -> np.ndarray:
+    """A fixed direction with entries of alternating sign and distinct sizes in [0.5, 1.5), so
+    that no usual slip (one entry off, a transposed matrix, a column missing) cancels out in
+    ∑ dθ·v: one pair of calls checks a whole parameter instead of one pair per entry."""
+    k = np.arange(int(np.prod(shape)), dtype=float)
+    return ((0.5 + (k * 0.6180339887498949) % 1.0) * np.where(k % 2 == 0, 1.0, -1.0)).reshape(shape)
+
+
 def self_consistency_calls(ex: Exercise) -> Probe | None:
-    """Calls of ``forward`` at θ ± h around the exercise's own case, when the exercise asks for
-    both ``forward`` and ``backward`` in the convention (their gradients are comparable)."""
+    """Calls of ``forward`` at θ ± h·v around the exercise's own case (one direction v per weight
+    matrix and bias), when the exercise asks for both ``forward`` and ``backward`` in the
+    convention (their gradients are comparable). Computed once per (cached) exercise."""
+    return once("probe", (ex,), lambda: _probe(ex))
+
+
+def _probe(ex: Exercise) -> Probe | None:
     fns = {f.name: f for f in ex.functions}
     fwd, bwd = fns.get("forward"), fns.get("backward")
     if fwd is None or bwd is None:
@@ -221,14 +256,12 @@ def self_consistency_calls(ex: Exercise) -> Probe | None:
             continue
         name = ret[1:]  # dW1 -> W1
         base = np.asarray(given[name], dtype=float)
-        for idx in np.ndindex(*base.shape):
-            h = 1e-6 * max(1.0, abs(float(base[idx])))
-            for sign in (1, -1):
-                moved = base.copy()
-                moved[idx] += sign * h
-                args = tuple(moved if a == name else given[a] for a in fwd.args)
-                calls.append(("forward", args))
-            entries.append((ret, idx, h))
+        v = _direction(base.shape)
+        h = 1e-6 * max(1.0, float(np.max(np.abs(base), initial=0.0)))
+        for sign in (1, -1):
+            moved = _read_only((base + sign * h * v,))[0]  # sent as the same bytes every submission
+            calls.append(("forward", tuple(moved if a == name else given[a] for a in fwd.args)))
+        entries.append((ret, v, h))
     if not entries:
         return None
     return Probe(case.net, tuple(calls), tuple(entries), np.asarray(given["t"], float),
@@ -237,6 +270,7 @@ def self_consistency_calls(ex: Exercise) -> Probe | None:
 
 def self_consistency(probe: Probe, outcomes: Any, backward: Any) -> TestResult:
     """Does the student's backward agree with finite differences of the student's own forward?
+    Each parameter is checked along its direction v: (E(θ + h v) − E(θ − h v)) / 2h = ∑ dθ·v.
     Reported apart (0 points): a student whose forward is wrong still learns whether the backward
     matches it."""
     name = "backward agrees with your own forward (finite differences)"
@@ -247,10 +281,10 @@ def self_consistency(probe: Probe, outcomes: Any, backward: Any) -> TestResult:
         return test("no_result", "backward gave no result on the exercise's values")
     got = dict(zip(probe.returns, backward.values, strict=False))
     worst, rows = [], []
-    for k, (ret, idx, h) in enumerate(probe.entries):
+    for k, (ret, v, h) in enumerate(probe.entries):
         plus, minus = outcomes[2 * k], outcomes[2 * k + 1]
         if plus.status != "ok" or minus.status != "ok":
-            return test("no_result", f"forward gave no result when one weight moved ({plus.status})")
+            return test("no_result", f"forward gave no result when the weights moved ({plus.status})")
         try:
             e = [float(solver.loss(probe.net, np.asarray(o.values[probe.out_index], float)[..., None],
                                    probe.t[..., None])[0]) for o in (plus, minus)]
@@ -260,19 +294,32 @@ def self_consistency(probe: Probe, outcomes: Any, backward: Any) -> TestResult:
         value = got.get(ret)
         if value is None:
             continue
-        try:
-            mine = float(np.asarray(value)[idx])
-        except (IndexError, TypeError):
+        value = np.asarray(value, dtype=float)
+        if value.shape != v.shape:
             return test("wrong", f"{ret} does not have the shape of its parameter")
+        mine = float(np.sum(value * v))
         rows.append((plus.values[probe.out_index], minus.values[probe.out_index], h, mine))
-        if abs(mine - fd) > 1e-5 + 1e-4 * abs(fd):
-            worst.append(ret + compare._entry(idx))
+        if abs(mine - fd) > 1e-5 * float(np.sum(np.abs(v))) + 1e-4 * abs(fd):
+            worst.append(ret)
     if worst:
-        more = ", …" if len(worst) > 4 else ""
         other = mistakes.consistent_loss(probe.net, probe.t, rows)
-        return test("wrong", f"your backward disagrees with finite differences of your own forward at "
-                    f"{', '.join(worst[:4])}{more}: " + (other or "the gradient does not match your forward pass"))
+        return test("wrong", f"your backward disagrees with finite differences of your own forward in "
+                    f"{', '.join(worst)}: " + (other or "the gradient does not match your forward pass"))
     return test("passed", "your backward matches finite differences of your own forward")
+
+
+def sandbox_calls(ex: Exercise) -> tuple[tuple[Any, ...], Probe | None]:
+    """Every call a code submission gets (each function's cases, then the self-consistency
+    probe's), and the probe; built once per (cached) exercise."""
+    from . import sandbox
+
+    def build() -> tuple[tuple[Any, ...], Probe | None]:
+        calls = [sandbox.Call(fn.name, tuple(v for _, v in case.inputs)) for fn in ex.functions for case in fn.cases]
+        probe = self_consistency_calls(ex)
+        calls += [sandbox.Call(function, args) for function, args in probe.calls] if probe else []
+        return tuple(calls), probe
+
+    return once("calls", (ex,), build)
 
 
 def _not_compiled(message: str, exercise: str | None, student: str | None) -> Results:
@@ -317,9 +364,7 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
             exercise = (spec.find_id(source.exercise, f"{path}: EXERCISE") if source.exercise is not None
                         else DEFAULT_EXERCISE)
         ex = spec.load_exercise(exercise, student)
-        calls = [sandbox.Call(fn.name, tuple(v for _, v in case.inputs)) for fn in ex.functions for case in fn.cases]
-        probe = self_consistency_calls(ex)
-        calls += [sandbox.Call(function, args) for function, args in probe.calls] if probe else []
+        calls, probe = sandbox_calls(ex)
         run = box.run(source, calls, limits if limits is not None else sandbox.Limits())
     finally:
         if own:

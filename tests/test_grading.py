@@ -11,10 +11,11 @@ from pathlib import Path
 
 import jsonschema
 import nbformat
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from grader import cli, grading
+from grader import cli, grading, spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -174,6 +175,45 @@ def test_gradescope_bundle_runs_against_a_fake_autograder_tree(tmp_path):
     data = json.loads((root / "results" / "results.json").read_text())
     jsonschema.validate(data, GS_SCHEMA)
     assert data["score"] == 0 and "no submission" in data["output"]
+
+
+def _probe_outcomes(probe, backward):
+    """What a student's sigmoid forward (written here, not the solver's) returns on every probe
+    call, and their backward's values, as the sandbox would hand them over."""
+    from grader.sandbox import CallOutcome
+
+    def fwd(x, W1, b1, W2, b2):
+        o = 1 / (1 + np.exp(-(W1 @ x + b1)))
+        return o, 1 / (1 + np.exp(-(W2 @ o + b2)))
+
+    outs = [CallOutcome("ok", fwd(*args)) for _, args in probe.calls]
+    return outs, CallOutcome("ok", tuple(backward))
+
+
+def test_self_consistency_checks_each_parameter_along_one_direction():
+    """Two forward calls per weight matrix and bias (not two per entry), and no usual slip hides
+    in the directional sum: one entry off, a transposed matrix, a bias of the first sample."""
+    ex = spec.load_exercise("tutorial-4")
+    probe = grading.self_consistency_calls(ex)
+    assert probe is grading.self_consistency_calls(ex)  # built once per exercise
+    assert len(probe.calls) == 2 * len(probe.entries) == 8
+    given = dict(next(c for c in next(f for f in ex.functions if f.name == "backward").cases
+                      if c.id == "exercise").inputs)
+    x, t, W1, b1, W2, b2 = (np.asarray(given[k], float) for k in ("x", "t", "W1", "b1", "W2", "b2"))
+    o = 1 / (1 + np.exp(-(W1 @ x + b1)))
+    y = 1 / (1 + np.exp(-(W2 @ o + b2)))
+    d2 = (y - t) * y * (1 - y)  # by hand: E = ½Σ(y − t)²
+    d1 = (W2.T @ d2) * o * (1 - o)
+    right = [d1 @ x.T, d1.sum(1, keepdims=True), d2 @ o.T, d2.sum(1, keepdims=True)]
+    outs, back = _probe_outcomes(probe, right)
+    assert grading.self_consistency(probe, outs, back).status == "passed"
+    one_off = [g.copy() for g in right]
+    one_off[0][1, 0] += 1e-3
+    transposed = [*right[:2], right[2].T.copy(), right[3]]
+    for wrong, name in ((one_off, "dW1"), (transposed, "dW2")):
+        outs, back = _probe_outcomes(probe, wrong)
+        got = grading.self_consistency(probe, outs, back)
+        assert got.status == "wrong" and f"own forward in {name}:" in got.feedback, got.feedback
 
 
 def test_self_consistency_separates_a_wrong_forward_from_its_backward(tmp_path):

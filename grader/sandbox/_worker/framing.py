@@ -71,10 +71,10 @@ class Channel:
 
     def send(self, header: dict, blobs=()) -> None:
         data = json.dumps(header, separators=(",", ":")).encode()
-        write_all(self.wfd, MSG_HEAD.pack(len(data), len(blobs)) + data)
+        parts = [MSG_HEAD.pack(len(data), len(blobs)), data]
         for blob in blobs:
-            write_all(self.wfd, BLOB_HEAD.pack(len(blob)))
-            write_all(self.wfd, blob)
+            parts += [BLOB_HEAD.pack(len(blob)), blob]
+        write_all(self.wfd, b"".join(parts))  # one write, not two per blob
 
     def _read(self, n: int, deadline: float | None) -> bytes:
         if self.buffered:
