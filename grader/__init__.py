@@ -15,3 +15,4 @@ def check(exercise=None, function=None, *, answers=None, show_expected=False, is
 
     return _check(exercise, function, answers=answers, show_expected=show_expected, isolation=isolation,
                   _depth=3)
+DEFAULT_EXERCISE = "tutorial-4"  # what a submission is graded against when nothing names an exercise

@@ -13,7 +13,7 @@ import time
 
 import click
 
-from . import __version__, grading, report
+from . import DEFAULT_EXERCISE, __version__, report
 from .errors import GraderError
 
 EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_UNSAFE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -137,15 +137,27 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
       grade answers.json -e tutorial-4 --fail-under 50
       grade answers.json --deadline 2026-03-01T23:59Z --late-penalty 10 --submitted-at 2026-03-02T08:00Z
     """
-    from .lms import course, single
-
     started = time.perf_counter()
-    policy = course.options(deadline=deadline, late_penalty=late_penalty, grace=grace, late_cap=late_cap).policy
-    file = grading.submission_file(file)
-    if file.endswith((".py", ".ipynb")):
-        results = grading.grade_submission(file, exercise, reveal=show_expected, isolation=isolation, student=student)
-    else:
-        results = grading.grade_answers_file(file, exercise, reveal=show_expected, student=student)
+    box = None
+    if file.endswith((".py", ".ipynb")):  # the sandbox worker starts first and loads while the grader does
+        from .sandbox import Sandbox
+
+        box = Sandbox(isolation)
+        box.launch()
+    try:
+        from . import grading
+        from .lms import course, single
+
+        policy = course.options(deadline=deadline, late_penalty=late_penalty, grace=grace, late_cap=late_cap).policy
+        file = grading.submission_file(file)
+        if file.endswith((".py", ".ipynb")):
+            results = grading.grade_submission(file, exercise, reveal=show_expected, isolation=isolation,
+                                               student=student, box=box)
+        else:
+            results = grading.grade_answers_file(file, exercise, reveal=show_expected, student=student)
+    finally:
+        if box is not None:
+            box.close()
     results = single.adjusted(results, file, student, metadata, submitted_at, policy, overrides)
     text = report.render(results, fmt, show_expected, execution_time=time.perf_counter() - started)
     _emit(text, output)
@@ -194,6 +206,8 @@ def key(exercise: str, fmt: str, output: str | None, student: str | None, formul
             return
         _emit(worked.markdown(ex) if fmt == "markdown" else worked.html(ex), output)
         return
+    from . import grading
+
     k = grading.answer_key(exercise, student)
     if formulas:
         from . import chain
@@ -214,6 +228,8 @@ def validate(exercises: tuple[str, ...]) -> None:
       grade validate exercises/*.json
     """
     bad = 0
+    from . import grading
+
     for name, errors in grading.validate(list(exercises)):
         if errors:
             bad += 1
@@ -228,7 +244,7 @@ def validate(exercises: tuple[str, ...]) -> None:
 @cli.command("batch")
 @exercises_dir_option
 @click.argument("folder", type=click.Path(file_okay=False))
-@click.option("-e", "--exercise", envvar="GRADER_EXERCISE", default=grading.DEFAULT_EXERCISE, show_default=True,
+@click.option("-e", "--exercise", envvar="GRADER_EXERCISE", default=DEFAULT_EXERCISE, show_default=True,
               help="Exercise id or spec path.")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Where results go (default: FOLDER-grades).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), envvar="GRADER_JOBS", help="Worker processes (default: cores).")

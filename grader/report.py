@@ -11,11 +11,13 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
 from .results import Results, TestResult
-from .spec import Exercise
+
+if TYPE_CHECKING:  # report stays light: `grade FILE` imports it before the spec machinery
+    from .spec import Exercise
 
 
 # ---------------------------------------------------------------------------- numbers

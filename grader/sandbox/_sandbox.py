@@ -146,14 +146,31 @@ def helper_files(source: Source) -> tuple[list[tuple[str, bytes]], list[str]]:
     return sorted((f"{n}.py", d) for n, d in found.items()), refused
 
 
+_NPY: dict[int, tuple[np.ndarray, bytes]] = {}  # read-only arrays (a cached exercise's) -> their .npy bytes
+
+
+def _npy(arg: np.ndarray) -> bytes:
+    """``.npy`` bytes of a float64 array; a read-only array (an exercise's case or probe, the
+    same objects for every submission) is written once."""
+    hit = _NPY.get(id(arg))
+    if hit is not None and hit[0] is arg:
+        return hit[1]
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(arg, dtype=np.float64)
+                              if arg.ndim else np.asarray(arg, dtype=np.float64), allow_pickle=False)
+    data = buf.getvalue()
+    if not arg.flags.writeable and (arg.base is None or not getattr(arg.base, "flags", arg.flags).writeable):
+        if len(_NPY) > 512:
+            _NPY.clear()
+        _NPY[id(arg)] = (arg, data)
+    return data
+
+
 def _encode_arg(arg, blobs: list, seen: dict) -> dict:
     if isinstance(arg, np.ndarray):
         if id(arg) in seen:  # the same array in several calls is sent once (each call still gets a copy)
             return {"blob": seen[id(arg)]}
-        buf = io.BytesIO()
-        np.lib.format.write_array(buf, np.ascontiguousarray(arg, dtype=np.float64)
-                                  if arg.ndim else np.asarray(arg, dtype=np.float64), allow_pickle=False)
-        blobs.append(buf.getvalue())
+        blobs.append(_npy(arg))
         seen[id(arg)] = len(blobs) - 1
         return {"blob": len(blobs) - 1}
     if isinstance(arg, bool) or not isinstance(arg, (int, float)):
@@ -250,6 +267,7 @@ class Sandbox:
         self._layers: dict = {}  # the last submission's child's layers
         self._lock = threading.RLock()
         self._finalizer = None
+        self._greeting = False  # launched, its hello not read yet
 
     # -- lifecycle
     def __enter__(self) -> Sandbox:
@@ -265,10 +283,20 @@ class Sandbox:
 
     def start(self) -> None:
         """Start the worker now (it is otherwise started by the first run), so that it is forked
-        before any exercise or key is in this process."""
+        before any exercise or key is in this process; wait until it is ready."""
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
-                self._start()
+                self._launch()
+            if self._greeting:
+                self._await_hello()
+
+    def launch(self) -> None:
+        """Start the worker without waiting for it: its Python start and NumPy import run while
+        this process loads the rest of the grader and the exercise; ``start`` (or the first run)
+        waits for it to be ready."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._launch()
 
     def close(self) -> None:
         with self._lock:
@@ -287,6 +315,7 @@ class Sandbox:
         if self._log is not None:
             self._log.close()
         self._proc = self._chan = self._scratch = self._log = self._ns = None
+        self._greeting = False
 
     def _worker_log(self) -> str:
         try:
@@ -295,7 +324,7 @@ class Sandbox:
         except (OSError, AttributeError, ValueError):
             return ""
 
-    def _start(self) -> None:
+    def _launch(self) -> None:
         self._shutdown()
         deny, hide = secret_paths()
         self._scratch = tempfile.mkdtemp(prefix="grader-sandbox-")
@@ -318,6 +347,16 @@ class Sandbox:
                   "disable": list(self._disable), "strict": self.isolation == "strict"}
         try:
             self._chan.send(config)
+        except OSError as exc:
+            log = self._worker_log()
+            self._shutdown()
+            raise SandboxUnavailable(f"the sandbox worker did not start ({type(exc).__name__})"
+                                     + (f": {log}" if log else "")) from None
+        self._greeting = True
+
+    def _await_hello(self) -> None:
+        self._greeting = False
+        try:
             hello, _ = self._chan.recv(deadline=time.monotonic() + START_TIMEOUT)
         except (OSError, W.ChannelClosed, W.ChannelTimeout, W.ProtocolError) as exc:
             log = self._worker_log()
