@@ -77,9 +77,13 @@ class _State:
         return _State([w.copy() for w in self.W], [c.copy() for c in self.b], self.x.copy(), self.t.copy())
 
     def values(self) -> Values:
-        first = lambda a: np.ascontiguousarray(np.moveaxis(a, -1, 0))
-        return Values(tuple(first(w) for w in self.W), tuple(first(c[:, 0, :]) for c in self.b),
-                      first(self.x), first(self.t))
+        return Values(tuple(_first(w) for w in self.W), tuple(_first(c[:, 0, :]) for c in self.b),
+                      _first(self.x), _first(self.t))
+
+
+def _first(a: np.ndarray) -> np.ndarray:
+    """The public layout of an internal array: the variant axis first."""
+    return np.ascontiguousarray(np.moveaxis(a, -1, 0))
 
 
 # ---------------------------------------------------------------------------- linear algebra
@@ -203,6 +207,31 @@ def gradients(net: Network, fwd: Forward, back: Backward,
 
 # ---------------------------------------------------------------------------- training
 _E = Ref("E", "E")
+BLOCK = 2048  # variants processed together: one block's arrays stay in cache
+
+
+def _backprop(net: Network, s: _State) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    r"""dW (n, m, V) and db (n, 1, V) of E for every variant, block by block of variants."""
+    V = s.x.shape[2]
+    dW = [np.empty_like(w) for w in s.W]
+    db = [np.empty_like(c) for c in s.b]
+    for lo in range(0, V, BLOCK):
+        part = slice(lo, lo + BLOCK)
+        W, b = [w[..., part] for w in s.W], [c[..., part] for c in s.b]
+        fwd = forward(net, W, b, s.x[..., part])
+        gW, gb = gradients(net, fwd, reverse(net, W, fwd, s.t[..., part], _E))
+        for whole, g in zip(dW + db, gW + gb, strict=True):
+            whole[..., part] = g
+    return dW, db
+
+
+def backprop(net: Network, values: Values) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    r"""One forward and one backward pass of every variant: :math:`\partial E/\partial W^{(l)}`
+    (V, n_l, n_{l-1}) and :math:`\partial E/\partial b^{(l)}` (V, n_l), in blocks of variants."""
+    s = _State.of(values)
+    with np.errstate(all="ignore"):
+        dW, db = _backprop(net, s)
+    return tuple(_first(g) for g in dW), tuple(_first(g[:, 0, :]) for g in db)
 
 
 def _step(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray, t: np.ndarray,
@@ -230,7 +259,6 @@ def _masks(net: Network) -> tuple[list[Any], list[Any]]:
     return Wm, bm
 
 
-BLOCK = 2048  # variants trained together: one block's arrays stay in cache across epochs
 
 
 def _train(net: Network, s: _State, lr: float, epochs: int, mode: str, sw: Switches | None = None) -> None:
