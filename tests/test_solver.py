@@ -712,3 +712,34 @@ def test_shapes_of_the_bundled_matrix_exercise(solve_one, bundled_data):
     delta2 = answers["delta2"]
     outs = o.value("o")
     np.testing.assert_allclose(answers["dW2"], delta2 @ outs.T, rtol=1e-13)
+
+
+def test_backprop_in_blocks_matches_finite_differences_of_a_hand_written_forward():
+    r"""``solver.backprop`` over more variants than one block (2,048): every variant's dE/dW and
+    dE/db equal central differences of E = ½Σ(y − t)² through a sigmoid forward written here."""
+    ex = spec.load_exercise("tutorial-4-matrix")
+    rng = np.random.default_rng(7)
+    V = solver.BLOCK + 1000
+    base = solver.Values.of(ex, V)
+    jitter = lambda a: a * rng.uniform(0.5, 1.5, size=a.shape)  # noqa: E731
+    vals = solver.Values(tuple(map(jitter, base.W)), tuple(map(jitter, base.b)), jitter(base.x), base.t)
+    dW, db = solver.backprop(ex.net, vals)
+    assert [g.shape for g in dW] == [w.shape for w in vals.W] and [g.shape for g in db] == [c.shape for c in vals.b]
+
+    def E(W1, b1, W2, b2, x, t):
+        o = 1 / (1 + np.exp(-(W1 @ x + b1[:, None])))
+        y = 1 / (1 + np.exp(-(W2 @ o + b2[:, None])))
+        return 0.5 * float(np.sum((y - t) ** 2))
+
+    h = 1e-6
+    for k in (0, solver.BLOCK - 1, solver.BLOCK, V - 1):  # either side of the block boundary
+        params = [vals.W[0][k].copy(), vals.b[0][k].copy(), vals.W[1][k].copy(), vals.b[1][k].copy()]
+        got = [dW[0][k], db[0][k], dW[1][k], db[1][k]]
+        for p, g in zip(params, got, strict=True):
+            for idx in np.ndindex(*p.shape):
+                p[idx] += h
+                up = E(*params, vals.x[k], vals.t[k])
+                p[idx] -= 2 * h
+                down = E(*params, vals.x[k], vals.t[k])
+                p[idx] += h
+                assert g[idx] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-9)
