@@ -2,16 +2,17 @@
 
 Every dask worker gets :class:`SandboxPlugin`: it writes the exercise (sent as bytes) into a
 private folder, runs ``grade doctor``'s probe, and, when its layers are enough, starts one
-sandbox worker that it keeps warm for the whole batch and then advertises a resource named
-after the batch. Each submission travels as bytes (the file and the helper modules it imports),
-is written into a fresh folder on the worker, graded there by the same ``batch.grade_one`` as a
-local run, and comes back as its results object with the worker's paths turned back into the
-client's: results, gradebook and summary are those of a local ``--jobs`` run, byte for byte.
+sandbox worker that it keeps warm for the whole batch. Each submission travels as bytes (the
+file and the helper modules it imports), is written into a fresh folder on the worker, graded
+there by the same ``batch.grade_one`` as a local run, and comes back as its results object with
+the worker's paths turned back into the client's: results, gradebook and summary are those of a
+local ``--jobs`` run, byte for byte.
 
-Only workers holding the batch's resource run its tasks, so a worker whose sandbox lacks a
-layer the client requires never grades. A worker that dies mid-batch loses nothing: the
-scheduler runs its tasks again elsewhere. ``local:N`` starts a ``LocalCluster`` of N processes.
-dask is an extra (``pip install "backprop-grader[dask]"``); nothing else in the grader imports it.
+Only workers that accepted run the batch's tasks (the client restricts them to those as soon as
+one worker refuses), so a worker whose sandbox lacks a layer the client requires never grades.
+A worker that dies mid-batch loses nothing: the scheduler runs its tasks again elsewhere.
+``local:N`` starts a ``LocalCluster`` of N processes. dask is an extra
+(``pip install "backprop-grader[dask]"``); nothing else in the grader imports it.
 """
 
 from __future__ import annotations
@@ -78,9 +79,9 @@ class SandboxPlugin(_PluginBase):
 
     name = PLUGIN
 
-    def __init__(self, resource: str, isolation: str, spec_name: str, spec_bytes: bytes,
+    def __init__(self, batch: str, isolation: str, spec_name: str, spec_bytes: bytes,
                  secret: str | None, required: Sequence[str], client_version: str):
-        self.resource, self.isolation = resource, isolation
+        self.batch, self.isolation = batch, isolation  # batch: a name for this batch
         self.spec_name, self.spec_bytes, self.secret = spec_name, spec_bytes, secret
         self.required, self.client_version = tuple(required), client_version
         self.folder: str | None = None
@@ -94,7 +95,7 @@ class SandboxPlugin(_PluginBase):
 
     def __getstate__(self) -> dict:  # what travels to the workers: the configuration only
         return {k: v for k, v in self.__dict__.items() if k in (
-            "resource", "isolation", "spec_name", "spec_bytes", "secret", "required", "client_version")}
+            "batch", "isolation", "spec_name", "spec_bytes", "secret", "required", "client_version")}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)
@@ -131,8 +132,6 @@ class SandboxPlugin(_PluginBase):
         import asyncio
 
         await asyncio.get_running_loop().run_in_executor(None, self.prepare)
-        if self.refused is None:
-            await worker.set_resources(**{self.resource: worker.state.nthreads})
 
     def teardown(self, worker=None) -> None:
         from . import batch
@@ -272,11 +271,11 @@ class Cluster:
         from . import __version__
         from .variants import SECRET_ENV
 
-        self.resource = f"grader-{uuid.uuid4().hex[:12]}"
+        self.batch = f"grader-{uuid.uuid4().hex[:12]}"  # names this batch's tasks
         self.records: dict[str, WorkerRecord] = {}
         try:
             self.client.wait_for_workers(n if self._local is not None else 1, timeout=60)
-            plugin = SandboxPlugin(self.resource, isolation, exercise_path.name, exercise_path.read_bytes(),
+            plugin = SandboxPlugin(self.batch, isolation, exercise_path.name, exercise_path.read_bytes(),
                                    os.environ.get(SECRET_ENV) or None, required, __version__)
             self.client.register_plugin(plugin, name=PLUGIN)
             self._record()
@@ -316,6 +315,18 @@ class Cluster:
         running = distributed.as_completed(loop=self.client.loop)
         owner: dict[Any, Any] = {}
 
+        sent: dict[Any, tuple[int, Any, int]] = {}  # future -> (number, task arguments, tries)
+
+        def submit(k: int, task: Any, tries: int) -> None:
+            # only workers that accepted run a task: unrestricted (so that dask may use a worker
+            # that replaces a lost one) unless some worker refused, or this task met one
+            accepted = [a for a, r in self.records.items() if r.refused is None]
+            where = {} if tries == 0 and len(accepted) == len(self.records) else \
+                {"workers": accepted, "allow_other_workers": False}
+            fut = self.client.submit(grade_task, *task, key=f"{self.batch}-{k}-{tries}", pure=False, **where)
+            sent[fut] = (k, task, tries)
+            running.add(fut)
+
         def fill() -> list[Any]:
             """Submit until the window is full; the submissions that cannot be read here."""
             unread = []
@@ -325,10 +336,8 @@ class Cluster:
                     unread.append(s)
                     continue
                 back = {"file": str(s.path), "folder": str(s.path.parent), "spec": spec_name}
-                fut = self.client.submit(grade_task, s.student, s.path.name, files, student_of(s), back,
-                                         key=f"{self.resource}-{k}", pure=False, resources={self.resource: 1})
-                owner[fut] = s
-                running.add(fut)
+                owner[k] = s
+                submit(k, (s.student, s.path.name, files, student_of(s), back), 0)
                 if len(owner) >= window:
                     break
             return unread
@@ -336,13 +345,18 @@ class Cluster:
         yield from ((s, None) for s in fill())
         while owner:
             fut = next(running)
-            s = owner.pop(fut)
+            k, task, tries = sent.pop(fut)
             try:
                 data: dict[str, Any] | str | None = fut.result()
+            except SandboxUnavailable:  # it reached a worker that joined later and refuses
+                fut.release()
+                self._record(wait=10)
+                submit(k, task, tries + 1)
+                continue
             except Exception as exc:  # KilledWorker: the submission took down worker after worker
                 data = f"the grading worker died: {type(exc).__name__}"
             fut.release()
-            yield s, data
+            yield owner.pop(k), data
             yield from ((s, None) for s in fill())
         self._record()
 

@@ -85,7 +85,7 @@ def test_plugin_grades_bytes_like_grade_one_grades_the_file(tmp_path):
     on_disk.write_bytes(hostile)
     plugin = _plugin()
     travelled = json.loads(json.dumps(plugin.__getstate__(), default=lambda b: b.hex()))
-    assert set(travelled) == {"resource", "isolation", "spec_name", "spec_bytes", "secret", "required",
+    assert set(travelled) == {"batch", "isolation", "spec_name", "spec_bytes", "secret", "required",
                               "client_version"}  # configuration only: no sandbox, no folder
     plugin.prepare()
     try:
