@@ -19,6 +19,10 @@ The equations, for layer l = 1..L with activation f_l and loss E:
 
     \partial E/\partial W^{(l)} = \delta^{(l)} a^{(l-1)T}, \qquad
     \partial E/\partial b^{(l)} = \textstyle\sum_s \delta^{(l)}_{:,s}
+
+The passes take optional switches ``sw`` (:class:`grader.switches.Switches`): each of the V
+variants then computes back-propagation its own way (a student's mistake, another convention),
+in the same loop body as the reference; without ``sw`` they compute the equations above.
 """
 
 from __future__ import annotations
