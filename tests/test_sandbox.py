@@ -790,12 +790,15 @@ def test_doctor_checks_every_layer(layers):
     if os.geteuid() == 0:
         # as root on Linux, everything this sandbox knows must really work
         assert layers["unprivileged user"][0] and "65534" in layers["unprivileged user"][1]
+    else:  # the layers that need root are reported missing, and say so
+        for name in ("mount namespace", "cgroup", "PID namespace", "filesystem view"):
+            assert not layers[name][0] and "root" in layers[name][1], (name, layers[name])
 
 
 def test_missing_layers_agree_with_doctor(box, layers):
     run = run_correct(box)
-    for name in ("rlimits", "user namespace", "network namespace", "landlock", "unprivileged user",
-                 "pdeathsig", "non-dumpable", "cgroup"):
+    for name in ("rlimits", "user namespace", "network namespace", "IPC namespace", "landlock", "unprivileged user",
+                 "pdeathsig", "non-dumpable", "cgroup", "PID namespace", "filesystem view", "seccomp filter"):
         assert (name in run.missing_layers) == (not layers[name][0]), name
 
 
