@@ -30,6 +30,8 @@ def start_init() -> tuple[int, int]:
     if pid == 0:
         try:
             linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a Ctrl-C is the supervisor's to handle
+                signal.signal(sig, signal.SIG_IGN)
             os.closerange(0, alive_r)
             os.closerange(alive_r + 1, 1 << 16)
             while not select.select([alive_r], [], [], 1.0)[0]:
