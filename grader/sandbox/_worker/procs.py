@@ -28,9 +28,10 @@ def _proc_children() -> dict[int, list[int]]:
     return children
 
 
-def descendants(root: int, spare: int | None = None) -> list[int]:
-    """Every descendant of ``root``, except ``spare`` and its own descendants."""
-    if root == os.getpid():
+def descendants(root: int, spare: int | None = None, reaper: bool = False) -> list[int]:
+    """Every descendant of ``root``, except ``spare`` and its own descendants. ``reaper``: root
+    is single-threaded and adopts its orphans (this process, a subreaper; or a PID namespace's init)."""
+    if root == os.getpid() or reaper:
         # Fast path: a single-threaded subreaper whose only child is the spare has no other
         # descendants (orphans would have been handed to it): one small read, no /proc scan.
         try:
@@ -80,12 +81,12 @@ class Reaper:
                 self.statuses[pid] = (status, usage)
         return self.statuses.get(pid)
 
-    def sweep(self, root: int, timeout: float = 5.0, spare: int | None = None) -> None:
+    def sweep(self, root: int, timeout: float = 5.0, spare: int | None = None, reaper: bool = False) -> None:
         """Kill every descendant of ``root`` (a subreaper, so orphans come back to it) but
         ``spare``, again and again until none is left: a fork bomb forks while being killed."""
         deadline = time.monotonic() + timeout
         while True:
-            pids = descendants(root, spare)
+            pids = descendants(root, spare, reaper)
             for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)

@@ -10,73 +10,14 @@ import signal
 import time
 
 from .child import child_main
+from .childpipes import Child
 from .framing import CMD_HEAD, FRAME_HEAD, FRAME_MAGIC, K_ERROR, K_EXIT, K_FATAL, K_LOADED, K_MISSING, K_RESULT, \
-    K_SETUP, LOAD_SEQ, LOADED_FRAME, SMALL_FRAME, EXIT_FATAL, EXIT_GONE, EXIT_QUIT, Channel, ChannelClosed, \
+    K_SETUP, LOAD_SEQ, LOADED_FRAME, EXIT_FATAL, EXIT_GONE, EXIT_QUIT, Channel, ChannelClosed, \
     ProtocolError, write_all
 from .layers.cgroup import cgroup_limit, cgroup_ooms, cgroup_readback
 from .linux import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, prctl
 from .layers.pidns import start_init
 from .procs import Reaper, grow_pipe
-
-class _Child:
-    def __init__(self, pid: int, cmd_w: int, res_r: int):
-        self.pid, self.cmd_w, self.res_r = pid, cmd_w, res_r
-        self.buf = bytearray()
-        self.res_eof = False
-        self.pending = memoryview(b"")  # command bytes not yet written to the child
-        self.garbage = ""
-
-    def cpu(self) -> float:
-        try:
-            with open(f"/proc/{self.pid}/stat", "rb") as f:
-                data = f.read()
-            fields = data[data.rfind(b")") + 2:].split()
-            return (int(fields[11]) + int(fields[12])) / _CLK_TCK
-        except (OSError, ValueError, IndexError):
-            return 0.0
-
-    def read_result(self) -> None:
-        for _ in range(16):  # bounded: take() judges the header between reads
-            try:
-                chunk = os.read(self.res_r, 1 << 20)
-            except BlockingIOError:
-                return
-            except OSError:
-                self.res_eof = True
-                return
-            if not chunk:
-                self.res_eof = True
-                return
-            self.buf += chunk
-
-    def take(self, kinds: bytes, seq: int, caps: dict):
-        """A complete frame (kind, payload), None (need more), or "garbage".
-
-        A well-formed frame for an earlier call (student code that forged one and then returned,
-        so that the harness answered too) is dropped; anything else out of place is garbage."""
-        b = self.buf
-        while len(b) >= FRAME_HEAD.size:
-            magic, kind, fseq, length = FRAME_HEAD.unpack_from(b)
-            stale = seq != LOAD_SEQ and (fseq < seq or fseq == LOAD_SEQ) and kind in _FRAME_KINDS
-            if magic != FRAME_MAGIC or not (kind in kinds and fseq == seq or stale):
-                self.garbage = "malformed data on the result channel"
-                return "garbage"
-            cap = max(caps.values()) if stale else caps.get(kind, SMALL_FRAME)
-            if length > cap:
-                self.garbage = f"a result of {length} bytes, more than the limit of {cap}"
-                return "garbage"
-            if len(b) < FRAME_HEAD.size + length:
-                return None
-            payload = bytes(b[FRAME_HEAD.size:FRAME_HEAD.size + length])
-            del b[:FRAME_HEAD.size + length]
-            if not stale:
-                return kind, payload
-        return None
-
-
-_FRAME_KINDS = (K_SETUP, K_LOADED, K_RESULT, K_ERROR, K_MISSING, K_EXIT)
-_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
 
 class Supervisor:
     """Runs one submission: forks children, feeds them calls, streams events to the parent."""
@@ -177,6 +118,7 @@ class Supervisor:
                 child = None
         if child is not None:
             self._end_child(child)
+        self._end_namespace()
         self.reaper.sweep(self.pid)
         self._drain_output()
         self.emit({"event": "done", "output_total": self.out_total}, [bytes(self.out_kept)])
@@ -192,7 +134,7 @@ class Supervisor:
             poller = select.poll()
             poller.register(self.out_r, select.POLLIN)
             poller.poll(0)
-            _Child(0, -1, -1).take(K_RESULT, 0, {K_RESULT: 1})
+            Child(0, -1, -1).take(K_RESULT, 0, {K_RESULT: 1})
             self.reaper.reap()
         except Exception:  # noqa: BLE001 - only an optimisation
             pass
@@ -212,7 +154,7 @@ class Supervisor:
             if self.plan.root and "user" in self.plan.enabled:
                 os.chown(path, self.plan.uid, self.plan.gid)
 
-    def _fork(self) -> _Child:
+    def _fork(self) -> Child:
         """A child that isolates itself and waits for the submission."""
         cmd_r, cmd_w = os.pipe()
         res_r, res_w = os.pipe()
@@ -230,9 +172,9 @@ class Supervisor:
         os.close(res_w)
         os.set_blocking(res_r, False)
         os.set_blocking(cmd_w, False)
-        return _Child(pid, cmd_w, res_r)
+        return Child(pid, cmd_w, res_r)
 
-    def _start(self, child: _Child, calls_left: int):
+    def _start(self, child: Child, calls_left: int):
         """Send the submission to a waiting child; (child or None if it did not load, event
         header, blobs)."""
         req = self.req
@@ -267,7 +209,7 @@ class Supervisor:
             return None, header, blobs
         return child, header, blobs
 
-    def _call(self, child: _Child, index: int, call: dict):
+    def _call(self, child: Child, index: int, call: dict):
         blobs, specs = [], []
         for arg in call["args"]:
             if "blob" in arg:
@@ -295,7 +237,7 @@ class Supervisor:
         return ({"status": "memory_limit", "message": f"ran out of memory (limit {mb:g} MB for all its processes "
                  "together): the kernel's OOM killer ended one of them"}, [], False)
 
-    def _judge(self, child: _Child, got, phase: str):
+    def _judge(self, child: Child, got, phase: str):
         """(event header, blobs, keep the child?) from what a wait produced."""
         what = got[0]
         if what == "frame":
@@ -318,7 +260,7 @@ class Supervisor:
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
         return {"status": "exit", "code": code}, [], False
 
-    def _wait(self, child: _Child, kinds: bytes, seq: int, base_cpu: float):
+    def _wait(self, child: Child, kinds: bytes, seq: int, base_cpu: float):
         caps = {K_RESULT: int(self.limits["result_bytes"]) + (1 << 20), K_LOADED: LOADED_FRAME}
         wall = float(self.limits["wall_seconds"])
         cpu = float(self.limits["cpu_seconds"])
@@ -377,7 +319,7 @@ class Supervisor:
                         poller.unregister(child.cmd_w)
                         registered_cmd = False
 
-    def _end_child(self, child: _Child) -> None:
+    def _end_child(self, child: Child) -> None:
         for fn in (lambda: os.killpg(child.pid, signal.SIGKILL), lambda: os.kill(child.pid, signal.SIGKILL)):
             try:
                 fn()
@@ -386,12 +328,27 @@ class Supervisor:
         self.reaper.reap(block_pid=child.pid)
         self.reaper.sweep(self.pid, spare=self.pid_init)  # the namespace's init lives on, for the next child
         if self.pid_init is not None:
-            self.reaper.sweep(self.pid_init)  # and the orphans it adopted go
+            self.reaper.sweep(self.pid_init, reaper=True)  # and the orphans it adopted go
         self._close_child(child)
         if self.cg is not None:  # kills while its processes died count against no later code
             self.ooms = cgroup_ooms(self.cg)
 
-    def _close_child(self, child: _Child) -> None:
+    def _end_namespace(self, timeout: float = 2.0) -> None:
+        """Kill the PID namespace's init (the kernel kills what is left in the namespace) and
+        reap it; never a blocking wait: the init waits in turn for our dead children to be reaped."""
+        if self.pid_init is None:
+            return
+        try:
+            os.kill(self.pid_init, signal.SIGKILL)
+        except OSError:
+            pass
+        deadline = time.monotonic() + timeout
+        while self.reaper.poll(self.pid_init) is None and time.monotonic() < deadline:
+            self.reaper.reap()
+            time.sleep(0.0005)
+        self.pid_init = None
+
+    def _close_child(self, child: Child) -> None:
         for fd in (child.cmd_w, child.res_r):
             try:
                 os.close(fd)

@@ -34,7 +34,14 @@ def start_init() -> tuple[int, int]:
                 signal.signal(sig, signal.SIG_IGN)
             os.closerange(0, alive_r)
             os.closerange(alive_r + 1, 1 << 16)
-            while not select.select([alive_r], [], [], 1.0)[0]:
+            wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            signal.set_wakeup_fd(wake_w)  # SIGCHLD wakes the select: orphans are reaped at once
+            signal.signal(signal.SIGCHLD, lambda *_: None)
+            while alive_r not in select.select([alive_r, wake_r], [], [], 5.0)[0]:
+                try:
+                    os.read(wake_r, 512)
+                except BlockingIOError:
+                    pass
                 try:  # reap every orphan handed to us
                     while os.waitpid(-1, os.WNOHANG)[0] > 0:
                         pass
