@@ -624,7 +624,8 @@ class _Run:
         if not hello.get("subreaper", [False])[0]:
             missing.append(W.LAYERS["subreaper"])
         masked = mountns[0] and "masked" in str(mountns[1])
-        if not _applied(layers, "landlock") and not masked:
+        landlock_hides = _applied(layers, "landlock") and W.layers.landlock.LISTABLE not in str(layers.get("landlock", ""))
+        if not landlock_hides and not masked:
             missing.append(W.LAYERS["hidden"])
         return tuple(missing)
 

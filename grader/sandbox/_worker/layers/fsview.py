@@ -113,6 +113,11 @@ class FsView(Layer):
         linux.unshare(linux.CLONE_NEWNS)
         for path in ("/tmp", "/dev/shm"):
             linux.mount("tmpfs", _inside(view, path), "tmpfs", MS_NOSUID | MS_NODEV, TMP_OPTS)
+        # an import path under /tmp (a virtualenv in a CI checkout there) was bound into the view's
+        # /tmp, which the fresh tmpfs now covers: bind it again, read-only, inside the fresh one
+        for path in plan.path:
+            if any(linux.within(path, t) for t in ("/tmp", "/dev/shm")):
+                _bind(view, path)
         scratch = _inside(view, plan.scratch_root)
         os.makedirs(scratch, 0o711, exist_ok=True)  # inside the fresh /tmp when the scratch root is there
         linux.mount(plan.scratch_root, scratch, None, MS_BIND)  # not the view mounted inside it

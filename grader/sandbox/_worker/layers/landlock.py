@@ -30,6 +30,8 @@ LL_READ = LL_EXECUTE | LL_READ_FILE | LL_READ_DIR
 LL_WRITE = ((1 << 13) - 1) & ~LL_READ | LL_REFER | LL_TRUNCATE  # writing, making, removing, linking
 LL_FILE_RIGHTS = LL_EXECUTE | LL_WRITE_FILE | LL_READ_FILE | LL_TRUNCATE | LL_IOCTL_DEV
 ALL_FS = (1 << 16) - 1  # every filesystem right (masked to the ABI's)
+# in the note when Landlock cannot keep the grader's file names from a listing (no mount namespace to mask them)
+LISTABLE = "names listable, contents unreadable"
 
 def landlock_abi() -> tuple[int, str]:
     numbers = _LANDLOCK_SYSCALLS.get(platform.machine())
@@ -125,10 +127,15 @@ class Landlock(Layer):
             plan.off(self.key, f"ruleset could not be built: {exc}")
             return
         plan.landlock_rules = rules
+        # A denied directory beneath an allowed one (the installed grader in site-packages) can be
+        # listed: listing rights are inherited, and the import system needs them on site-packages.
+        allowed = plan.path + [d for d in SYSTEM_DIRS if os.path.exists(d)]
+        listable = sorted(d for d in plan.denied + plan.hidden if any(linux.within(d, a) and d != a for a in allowed))
         plan.notes[self.key] = (f"ABI {abi}: system read-only, write only in the submission's scratch"
                                 + (" and its private /tmp, /dev/shm" if plan.view else "")
                                 + f", {len(rules) + 1} rules" + (", TCP denied" if abi >= 4 else "")
-                                + (", signals scoped" if abi >= 6 else ""))
+                                + (", signals scoped" if abi >= 6 else "")
+                                + (f"; {LISTABLE}: {', '.join(listable)}" if listable else ""))
 
     def apply(self, plan, ctx):
         """Built in the child, after its filesystem view is in place: a rule must name the root
