@@ -1,47 +1,37 @@
-"""Whole-class grading: every submission of a folder, in parallel worker processes.
+"""Whole-class grading: every student of a folder, in parallel worker processes.
 
-Layouts (the student id is the file stem or the folder name):
+Which files are whose is :mod:`grader.discover`; the class-wide outputs are :mod:`grader.gradebook`.
+Each result is written atomically to ``OUT/results/<id>.json`` as soon as it is graded, with
+what it was graded from (the submission's hash, the exercise's sha256, the grader version and the
+student's variant seed); ``--resume`` reuses a result only when all of those are unchanged. The
+gradebook and the summary are always rebuilt from those files, so an interrupted run resumed ends
+in the same bytes as a run that was never interrupted.
 
-- a file per student: ``DIR/alice.py``, ``DIR/bob.ipynb``, ``DIR/carol.json`` (an answers file);
-- a folder per student: ``DIR/alice/`` holding one submission (``submission.py`` first, else the one
-  ``.py``, ``.ipynb`` or ``.json`` there; helper modules beside it are allowed); Gradescope's
-  export (``submission_123/``) and Moodle's (``Full Name_123_assignsubmission_file_/``) are of
-  this kind.
-
-Each result is written atomically to ``OUT/results/<id>.json`` as soon as it is graded, with the
-submission's hash; ``--resume`` regrades only what is missing or changed. The gradebook and the
-summary are always rebuilt from those files, so an interrupted run resumed ends in the same
-bytes as a run that was never interrupted.
+Interrupts: the first SIGINT (Ctrl-C) or SIGTERM stops the workers (SIGTERM, then SIGKILL after
+a second), removes the staging folder and raises :class:`KeyboardInterrupt` (exit 130 in the CLI);
+every result saved before stays. A second one exits at once. Pool workers ignore SIGINT (a
+terminal sends it to the whole foreground group): only this process decides.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import shutil
-import statistics
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import report
-from .errors import GraderError, UsageError
-from .results import Results, TestResult
-
-SUFFIXES = (".py", ".ipynb", ".json")
-SKIP = {"__pycache__", ".ipynb_checkpoints", ".git"}
-
-
-@dataclass(frozen=True)
-class Submission:
-    student: str
-    path: Path
-
+from . import gradebook, interrupts, report, safefs
+from .discover import ClassFolder, Submission, discover
+from .errors import GraderError
+from .results import Results
 
 @dataclass(frozen=True)
 class BatchSummary:
@@ -53,104 +43,121 @@ class BatchSummary:
     workers: str = ""  # with --scheduler: each dask worker's sandbox layers (also OUT/workers.txt)
 
 
-def _pick(folder: Path) -> Path | None:
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith(".")
-                   and p.name != "submission_metadata.json")  # Gradescope's, not the student's
-    for name in ("submission.py", "submission.ipynb", "answers.json"):
-        if (folder / name) in files:
-            return folder / name
-    for suffix in SUFFIXES:
-        found = [p for p in files if p.suffix == suffix]
-        if len(found) == 1 or (found and suffix != ".py"):
-            return found[0]
-    py = [p for p in files if p.suffix == ".py"]
-    return py[0] if py else None
-
-
-def discover(folder: str | Path) -> list[Submission]:
-    """The submissions of a class folder, sorted by student id."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: not a folder of submissions")
-    found: dict[str, Submission] = {}
-    for entry in sorted(folder.iterdir()):
-        if entry.name in SKIP or entry.name.startswith("."):
-            continue
-        if entry.is_dir():
-            chosen = _pick(entry)
-            if chosen is not None:
-                found[entry.name] = Submission(entry.name, chosen)
-        elif entry.suffix in SUFFIXES and entry.name != "submission_metadata.json":
-            student = entry.stem
-            kept = found.get(student)
-            # alice.py and alice.json: keep the code (it may hold ANSWERS too), then the notebook
-            if kept is None or SUFFIXES.index(entry.suffix) < SUFFIXES.index(kept.path.suffix):
-                found[student] = Submission(student, entry)
-    return [found[k] for k in sorted(found)]
-
-
-def _digest(path: Path, alone: bool = False) -> str:
-    """The submission's bytes and, in a folder of its own, those of the modules beside it that it
-    may import. A file-per-student submission (``alone``) is graded alone: its classmates' files
-    are not part of it."""
+# ---------------------------------------------------------------------------- what a result depends on
+def digest(sub: Submission) -> str:
+    """The bytes of every file of the submission (code, answers, helpers) with their names, and
+    the names and reasons of the files ignored (the result lists them)."""
     h = hashlib.sha256()
-    folder = path.parent if path.suffix in (".py", ".ipynb") and not alone else None
-    files = sorted(folder.glob("*.py")) if folder is not None and path.parent.is_dir() else [path]
-    for f in [path, *[f for f in files if f != path]]:
+    for f in sub.files:
         try:
-            data = f.read_bytes()
-        except OSError as exc:  # an unreadable file is graded (and fails) like any other
-            data = f"unreadable: {exc.strerror}".encode()
+            data = safefs.read_bytes(f)
+        except (safefs.Refused, OSError) as exc:  # an unreadable file is graded (and fails) like any other
+            data = f"unreadable: {getattr(exc, 'reason', None) or exc}".encode()
         h.update(f.name.encode() + b"\0" + data + b"\0")
+    for i in sub.ignored:
+        h.update(b"ignored\0" + i.name.encode() + b"\0" + i.reason.encode() + b"\0")
     return h.hexdigest()
 
 
-def _failed(exercise: str, message: str, code: bool) -> Results:
-    """A submission that could not be graded at all still gets a result (and a row) worth 0 of
-    what a submission of its kind can earn."""
-    from . import spec
+def resume_key(ex: Any, student: str, per_student: bool) -> dict[str, Any]:
+    """The grading conditions a saved result must match to be reused: the exercise's sha256, the
+    grader version and the student's variant seed (never the course secret itself)."""
+    from . import grading
+    from .variants import SECRET_ENV, seed
 
+    variant = seed(ex.raw["id"], student, os.environ[SECRET_ENV]) if per_student else None
+    return dict(grading.audit(ex, variant))
+
+
+def reusable(target: Path, sub: Submission, key: dict[str, Any]) -> bool:
     try:
-        ex = spec.load_exercise(exercise)
-    except GraderError:
-        return Results(exercise, 0.0, 0.0, (TestResult("submission", "submission", 0.0, 0.0, "invalid", message),))
-    from .grading import audit
+        old = json.loads(target.read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    extra = old.get("extra_data") if isinstance(old, dict) else None
+    return (isinstance(extra, dict) and old.get("submission_sha256") == digest(sub)
+            and all(extra.get(k) == v for k, v in key.items()))
 
-    top = ex.max_score
-    if code and ex.functions:
-        top = float(sum(f.points + (f.vectorized_points if f.vectorized else 0) for f in ex.functions))
-    return Results(ex.id, 0.0, top, (TestResult("submission", "submission", 0.0, top, "invalid", message),),
-                   extra=audit(ex, ex.variant_seed))  # names the spec's hash like every result
+
+# ---------------------------------------------------------------------------- rows
+def files_data(sub: Submission, root: Path) -> dict[str, Any]:
+    """What each file of the student was used for, named relative to the class folder."""
+    rel = lambda p: p.relative_to(root).as_posix() if p is not None else None  # noqa: E731
+    return {"code": rel(sub.code), "answers": rel(sub.answers), "helpers": [rel(p) for p in sub.helpers],
+            "ignored": [{"file": i.name, "reason": i.reason} for i in sub.ignored]}
+
+
+def result_record(sub: Submission, root: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """The saved per-student result: who, from which files, then the results object."""
+    return {"student": sub.student, "submission": sub.path.name if sub.path else None,
+            "files": files_data(sub, root), "submission_sha256": digest(sub), **data}
 
 
 # ---------------------------------------------------------------------------- workers
 _BOX: Any = None
 
 
-def _init_worker(isolation: str) -> None:
+def _kill_box() -> None:
+    """Stop this process's sandbox worker now, whatever it is running."""
+    global _BOX
+    box, _BOX = _BOX, None
+    if box is None:
+        return
+    pid = box.worker_pid
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    box.close()
+
+
+def _worker_term(signum: int, frame: Any) -> None:
+    _kill_box()
+    os._exit(interrupts.EXIT_INTERRUPTED)
+
+
+def _start_box(isolation: str) -> None:
+    """A sandbox worker that ignores SIGINT (inherited over exec): a terminal's Ctrl-C reaches
+    every process of the group, and only the batch's own process decides what it means."""
     global _BOX
     from .sandbox import Sandbox
 
-    _BOX = Sandbox(isolation)
+    box = Sandbox(isolation)
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        box.start()
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
+    _BOX = box
 
 
-def grade_one(path: str, exercise: str, isolation: str = "best-effort", student: str | None = None) -> dict[str, Any]:
-    """Grade one submission in this worker (``student``'s variant where the exercise has
+def _init_worker(isolation: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_term)
+    _start_box(isolation)
+
+
+def grade_one(code: str | None, answers: str | None, exercise: str, isolation: str = "best-effort",
+              student: str | None = None, ignored: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    """Grade one student's parts in this worker (``student``'s variant where the exercise has
     variants); never raises for a bad submission."""
     from . import grading
 
+    if code is None and answers is None:
+        why = "no submission found" + "".join(f"; ignored {n}: {r}" for n, r in ignored)
+        return report.results_data(grading.failed_results(exercise, why, student, status="no_result"))
     try:
-        if path.endswith(".json"):
-            r = grading.grade_answers_file(path, exercise, student=student)
-        else:
-            global _BOX
-            if _BOX is None:
-                _init_worker(isolation)
-            r = grading.grade_submission(path, exercise, isolation=isolation, box=_BOX, student=student)
+        if code is not None and _BOX is None:
+            _start_box(isolation)
+        r = grading.grade_parts(code, answers, exercise, isolation=isolation, box=_BOX if code is not None else None,
+                                student=student, ignored=ignored)
     except GraderError as exc:
-        r = _failed(exercise, str(exc), not path.endswith(".json"))
+        r = grading.failed_results(exercise, str(exc), student)
     except Exception as exc:  # a bug of ours must not stop the class: record it and go on
-        r = _failed(exercise, f"internal error while grading: {type(exc).__name__}: {exc}", not path.endswith(".json"))
+        r = grading.failed_results(exercise, f"internal error while grading: {type(exc).__name__}: {exc}", student)
     data = report.results_data(r)
     given = {t.id: t.got for t in r.tests if t.got is not None}  # typed answers, for shared-answer detection
     if given and student is not None:
@@ -158,194 +165,201 @@ def grade_one(path: str, exercise: str, isolation: str = "best-effort", student:
     return data
 
 
+# ---------------------------------------------------------------------------- interrupts
+def _processes(pool: ProcessPoolExecutor | None) -> list[Any]:
+    return list((getattr(pool, "_processes", None) or {}).values())  # no public way to reach them
+
+
+def _stop_pool(pool: ProcessPoolExecutor | None, grace: float = 1.0) -> None:
+    """Stop the pool's workers: SIGTERM (each closes its sandbox), SIGKILL after ``grace``."""
+    if pool is None:
+        return
+    procs = _processes(pool)
+    for p in procs:
+        if p.is_alive():
+            try:
+                p.terminate()
+            except OSError:
+                pass
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+    for p in procs:
+        p.join(max(0.0, deadline + 0.5 - time.monotonic()))
+    pool.shutdown(wait=False, cancel_futures=True)  # its threads end on their own: we do not wait
+
+
 # ---------------------------------------------------------------------------- the batch
+def _tidy(results_dir: Path, students: set[str]) -> list[str]:
+    """Remove temp files of a killed write; move the results of students who are no longer in
+    the folder to ``results/removed/`` (and back out of it for those who came back)."""
+    removed_dir = results_dir / "removed"
+    for p in results_dir.glob(".*"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+    for p in sorted(results_dir.glob("*.json")):
+        if p.stem not in students:
+            removed_dir.mkdir(exist_ok=True)
+            os.replace(p, removed_dir / p.name)
+    if removed_dir.is_dir():
+        for p in removed_dir.glob("*.json"):
+            if p.stem in students:
+                p.unlink()
+    return sorted(p.stem for p in removed_dir.glob("*.json")) if removed_dir.is_dir() else []
+
+
 def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: int | None = None,
         resume: bool = False, isolation: str = "best-effort",
         progress: Callable[[int, int], None] | None = None, lms: Any = None,
         scheduler: str | None = None) -> BatchSummary:
-    """Grade every submission of ``folder`` against ``exercise``; write results, gradebook, summary.
+    """Grade every student of ``folder`` against ``exercise``; write results, gradebook, summary.
 
-    ``lms`` (:class:`grader.lms.course.Options`): a roster, LMS gradebooks, late penalties, overrides.
+    ``progress(done, total)`` is called after each result saved. ``lms``
+    (:class:`grader.lms.course.Options`): a roster, LMS gradebooks, late penalties, overrides.
     ``scheduler``: grade on a dask cluster (:mod:`grader.distributed`) instead of local processes."""
     from . import spec
     from .lms.course import Course, Options
-
-    ex = spec.load_exercise(exercise)  # fail early, once, on a bad exercise
-    subs = discover(folder)
-
-    # a bad roster, times or overrides file stops the run before anything is graded
-    course = Course(lms if lms is not None else Options(), ex, folder, [s.student for s in subs])
-    out = Path(out) if out is not None else Path(str(Path(folder).resolve()) + "-grades")
-    results_dir = out / "results"
-    results_dir.mkdir(parents=True, exist_ok=True)
-    todo, reused = [], 0
-    lone = lambda s: s.path.parent.resolve() == Path(folder).resolve()  # a file per student
-    for s in subs:
-        target = results_dir / f"{s.student}.json"
-        if resume and target.exists():
-            try:
-                old = json.loads(target.read_text("utf-8"))
-                if old.get("submission_sha256") == _digest(s.path, lone(s)):
-                    reused += 1
-                    continue
-            except (OSError, ValueError):
-                pass
-        todo.append(s)
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    done = 0
-    # each student is graded on their own variant when the exercise has variants and the course
-    # secret is set; without the secret everyone gets the exercise as written (the summary says so)
     from .variants import SECRET_ENV
 
-    per_student = "variants" in ex.raw and bool(os.environ.get(SECRET_ENV))
-    student_of = (lambda s: s.student) if per_student else (lambda s: None)
-    if per_student:  # the matched person's variant (the submission's name without a roster)
-        student_of = lambda s: course.student_key(s.student)
+    pool: ProcessPoolExecutor | None = None
+    staging: Path | None = None
 
-    def save(s: Submission, data: dict[str, Any]) -> None:
-        nonlocal done
-        staged = str(staging / s.student / s.path.name)
-        if lone(s) and s.path.suffix != ".json":  # messages name the student's file, not its staged copy
-            data = json.loads(json.dumps(data).replace(json.dumps(staged)[1:-1], json.dumps(str(s.path))[1:-1]))
-        data = {"student": s.student, "submission": s.path.name, "submission_sha256": _digest(s.path, lone(s)), **data}
-        report.write_atomic(results_dir / f"{s.student}.json", report.dumps(data))
-        done += 1
-        if progress:
-            progress(done, len(todo))
+    def tidy() -> None:  # a second Ctrl-C: leave now, tidy what can be tidied in no time
+        for p in _processes(pool):
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _kill_box()
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
 
-    staging = out / ".staging"
+    with interrupts.handled(tidy):  # from the start: an interrupt while the exercise loads is one too
+        ex = spec.load_exercise(exercise)  # fail early, once, on a bad exercise
+        root = Path(folder)
+        found: ClassFolder = discover(root)
+        subs = found.submissions
+        # a bad roster, times or overrides file stops the run before anything is graded
+        course = Course(lms if lms is not None else Options(), ex, folder, [s.student for s in subs])
+        out = Path(out) if out is not None else Path(str(root.resolve()) + "-grades")
+        results_dir = out / "results"
+        results_dir.mkdir(parents=True, exist_ok=True)
+        removed = _tidy(results_dir, {s.student for s in subs})
+        # each student is graded on their own variant when the exercise has variants and the course
+        # secret is set; without the secret everyone gets the exercise as written (the summary says so)
+        per_student = "variants" in ex.raw and bool(os.environ.get(SECRET_ENV))
+        # the matched person's variant (the submission's name without a roster)
+        student_of = (lambda s: course.student_key(s.student)) if per_student else (lambda s: None)
+        keys = {s.student: resume_key(ex, student_of(s), per_student) for s in subs}
+        todo = [s for s in subs if not (resume and reusable(results_dir / f"{s.student}.json", s, keys[s.student]))]
+        reused = len(subs) - len(todo)
+        staging = out / ".staging"
+        done = 0
 
-    def alone(s: Submission) -> str:
-        """A file-per-student submission is graded from a folder of its own, so that it cannot
-        ``import`` a classmate's file that lies beside it."""
-        if s.path.parent.resolve() != Path(folder).resolve() or s.path.suffix == ".json":
-            return str(s.path)
-        target = staging / s.student / s.path.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            shutil.copyfile(s.path, target)
-        except OSError:
-            return str(s.path)  # unreadable: grading it reports why
-        return str(target)
+        def save(s: Submission, data: dict[str, Any]) -> None:
+            nonlocal done
+            if not s.own_folder and s.code is not None:  # messages name the student's file, not its staged copy
+                staged = json.dumps(str(staging / s.student / s.code.name))[1:-1]
+                data = json.loads(json.dumps(data).replace(staged, json.dumps(str(s.code))[1:-1]))
+            report.write_atomic(results_dir / f"{s.student}.json", report.dumps(result_record(s, root, data)))
+            done += 1
+            if progress:
+                progress(done, len(todo))
 
-    global _BOX
-    workers = ""
-    if scheduler is not None:  # on a dask cluster (grader/distributed.py), submissions sent as bytes
-        from . import distributed
-
-        try:
-            with distributed.Cluster(scheduler, spec.find(exercise), isolation,
-                                     distributed.required_layers(isolation)) as cluster:
-                for s, data in cluster.grade(todo, student_of, lone, str(spec.find(exercise))):
-                    if not isinstance(data, dict):  # not sendable as it is: graded here, as locally
-                        data = (grade_one(alone(s), str(exercise), isolation, student_of(s)) if data is None else
-                                report.results_data(_failed(str(exercise), data, s.path.suffix != ".json")))
-                    save(s, data)
-                workers = cluster.workers_text()
-        finally:
-            if _BOX is not None:
-                _BOX.close()
-                _BOX = None
-        report.write_atomic(out / "workers.txt", workers)
-    elif jobs == 1 or len(todo) <= 1:
-        try:
-            for s in todo:
-                save(s, grade_one(alone(s), str(exercise), isolation, student_of(s)))
-        finally:  # the worker started here must not outlive the run
-            if _BOX is not None:
-                _BOX.close()
-                _BOX = None
-    else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_init_worker,
-                                 initargs=(isolation,)) as pool:
-            futures = {pool.submit(grade_one, alone(s), str(exercise), isolation, student_of(s)): s for s in todo}
-            for fut in as_completed(futures):
-                s = futures.pop(fut)  # let each result go once it is saved
+        def parts(s: Submission) -> tuple:
+            """A file-per-student submission is graded from a folder of its own, so that it cannot
+            ``import`` a classmate's file that lies beside it."""
+            code = str(s.code) if s.code is not None else None
+            if code is not None and not s.own_folder:
+                target = staging / s.student / s.code.name
+                target.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    data = fut.result()
-                except Exception as exc:  # a worker that died (killed by a hostile child, OOM)
-                    data = report.results_data(_failed(str(exercise), f"the grading worker died: {type(exc).__name__}",
-                                                       s.path.suffix != ".json"))
-                save(s, data)
-    shutil.rmtree(staging, ignore_errors=True)
-    rows = [json.loads((results_dir / f"{s.student}.json").read_text("utf-8")) for s in subs]
-    finished = course.finish(ex, subs, rows)
-    for data, old in zip(finished.rows, rows, strict=False):  # the result shows overrides, lateness
-        if data != old:
-            report.write_atomic(results_dir / f"{data['student']}.json", report.dumps(data))
-    graded = finished.rows[:len(rows)]  # the summary's statistics are of final scores
-    rows, columns, lms_lines = finished.rows, finished.columns, finished.lines
-    for name, content in finished.files.items():
-        report.write_atomic(out / name, content)
-    report.write_atomic(out / "gradebook.csv", gradebook_csv(rows, columns))
-    from .grading import audit
+                    shutil.copyfile(s.code, target)
+                    code = str(target)
+                except OSError:
+                    pass  # unreadable: grading it reports why
+            answers = str(s.answers) if s.answers is not None else None
+            return (code, answers, str(exercise), isolation, student_of(s), tuple((i.name, i.reason) for i in s.ignored))
 
-    label = report.exercise_label(Results(ex.id, 0.0, 0.0, (), extra=audit(ex)))
-    text = summary_text(label, graded) + "".join(line + "\n" for line in lms_lines)
-    if "variants" in ex.raw:
-        text += ("\nEach student was graded on their own variant.\n" if per_student else
-                 f"\nThe exercise has per-student variants, but {SECRET_ENV} is not set: "
-                 "everyone was graded on the exercise as written.\n")
-    report.write_atomic(out / "summary.txt", text)
+        workers = ""
+        try:
+            if jobs is None:
+                jobs = os.cpu_count() or 1
+            if scheduler is not None:  # on a dask cluster (grader/distributed.py), submissions sent as bytes
+                workers = _on_cluster(scheduler, exercise, isolation, todo, student_of, parts, save)
+                report.write_atomic(out / "workers.txt", workers)
+            elif jobs <= 1 or len(todo) <= 1:
+                for s in todo:
+                    save(s, grade_one(*parts(s)))
+            else:
+                pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_init_worker,
+                                           initargs=(isolation,))
+                futures = {pool.submit(grade_one, *parts(s)): s for s in todo}
+                while futures:
+                    # short waits: a signal that lands on another thread is handled here within 0.1 s
+                    ready, _ = wait(futures, timeout=0.1, return_when=FIRST_COMPLETED)
+                    for fut in sorted(ready, key=lambda f: futures[f].student):
+                        s = futures.pop(fut)  # let each result go once it is saved
+                        try:
+                            data = fut.result()
+                        except Exception as exc:  # a worker that died (killed by a hostile child, OOM)
+                            from .grading import failed_results
+
+                            data = report.results_data(failed_results(
+                                str(exercise), f"the grading worker died: {type(exc).__name__}", student_of(s)))
+                        save(s, data)
+                pool.shutdown(wait=True)
+        except BaseException:
+            _stop_pool(pool)
+            raise
+        finally:
+            _kill_box()  # the worker started here must not outlive the run
+            shutil.rmtree(staging, ignore_errors=True)
+        rows = [json.loads((results_dir / f"{s.student}.json").read_text("utf-8")) for s in subs]
+        text = _outputs(out, ex, course, subs, rows, found, removed)
+        if "variants" in ex.raw:
+            text += ("\nEach student was graded on their own variant.\n" if per_student else
+                     f"\nThe exercise has per-student variants, but {SECRET_ENV} is not set: "
+                     "everyone was graded on the exercise as written.\n")
+        report.write_atomic(out / "summary.txt", text)
     return BatchSummary(len(todo), reused, len(subs), out, text, workers)
 
 
-def _columns(rows: list[dict[str, Any]]) -> list[str]:
-    cols: list[str] = []
-    for r in rows:
-        for t in r["tests"]:
-            if t["id"] not in cols:
-                cols.append(t["id"])
-    return cols
+def _outputs(out: Path, ex: Any, course: Any, subs: list[Submission], rows: list[dict[str, Any]],
+             found: ClassFolder, removed: list[str]) -> str:
+    """The gradebook (and the LMS's: the course's hook adjusts rows for lateness and overrides,
+    adds absent people and columns) and the summary's text."""
+    finished = course.finish(ex, subs, rows)
+    for data, old in zip(finished.rows, rows, strict=False):  # the result shows overrides, lateness
+        if data != old:
+            report.write_atomic(out / "results" / f"{data['student']}.json", report.dumps(data))
+    graded = finished.rows[:len(rows)]  # the summary's statistics are of final scores
+    for name, content in finished.files.items():
+        report.write_atomic(out / name, content)
+    report.write_atomic(out / "gradebook.csv", gradebook.gradebook_csv(finished.rows, finished.columns))
+    from .grading import audit
+
+    label = report.exercise_label(Results(ex.id, 0.0, 0.0, (), extra=audit(ex)))  # the id and its spec's hash
+    return (gradebook.summary_text(label, graded, [(i.name, i.reason) for i in found.ignored], removed)
+            + "".join(line + "\n" for line in finished.lines))
 
 
-def _num(x: float) -> str:
-    return format(round(float(x), 4), "g")
+def _on_cluster(scheduler: str, exercise: str, isolation: str, todo: list[Submission], student_of: Callable,
+                parts: Callable, save: Callable) -> str:
+    """Grade ``todo`` on dask.distributed; what cannot travel as it is (unreadable, a link, no
+    file at all) is graded here, as locally. Returns the workers' record (workers.txt)."""
+    from . import distributed, spec
 
+    with distributed.Cluster(scheduler, spec.find(exercise), isolation,
+                             distributed.required_layers(isolation)) as cluster:
+        for s, data in cluster.grade(todo, student_of, str(spec.find(exercise))):
+            if not isinstance(data, dict):
+                from .grading import failed_results
 
-def gradebook_csv(rows: list[dict[str, Any]], extra: list[tuple[str, Callable[[dict], str]]] = ()) -> str:
-    """Student id, score, max, percent, the ``extra`` columns (roster, lateness, overrides: header
-    and a function of the row), then one column per question or case (its points)."""
-    cols = _columns(rows)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["student", "score", "max_score", "percent", *(h for h, _ in extra), *cols])
-    for r in rows:
-        by_id = {t["id"]: t["score"] for t in r["tests"]}
-        w.writerow([r["student"], _num(r["score"]), _num(r["max_score"]), _num(r["percent"]),
-                    *(f(r) for _, f in extra), *(_num(by_id[c]) if c in by_id else "" for c in cols)])
-    return buf.getvalue()
-
-
-def _histogram(percents: list[float]) -> Iterator[str]:
-    bins = [0] * 10
-    for p in percents:
-        bins[min(9, int(p // 10))] += 1
-    width = max(bins) or 1
-    for k, n in enumerate(bins):
-        label = f"{k * 10:3d}-{k * 10 + 9 if k < 9 else 100:<3d}%"
-        yield f"  {label} {'#' * round(30 * n / width):<30} {n}"
-
-
-def summary_text(exercise: str, rows: list[dict[str, Any]]) -> str:
-    """Count, mean, median, min, max, a text histogram, and the questions most often wrong."""
-    percents = [float(r["percent"]) for r in rows]
-    lines = [f"Exercise: {exercise}", f"Submissions: {len(rows)}"]
-    if percents:
-        lines += [
-            f"Mean: {statistics.fmean(percents):.1f}%   Median: {statistics.median(percents):.1f}%   "
-            f"Min: {min(percents):.1f}%   Max: {max(percents):.1f}%",
-            "", "Scores:", *_histogram(percents),
-        ]
-        wrong: dict[str, int] = {}
-        names: dict[str, str] = {}
-        for r in rows:
-            for t in r["tests"]:
-                names.setdefault(t["id"], t["name"])
-                if t["status"] != "passed":
-                    wrong[t["id"]] = wrong.get(t["id"], 0) + 1
-        top = sorted(wrong.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
-        if top:
-            lines += ["", "Most often not passed:"]
-            lines += [f"  {n:4d} / {len(rows)}  {names[k]}" for k, n in top]
-    return "\n".join(lines) + "\n"
+                data = (grade_one(*parts(s)) if data is None else
+                        report.results_data(failed_results(str(exercise), data, student_of(s))))
+            save(s, data)
+        return cluster.workers_text()

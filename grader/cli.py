@@ -13,10 +13,10 @@ import time
 
 import click
 
-from . import DEFAULT_EXERCISE, __version__, report
+from . import DEFAULT_EXERCISE, __version__, interrupts, report
 from .errors import GraderError
 
-EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_UNSAFE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_UNSAFE, EXIT_INTERRUPTED = 0, 1, 2, 3, interrupts.EXIT_INTERRUPTED
 
 
 class DefaultGroup(click.Group):
@@ -149,16 +149,13 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
         from .lms import course, single
 
         policy = course.options(deadline=deadline, late_penalty=late_penalty, grace=grace, late_cap=late_cap).policy
-        file = grading.submission_file(file)
-        if file.endswith((".py", ".ipynb")):
-            results = grading.grade_submission(file, exercise, reveal=show_expected, isolation=isolation,
-                                               student=student, box=box)
-        else:
-            results = grading.grade_answers_file(file, exercise, reveal=show_expected, student=student)
+        results = grading.grade_path(file, exercise, reveal=show_expected, isolation=isolation, student=student,
+                                     box=box)
     finally:
         if box is not None:
             box.close()
-    results = single.adjusted(results, file, student, metadata, submitted_at, policy, overrides)
+    results = single.adjusted(results, grading.submission_file(file), student, metadata, submitted_at, policy,
+                              overrides)
     text = report.render(results, fmt, show_expected, execution_time=time.perf_counter() - started)
     _emit(text, output)
     if fmt == "classroom":  # the runner result GitHub Classroom's reporter reads
@@ -290,17 +287,25 @@ def batch(folder: str, exercise: str, out: str | None, jobs: int | None, resume:
 
     bar = None
     if sys.stderr.isatty():
-        bar = click.progressbar(length=1, label="grading", file=sys.stderr)
+        bar = click.progressbar(length=1, label="grading", file=sys.stderr, show_pos=True)
 
     def progress(done: int, total: int) -> None:
         if bar is not None:
             bar.length = total
             bar.update(done - bar.pos)
 
-    summary = batch_mod.run(folder, exercise, out, jobs, resume, isolation, progress, lms,
-                            scheduler=scheduler)
-    if bar is not None:
-        bar.render_finish()
+    def finish() -> None:  # the bar ends on its own line and the cursor is shown again, however we stop
+        nonlocal bar
+        if bar is not None:
+            bar.render_finish()
+            bar = None
+
+    try:
+        with interrupts.handled(finish):
+            summary = batch_mod.run(folder, exercise, out, jobs, resume, isolation, progress, lms,
+                                    scheduler=scheduler)
+    finally:
+        finish()
     click.echo(summary.text, nl=False)
     if summary.workers:
         click.echo("\n" + summary.workers, nl=False)
@@ -428,10 +433,7 @@ def bundle(exercise: str, gradescope: bool, output: str, deadline: str | None, l
     args = course.bundle_arguments(exercise, deadline, late_penalty, grace, late_cap, overrides)
     secret = os.environ.get("GRADER_SECRET") or None
     data = bundle_mod.build(exercise, secret, args, overrides)
-    tmp = output + ".tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, output)
+    report.write_atomic(output, data)
     click.echo(f"wrote {output} ({len(data):,} bytes): upload it as the autograder of a Gradescope assignment")
     if secret:
         click.echo("GRADER_SECRET is in the zip: exercises with variants grade each submitter on their own variant")
@@ -440,13 +442,18 @@ def bundle(exercise: str, gradescope: bool, output: str, deadline: str | None, l
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit status (errors are reported by :class:`DefaultGroup`)."""
     try:
-        code = cli.main(args=argv, prog_name="grade", standalone_mode=False)
+        with interrupts.handled(lambda: sys.stderr.write("Interrupted.\n")):  # Ctrl-C, SIGTERM: 130; twice: at once
+            code = cli.main(args=argv, prog_name="grade", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Interrupted.", err=True)
         return EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE
+    if interrupts.received():  # leave now: a signal during the interpreter's own shutdown would
+        sys.stdout.flush()     # kill it (status -2) once Python has put back the default handlers
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
     return code if isinstance(code, int) else EXIT_OK
 
 

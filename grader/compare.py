@@ -11,6 +11,7 @@ import ast
 import functools
 import dataclasses
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +209,26 @@ def question_name(q: Question) -> str:
 MISSING = object()
 
 
+@dataclass(frozen=True)
+class Invalid:
+    """A typed value that could not even be turned into JSON data (NaN, a set, an object that
+    contains itself): its question is ``invalid`` with this reason, the others are graded."""
+
+    reason: str
+
+
+def first_invalid(value: Any) -> Any:
+    """``value``, or the first :class:`Invalid` inside it (a list holding one NaN)."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, Invalid):
+            return v
+        if isinstance(v, list):
+            todo.extend(reversed(v))
+    return value
+
+
 def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool,
                    ex: Exercise | None = None, diagnose: Any = None) -> TestResult:
     """Grade one typed answer (``value`` is raw JSON data, or :data:`MISSING`). With the
@@ -218,6 +239,8 @@ def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool,
     common = dict(id=q.id, name=question_name(q), max_score=q.points, expected=plain, revealed=revealed)
     if value is MISSING:
         return TestResult(score=0.0, status="missing", feedback="no answer", **common)
+    if isinstance(value, Invalid):
+        return TestResult(score=0.0, status="invalid", feedback=f"invalid answer: {value.reason}", **common)
     if ex is not None and formula.applies(q.answer, value):
         from .formula_grade import check  # formula grading builds on this module
 

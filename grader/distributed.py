@@ -152,10 +152,11 @@ class SandboxPlugin(_PluginBase):
     def state(self) -> dict[str, Any]:
         return {"layers": list(self.layers), "refused": self.refused, "ready": self.ready}
 
-    def grade(self, student: str, name: str, files: Sequence[tuple[str, bytes]], variant_of: str | None,
-              back: dict[str, str]) -> dict[str, Any]:
-        """Grade one submission sent as ``files`` (its own file first); paths in the result are
-        the client's (``back``: the client's path of the file and of its folder)."""
+    def grade(self, student: str, names: Sequence[str | None], files: Sequence[tuple[str, bytes]],
+              variant_of: str | None, back: dict[str, Any]) -> dict[str, Any]:
+        """Grade one submission sent as ``files``: ``names`` are its code and answers files (either
+        may be None); paths in the result are the client's (``back``: the client's path of each
+        file and of their folder, and the files ignored with their reasons)."""
         from . import batch
 
         if self.refused is not None or self.folder is None:
@@ -165,23 +166,24 @@ class SandboxPlugin(_PluginBase):
         try:
             for fname, data in files:
                 (folder / fname).write_bytes(data)
-            path = folder / name
-            data = batch.grade_one(str(path), self.spec_path, self.isolation, variant_of)
+            code, answers = (str(folder / n) if n else None for n in names)
+            data = batch.grade_one(code, answers, self.spec_path, self.isolation, variant_of,
+                                   tuple(tuple(i) for i in back.get("ignored", ())))
         finally:
             shutil.rmtree(folder.parent, ignore_errors=True)
-        return repath(data, [(str(path), back["file"]), (str(folder), back["folder"]),
-                             (self.spec_path, back["spec"])])
+        pairs = [(p, back[k]) for p, k in ((code, "file"), (answers, "answers")) if p is not None]
+        return repath(data, [*pairs, (str(folder), back["folder"]), (self.spec_path, back["spec"])])
 
 
-def grade_task(student: str, name: str, files: Sequence[tuple[str, bytes]], variant_of: str | None,
-               back: dict[str, str]) -> dict[str, Any]:
+def grade_task(student: str, names: Sequence[str | None], files: Sequence[tuple[str, bytes]],
+               variant_of: str | None, back: dict[str, Any]) -> dict[str, Any]:
     """The task a dask worker runs: one submission, on this worker's warm sandbox."""
     from distributed import get_worker
 
     plugin = get_worker().plugins.get(PLUGIN)
     if plugin is None:
         raise SandboxUnavailable("this worker has no grader sandbox")
-    return plugin.grade(student, name, files, variant_of, back)
+    return plugin.grade(student, names, files, variant_of, back)
 
 
 def _worker_state(dask_worker) -> dict[str, Any]:
@@ -223,6 +225,21 @@ def submission_files(path: Path, alone: bool) -> list[tuple[str, bytes]] | None:
         if refused:
             return None
         files += [(n, d) for n, d in helpers if n != path.name]
+    return files
+
+
+def _files_of(s: Any) -> list[tuple[str, bytes]] | None:
+    """The files of a student's submission (:class:`grader.discover.Submission`) to send, or None
+    when there is nothing to send or something cannot be taken from here as it is."""
+    if s.path is None:
+        return None
+    files = []
+    for path in (s.code, s.answers):
+        if path is not None:
+            part = submission_files(path, not s.own_folder)
+            if part is None:
+                return None
+            files += [f for f in part if f[0] not in {n for n, _ in files}]
     return files
 
 
@@ -305,7 +322,7 @@ class Cluster:
             self.records[address] = WorkerRecord(address, tuple(st["layers"]), refused)
 
     def grade(self, todo: Sequence[Any], student_of: Callable[[Any], str | None],
-              alone: Callable[[Any], bool], spec_name: str) -> Iterator[tuple[Any, dict[str, Any] | str | None]]:
+              spec_name: str) -> Iterator[tuple[Any, dict[str, Any] | str | None]]:
         """(submission, results data) as each is graded; the data is None for a submission that
         cannot be read here (the caller grades it, and its failure, locally), a message for one
         that took down the workers it ran on."""
@@ -331,13 +348,15 @@ class Cluster:
             """Submit until the window is full; the submissions that cannot be read here."""
             unread = []
             for k, s in pending:
-                files = submission_files(s.path, alone(s))
+                files = _files_of(s)
                 if files is None:
                     unread.append(s)
                     continue
-                back = {"file": str(s.path), "folder": str(s.path.parent), "spec": spec_name}
+                back = {"file": str(s.code), "answers": str(s.answers), "folder": str(s.path.parent),
+                        "spec": spec_name, "ignored": [(i.name, i.reason) for i in s.ignored]}
+                names = (s.code.name if s.code else None, s.answers.name if s.answers else None)
                 owner[k] = s
-                submit(k, (s.student, s.path.name, files, student_of(s), back), 0)
+                submit(k, (s.student, names, files, student_of(s), back), 0)
                 if len(owner) >= window:
                     break
             return unread

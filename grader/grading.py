@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import DEFAULT_EXERCISE, compare, jsonio, mistakes, solver, spec
+from . import DEFAULT_EXERCISE, compare, mistakes, solver, spec
 from .errors import AnswersError, GraderError, SpecError, SubmissionSyntaxError, UsageError
 from .results import Results, TestResult
 from .spec import Exercise
@@ -94,35 +95,44 @@ def validate(names: list[str]) -> list[tuple[str, list[GraderError]]]:
     return out
 
 
-def submission_file(path: str) -> str:
-    """A path to grade: the file itself, or the one submission inside a folder."""
+def grade_path(path: str | Path, exercise: str | None = None, reveal: bool = False,
+               isolation: str = "best-effort", student: str | None = None, box: Any = None) -> Results:
+    """Grade what ``path`` names: a code file, an answers file, or a folder holding a student's
+    submission (Gradescope's ``submission.py`` beside ``answers.json``: both, into one result)."""
+    from .discover import folder_submission
+
     p = Path(path)
     if p.is_dir():
-        from .batch import _pick
-
-        chosen = _pick(p)
-        if chosen is None:
+        sub = folder_submission(p, prefix="")
+        if sub.path is None:
             raise UsageError(f"{path}: no submission (.py, .ipynb or .json) in this folder")
-        return str(chosen)
-    return path
+        return grade_parts(sub.code, sub.answers, exercise, reveal=reveal, isolation=isolation, student=student,
+                           ignored=tuple((i.name, i.reason) for i in sub.ignored))
+    if p.suffix.lower() in (".py", ".ipynb"):  # ``box``: a sandbox already launched for it
+        return grade_parts(p, None, exercise, reveal=reveal, isolation=isolation, student=student, box=box)
+    return grade_answers_file(p, exercise, reveal=reveal, student=student)
+
+
+def submission_file(path: str | Path) -> str:
+    """The file ``path`` names as the submission: itself, or the main file of a folder (its code,
+    else its answers file)."""
+    from .discover import folder_submission
+
+    p = Path(path)
+    if p.is_dir():
+        sub = folder_submission(p, prefix="")
+        if sub.path is None:
+            raise UsageError(f"{path}: no submission (.py, .ipynb or .json) in this folder")
+        return str(sub.path)
+    return str(path)
 
 
 def grade_answers_file(path: str | Path, exercise: str | None = None, reveal: bool = False,
                        student: str | None = None) -> Results:
-    """Grade an answers JSON file; the exercise comes from ``exercise``, the file, or the default."""
-    answers, named = compare.read_answers(path)
-    warnings = []
-    if exercise is None:  # the file may name an exercise by id only, never by path
-        if named is None:
-            warnings.append(f"no exercise named: graded against the bundled default {DEFAULT_EXERCISE!r}")
-        exercise = spec.find_id(named, f"{path}: exercise") if named is not None else DEFAULT_EXERCISE
-    ex = spec.load_exercise(exercise, student)
-    if named is not None and named not in (ex.id, *ex.aliases):
-        warnings.append(f"{path}: the file names exercise {named!r} but is graded against {ex.id!r}")
-    key = reference(ex)
-    results = compare.grade_answers(ex, answers, key, reveal=reveal, warnings=tuple(warnings),
-                                    diagnose=mistakes.diagnose)
-    return dataclasses.replace(results, extra=audit(ex, ex.variant_seed))
+    """Grade an answers JSON file (out of the exercise's full maximum: its functions score 0 as
+    ``missing``); the exercise comes from ``exercise``, the file, or the default."""
+    answers, named = compare.read_answers(path)  # a file that is not an answers file: exit 2
+    return grade_parts(None, path, exercise, reveal=reveal, student=student, _typed=(answers, named))
 
 
 # ---------------------------------------------------------------------------- code submissions
@@ -322,54 +332,167 @@ def sandbox_calls(ex: Exercise) -> tuple[tuple[Any, ...], Probe | None]:
     return once("calls", (ex,), build)
 
 
-def _not_compiled(message: str, exercise: str | None, student: str | None) -> Results:
-    """Every function test fails with the compiler's message (file and line)."""
-    ex = spec.load_exercise(exercise or DEFAULT_EXERCISE, student)
+def _placeholders(ex: Exercise, status: str, message: str) -> list[TestResult]:
+    """Every function test of ``ex`` at 0 with one status: code that was not handed in
+    (``missing``) or does not compile (``error``)."""
     tests = []
     for fn in ex.functions:
         plain = [c for c in fn.cases if not c.group]
         share = fn.points / len(plain) if plain else 0.0
-        tests += [TestResult(f"{fn.name}/{c.id}", f"{fn.name}: {c.label}", 0.0, share, "error", message,
+        tests += [TestResult(f"{fn.name}/{c.id}", f"{fn.name}: {c.label}", 0.0, share, status, message,
                              visibility="visible" if c.visible else fn.visibility) for c in plain]
-    if not ex.functions:
-        tests = [TestResult("submission", "submission", 0.0, ex.max_score, "error", message)]
-    total = round(sum(t.max_score for t in tests), 6)
-    warnings = () if exercise else (f"no EXERCISE could be read: graded against the bundled default {DEFAULT_EXERCISE!r}",)
-    return Results(ex.id, 0.0, total, tuple(tests), warnings, "", audit(ex, ex.variant_seed))
+        if fn.vectorized:
+            tests.append(TestResult(f"{fn.name}/vectorized", f"{fn.name}: vectorized (1 and 1,000 samples)", 0.0,
+                                    fn.vectorized_points, status, message, visibility=fn.visibility))
+    if self_consistency_calls(ex) is not None:
+        tests.append(TestResult("backward/self-consistency", "backward agrees with your own forward (finite differences)",
+                                0.0, 0.0, status, message))
+    return tests
 
 
-def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool = False,
-                     isolation: str = "best-effort", box: Any = None, limits: Any = None,
-                     student: str | None = None, source: Any = None) -> Results:
-    """Grade a ``.py`` or ``.ipynb`` submission: its functions in the sandbox, its ``ANSWERS`` if any.
+def failed_results(exercise: str | Path, message: str, student: str | None = None,
+                   status: str = "invalid") -> Results:
+    """A submission that could not be graded at all (or was not there: ``no_result``): every
+    test of the exercise at 0 with the reason, so that its row has the class's maximum and columns."""
+    try:
+        ex = spec.load_exercise(exercise, student)
+    except GraderError:
+        return Results(str(exercise), 0.0, 0.0, (TestResult("submission", "submission", 0.0, 0.0, status, message),))
+    tests = _placeholders(ex, status, message) + [
+        TestResult(q.id, compare.question_name(q), 0.0, q.points, status, message) for q in ex.questions]
+    return _total(ex, tests, (message,), "")
 
-    The sandbox worker starts before the exercise is loaded; the child gets the inputs of each case
-    only, and the grader compares what comes back. ``source``: the code already put together
-    (``grader.check`` builds it from a notebook's cells) instead of reading ``path``.
+
+def _total(ex: Exercise, tests: list[TestResult], warnings: tuple[str, ...] | list[str], output: str) -> Results:
+    score = round(sum(t.score for t in tests), 6)
+    return Results(ex.id, score, full_maximum(ex), tuple(tests), tuple(warnings), output, audit(ex, ex.variant_seed))
+
+
+def full_maximum(ex: Exercise) -> float:
+    """What every submission of ``ex`` is graded out of: its questions and its functions."""
+    functions = sum(f.points + (f.vectorized_points if f.vectorized else 0) for f in ex.functions)
+    return round(ex.max_score + functions, 6)
+
+
+def _code_answers(run: Any, where: str) -> tuple[dict | None, str | None]:
+    """The ``ANSWERS`` of a code submission, each value parsed on its own: one NaN, set or
+    unconvertible object fails its question (``invalid``), not the others. ``(None, reason)``
+    when ANSWERS was defined but cannot be read at all; ``(None, None)`` when there is none."""
+    if run.answers_json is None:
+        note = run.load_message.strip() if run.load_status == "ok" else ""
+        return (None, f"{where}: {note}") if note.startswith("ANSWERS") else (None, None)
+    try:
+        data = json.loads(run.answers_json, parse_constant=lambda c: compare.Invalid(f"{c} is not a finite number"))
+    except (ValueError, RecursionError) as exc:
+        return None, f"{where}: ANSWERS cannot be read: {exc}"
+    try:
+        answers, _ = compare.answers_object(data, f"{where}: ANSWERS")
+    except AnswersError as exc:
+        return None, str(exc)
+    marked = lambda v: (compare.Invalid(v["__invalid__"])  # noqa: E731 - the child could not convert it
+                        if isinstance(v, dict) and set(v) == {"__invalid__"} and isinstance(v["__invalid__"], str) else v)
+    return {k: compare.first_invalid(marked(v)) for k, v in answers.items()}, None
+
+
+def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: str | None = None,
+                reveal: bool = False, isolation: str = "best-effort", box: Any = None, limits: Any = None,
+                student: str | None = None, ignored: tuple[tuple[str, str], ...] = (),
+                _typed: tuple[dict, str | None] | None = None, source: Any = None) -> Results:
+    """Grade one student's code and answers file together, out of the exercise's full maximum.
+
+    The functions are graded from the code (``missing`` without code), the questions from the
+    answers file and the code's ``ANSWERS`` (the file wins where both answer a question;
+    ``missing`` where neither does). The sandbox worker starts before the exercise is loaded; the
+    child gets the inputs of each case only, and the grader compares what comes back. ``source``:
+    the code already put together (``grader.check`` builds it from a notebook's cells) instead
+    of reading ``code``.
     """
     from . import sandbox, submission
 
-    try:
-        source = source if source is not None else submission.load_source(path)
-    except SubmissionSyntaxError as exc:  # the student's code does not compile: graded, 0 points
-        return _not_compiled(str(exc), exercise, student)
-    own = box is None
-    box = box if box is not None else sandbox.Sandbox(isolation)
-    try:
-        box.start()  # before any exercise or key is in this process's memory
-        warnings = list(source.notes)
-        if exercise is None:  # EXERCISE = "..." names an exercise by id only, never by path
-            if source.exercise is None:
-                warnings.append(f"no EXERCISE named: graded against the bundled default {DEFAULT_EXERCISE!r}")
-            exercise = (spec.find_id(source.exercise, f"{path}: EXERCISE") if source.exercise is not None
-                        else DEFAULT_EXERCISE)
-        ex = spec.load_exercise(exercise, student)
-        calls, probe = sandbox_calls(ex)
-        run = box.run(source, calls, limits if limits is not None else sandbox.Limits())
-    finally:
-        if own:
-            box.close()
-    warnings += [f"sandbox: {layer} not available on this machine" for layer in run.missing_layers]
+    warnings: list[str] = [f"ignored {name}: {reason}" for name, reason in ignored]
+    typed: dict | None = None
+    named = None
+    typed_error = None
+    if answers is not None:
+        try:
+            typed, named = _typed if _typed is not None else compare.read_answers(answers)
+        except AnswersError as exc:
+            if code is None:
+                raise
+            typed_error = str(exc)
+            warnings.append(f"the answers file cannot be read: {exc}")
+    run = probe = None
+    compile_error = None
+    if code is not None and source is None:
+        try:
+            source = submission.load_source(code)
+        except SubmissionSyntaxError as exc:  # the student's code does not compile: graded, 0 points
+            compile_error = str(exc)
+    if source is not None:
+        own = box is None
+        box = box if box is not None else sandbox.Sandbox(isolation)
+        try:
+            box.start()  # before any exercise or key is in this process's memory
+            warnings += list(source.notes)
+            ex = _exercise(exercise, (source.exercise, f"{code}: EXERCISE") if source.exercise else
+                           (named, f"{answers}: exercise"), warnings, student)
+            calls, probe = sandbox_calls(ex)
+            run = box.run(source, calls, limits if limits is not None else sandbox.Limits())
+        finally:
+            if own:
+                box.close()
+    else:
+        ex = _exercise(exercise, (named, f"{answers}: exercise"), warnings, student)
+    if named is not None and named not in (ex.id, *ex.aliases):
+        warnings.append(f"{answers}: the file names exercise {named!r} but is graded against {ex.id!r}")
+    tests: list[TestResult] = []
+    output = ""
+    own_answers = None
+    if run is not None:
+        tests, code_warnings = _function_tests(ex, run, probe, source, reveal)
+        warnings += code_warnings
+        output = run.output
+        own_answers, answers_error = _code_answers(run, str(code))
+        if answers_error:
+            warnings.append(answers_error)
+            typed_error = typed_error or answers_error
+    elif compile_error is not None:
+        tests = _placeholders(ex, "error", compile_error)
+    else:
+        tests = _placeholders(ex, "missing", "no code handed in")
+    merged = dict(own_answers or {})
+    for qid in sorted(set(merged) & set(typed or {})):
+        warnings.append(f"question {qid} is answered in {Path(answers).name} and in the code's ANSWERS: "
+                        f"graded from {Path(answers).name}")
+    merged.update(typed or {})
+    if ex.questions and own_answers is None and typed is None and typed_error is None and \
+            compile_error is None and (run is None or run.load_status == "ok"):
+        warnings.append("no ANSWERS defined and no answers file: the exercise's questions score 0 (missing)")
+    key = reference(ex)
+    graded = compare.grade_answers(ex, merged, key, reveal=reveal, diagnose=mistakes.diagnose)
+    questions = list(graded.tests)
+    if typed_error is not None and not merged:  # nothing readable: each question says why
+        questions = [dataclasses.replace(t, status="invalid", feedback=typed_error) if t.status == "missing" else t
+                     for t in questions]
+    warnings += list(graded.warnings)
+    return _total(ex, tests + questions, warnings, output)
+
+
+def _exercise(exercise: str | None, named: tuple[str | None, str], warnings: list[str],
+              student: str | None) -> Exercise:
+    """``--exercise``, else the one the submission names (``(id, where)``: by id only, never by
+    path), else the default (with a warning)."""
+    if exercise is None:
+        if named[0] is None:
+            warnings.append(f"no exercise named: graded against the bundled default {DEFAULT_EXERCISE!r}")
+        exercise = spec.find_id(named[0], named[1]) if named[0] is not None else DEFAULT_EXERCISE
+    return spec.load_exercise(exercise, student)
+
+
+def _function_tests(ex: Exercise, run: Any, probe: Probe | None, source: Any,
+                    reveal: bool) -> tuple[list[TestResult], list[str]]:
+    """The tests of the exercise's functions from what the sandbox brought back."""
+    warnings = [f"sandbox: {layer} not available on this machine" for layer in run.missing_layers]
     warnings += list(run.notes)
     if run.load_status != "ok":
         warnings.append(f"the submission could not be loaded ({run.load_status}):\n{run.load_message}")
@@ -379,22 +502,20 @@ def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool
         outcomes = list(run.outcomes[k:k + len(fn.cases)])
         k += len(fn.cases)
         tests += _case_tests(fn, outcomes, source.code, reveal)  # a failed load fails every call
-    if probe is not None and run.load_status == "ok":
-        backward = run.outcomes[sum(len(f.cases) for f in ex.functions[:probe.backward_index]) + probe.backward_case]
-        tests.append(self_consistency(probe, run.outcomes[k:], backward))
-    if run.answers_json is not None or not ex.functions:
-        answers: dict = {}
-        if run.answers_json is not None:
-            try:
-                answers, _ = compare.answers_object(jsonio.loads(run.answers_json), f"{path}: ANSWERS")
-            except (jsonio.StrictJSONError, AnswersError) as exc:
-                warnings.append(f"{path}: ANSWERS cannot be read: {exc}")
-        key = reference(ex)
-        graded = compare.grade_answers(ex, answers, key, reveal=reveal, diagnose=mistakes.diagnose)
-        tests += list(graded.tests)
-        warnings += list(graded.warnings)
-    else:
-        warnings.append("no ANSWERS defined: the exercise's questions were not graded, only its functions")
-    score = round(sum(t.score for t in tests), 6)
-    max_score = round(sum(t.max_score for t in tests), 6)
-    return Results(ex.id, score, max_score, tuple(tests), tuple(warnings), run.output, audit(ex, ex.variant_seed))
+    if probe is not None:
+        if run.load_status == "ok":
+            backward = run.outcomes[sum(len(f.cases) for f in ex.functions[:probe.backward_index]) + probe.backward_case]
+            tests.append(self_consistency(probe, run.outcomes[k:], backward))
+        else:
+            tests.append(TestResult("backward/self-consistency", "backward agrees with your own forward (finite differences)",
+                                    0.0, 0.0, "no_result", "the submission could not be loaded"))
+    return tests, warnings
+
+
+def grade_submission(path: str | Path, exercise: str | None = None, reveal: bool = False,
+                     isolation: str = "best-effort", box: Any = None, limits: Any = None,
+                     student: str | None = None, source: Any = None) -> Results:
+    """Grade a ``.py`` or ``.ipynb`` submission: its functions in the sandbox, its ``ANSWERS``
+    (questions without an answer score 0 as ``missing``); ``source``: see :func:`grade_parts`."""
+    return grade_parts(path, None, exercise, reveal=reveal, isolation=isolation, box=box, limits=limits,
+                       student=student, source=source)

@@ -6,6 +6,7 @@ byte for byte.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -78,9 +79,8 @@ def _test_data(t: TestResult, show_expected: bool) -> dict[str, Any]:
         "status": t.status,
         "feedback": t.feedback,
     }
-    if show_expected or t.revealed:
-        data["expected"] = t.expected
-        data["got"] = t.got
+    if show_expected or t.revealed:  # only what there is: no "expected": null, "got": null
+        data.update({k: v for k, v in (("expected", t.expected), ("got", t.got)) if v is not None})
     return data
 
 
@@ -166,27 +166,36 @@ def results_text(r: Results, show_expected: bool = False) -> str:
         mark = _MARK.get(t.status, "FAIL")
         points = f"{_score(t.score)}/{_score(t.max_score)}"
         lines.append(f"  {mark}  {t.name.ljust(width)}  {points.rjust(7)}  {t.status}")
-        lines += [f"        {line}" for line in _details(t, show_expected)]
+        lines += ["        " + defang(line).replace("\n", "\n        ") for line in _details(t, show_expected)]
     for w in r.warnings:
-        lines.append("  warning: " + w.replace("\n", "\n    "))
+        lines.append("  warning: " + defang(w).replace("\n", "\n    "))
     if r.output:
         lines += ["", "Output of the submission (escaped, trimmed):"]
-        lines += ["  | " + line for line in r.output.splitlines()]
+        lines += ["  | " + line for line in defang(r.output).splitlines()]
     lines += ["", f"Score: {_score(r.score)}/{_score(r.max_score)} ({r.percent:.1f}%)"]
     return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------- files
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write via a temp file and a rename, so a crash never leaves half a file."""
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Write via a temp file and a rename, so a crash never leaves half a file. The file gets
+    the mode an ordinary ``open`` would give it (0644 under umask 022), not the temp file's 0600:
+    a TA or a web server must be able to read reports and gradebooks."""
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
     except OSError as exc:
         raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -197,8 +206,30 @@ def write_atomic(path: str | Path, text: str) -> None:
 
 
 # ---------------------------------------------------------------------------- LMS and CI formats
+def csv_cell(text: str) -> str:
+    """A CSV cell that a spreadsheet cannot take for a formula (OWASP CSV injection: a leading
+    ``=``, ``+``, ``-``, ``@``, tab or CR is prefixed with ``'``). For every cell a student controls."""
+    text = str(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+_FORGED = re.compile(r"(?i)\b(p)(oints\s*:?\s*[-+]?[\d.]+\s*/\s*[-+]?[\d.]+)|\b(s)(core\s*:?\s*[-+]?[\d.]+\s*/)")
+
+
+def defang(text: str) -> str:
+    """Student-controlled text (feedback, warnings, output) never reads ``Points <n>/<n>`` (what
+    GitHub Classroom takes as the grade) or ``Score: <n>/<n>`` (the text report's total): a zero
+    width space goes after the first letter, so only our own last line has the pattern."""
+    return _FORGED.sub(lambda m: (m[1] or m[3]) + "\u200b" + (m[2] or m[4]), text)
+
+
+def md_text(text: str) -> str:
+    """Student-controlled text for Markdown (and HTML inside it): ``&``, ``<``, ``>`` escaped,
+    no forged points line."""
+    return html.escape(defang(text), quote=False)
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>") if text else ""
+    return md_text(text).replace("|", "\\|").replace("\n", "<br>") if text else ""
 
 
 def results_markdown(r: Results, show_expected: bool = False) -> str:
@@ -212,9 +243,9 @@ def results_markdown(r: Results, show_expected: bool = False) -> str:
         lines.append(f"| {_md_cell(t.name)} | {_score(t.score)}/{_score(t.max_score)} | {t.status} | {_md_cell(feedback)} |")
     for w in r.warnings:
         lines.append(f"\n> warning: {_md_cell(w)}")
-    if r.output:
-        lines += ["", "<details><summary>Output of the submission</summary>", "", "```text",
-                  r.output.rstrip("\n").replace("```", "ʼʼʼ"), "```", "</details>"]
+    if r.output:  # an HTML block ends only at </pre>, which escaped text cannot contain
+        lines += ["", "<details><summary>Output of the submission</summary>", "", "<pre>",
+                  md_text(r.output.rstrip("\n")), "</pre>", "</details>"]
     return "\n".join(lines) + "\n"
 
 

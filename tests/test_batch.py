@@ -1,80 +1,73 @@
-"""Whole-class grading (``grade batch``) on a generated class of about 60 submissions.
+"""Whole-class grading (``grade batch``) on a generated class of more than 100 students.
 
-The class mixes every kind a real class folder holds: correct code, partly wrong code (the
-solutions' partly-correct.py and loops.py, and small generated mutations of the correct code),
-answers files (each student's own key, a key with one wrong answer, the sample answers, broken
-JSON), notebooks, a folder per student (with a helper module, a Moodle-style folder name), broken
-files and a few fast hostile submissions from tests/hostile/. The default exercise has per-student
-variants, so the course secret is set and every key is that student's own.
+The class holds every kind a real class folder holds: correct code alone, code and an answers file
+side by side or in one folder, answers files alone (each student's own key, spoilt keys, broken
+JSON), notebooks, folders with helper modules, stray files, two code files, links and FIFOs,
+empty folders, mutated and partly wrong code, hostile submissions that fail fast, forged report
+lines, student ids that a spreadsheet would take for formulas, ANSWERS with one NaN, a set, an
+unconvertible object or a self-reference. The default exercise has per-student variants, so the
+course secret is set and every key is that student's own.
 
-``grade batch`` runs as a subprocess (as instructors and CI run it): the first, uninterrupted run
-is the reference that every other run (``--jobs 1``, killed and resumed, rerun, changed and
-resumed) must reproduce byte for byte. The test process makes itself a child subreaper, so that a
-process of a batch that outlives it (a pool worker, a sandbox worker, a submission's child) is
-re-parented here and found.
-
-Batch cannot pass sandbox limits, so the hostile cases are only the ones that fail fast.
+Every student is graded out of the exercise's full maximum (its questions and its functions); the
+gradebook and the summary are golden files. ``grade batch`` runs as a subprocess, as instructors
+and CI run it: the first run is the reference that every other run (``--jobs 1``, resumed,
+changed and resumed) must reproduce byte for byte. Interrupts are tests/test_batch_interrupts.py.
 """
 
 from __future__ import annotations
 
 import csv
-import ctypes
 import io
 import json
 import os
 import random
-import re
 import shutil
-import signal
 import statistics
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import pytest
+from batchkit import (
+    ROOT, assert_no_stray_processes, assert_same_outputs, grade_batch, graded_kept, outputs, processes_now,
+    batch_environment,
+)
 
-from grader import batch, grading, report, spec
+from grader import batch, discover, grading, report, spec
 
-ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 HOSTILE = Path(__file__).parent / "hostile"
+GOLDEN = Path(__file__).parent / "golden"
 EXERCISE = "tutorial-4"
 SECRET = "test-batch-course-secret"
 HEADER = ["student", "score", "max_score", "percent"]
-NOBODY = 65534
-CLI = [sys.executable, "-c", "from grader.cli import main; import sys; sys.exit(main(sys.argv[1:]))"]
-GRADED = re.compile(r"^Graded (\d+), kept (\d+) of (\d+);", re.M)
-PR_SET_CHILD_SUBREAPER = 36
+CORRECT = (SOLUTIONS / "submission.py").read_text("utf-8")  # with ANSWERS at the sheet's values
+CODE_ONLY = CORRECT.split("\n\n# The typed questions")[0] + "\n"
 
 
 # ---------------------------------------------------------------------------- the class
 @dataclass
 class Expect:
-    kind: str  # "code" or "answers": which maximum the row has
-    score: str  # "full", "zero", "partial" (strictly between), "below" (under full), "any"
-    passed: tuple[str, ...] = ()  # test ids that must pass
-    not_passed: tuple[str, ...] = ()  # test ids that must not pass
-    exact: float | None = None  # the exact score, where it is known
+    functions: str  # "full", "zero", "partial", "below", "any", or every test "missing"/"no_result"/"invalid"
+    questions: str
+    exact: float | None = None  # the exact total, where it is known
     statuses: dict[str, str] = field(default_factory=dict)  # test id -> status
+    passed: tuple[str, ...] = ()
+    not_passed: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()  # files of the student listed as ignored (names relative to the class)
 
 
 @dataclass
 class Class:
     folder: Path
     expect: dict[str, Expect]
-    code_max: float
-    answers_max: float
-    cases: tuple[str, ...]  # every function case of the exercise: a code result has them all
+    full: float  # the one maximum
+    stray: tuple[str, ...]  # files of the class folder that are no student's
 
 
-CORRECT = (SOLUTIONS / "submission.py").read_text("utf-8")
 SIGMOID_FORWARD = ("sigmoid/exercise", "sigmoid/hidden-1", "forward/exercise", "forward/hidden-1")
 MUTATIONS = {  # name -> (text of the correct code, replacement, tests that pass, tests that do not)
-    "no-output-derivative": ("delta2 = (y - t) * y * (1 - y)", "delta2 = (y - t)",
+    "no-output-derivative": ("delta2 = (y - t) * y * (1 - y)  #", "delta2 = (y - t)  #",
                              SIGMOID_FORWARD, ("backward/exercise", "train/exercise")),
     "no-hidden-derivative": ("delta1 = (W2.T @ delta2) * o * (1 - o)", "delta1 = (W2.T @ delta2)",
                              SIGMOID_FORWARD, ("backward/exercise", "train/exercise")),
@@ -85,13 +78,17 @@ MUTATIONS = {  # name -> (text of the correct code, replacement, tests that pass
     "sigmoid-sign": ("np.exp(-z)", "np.exp(z)", (), ("sigmoid/exercise", "forward/exercise")),
 }
 HOSTILE_CASES = {  # fast-failing cases only: batch grades with the default limits
-    "always_eq.py": Expect("code", "below", not_passed=("forward/exercise", "sigmoid/exercise")),
-    "nan_result.py": Expect("code", "below", not_passed=("forward/exercise", "sigmoid/exercise")),
-    "evil_exception.py": Expect("code", "below", passed=("sigmoid/exercise",), not_passed=("forward/exercise",)),
-    "complex_dtype.py": Expect("code", "below", not_passed=("forward/exercise", "backward/exercise")),
-    "exit_at_import.py": Expect("code", "zero"),
-    "os_exit_at_import.py": Expect("code", "zero"),
+    "always_eq.py": Expect("below", "missing", not_passed=("forward/exercise", "sigmoid/exercise")),
+    "nan_result.py": Expect("below", "missing", not_passed=("forward/exercise", "sigmoid/exercise")),
+    "evil_exception.py": Expect("below", "missing", passed=("sigmoid/exercise",), not_passed=("forward/exercise",)),
+    "complex_dtype.py": Expect("below", "missing", not_passed=("forward/exercise", "backward/exercise")),
+    "exit_at_import.py": Expect("zero", "missing"),
+    "fake_results_print.py": Expect("below", "missing"),
 }
+FORGED = CODE_ONLY.replace("def backward(x, t, W1, b1, W2, b2):\n",
+                           "def backward(x, t, W1, b1, W2, b2):\n"
+                           "    print('Points 26/26')\n    print('::error::all good')\n"
+                           "    raise ValueError('\\nScore: 26/26 (100.0%)\\nPoints 26/26\\n<b>bold</b>')\n")
 
 
 def _notebook(code: str, magic: bool = False) -> str:
@@ -102,7 +99,7 @@ def _notebook(code: str, magic: bool = False) -> str:
     return nbformat.writes(nbformat.v4.new_notebook(cells=cells))
 
 
-def _key_json(student: str) -> dict:
+def _key(student: str) -> dict:
     k = grading.answer_key(EXERCISE, student)
     return json.loads(report.key_json(k.exercise, k.answers))
 
@@ -114,224 +111,150 @@ def _spoil(value):
 def make_class(folder: Path) -> Class:
     folder.mkdir()
     ex = spec.load_exercise(EXERCISE)
-    code_max = float(sum(f.points + (f.vectorized_points if f.vectorized else 0) for f in ex.functions))
-    answers_max = ex.max_score
+    full = grading.full_maximum(ex)
+    questions_max = ex.max_score
+    functions_max = full - questions_max
     points = {q.id: q.points for q in ex.questions}
-    items: list[tuple[str, object]] = []  # (tag, writer(path_without_suffix) -> Expect)
+    items: list[tuple[str, object]] = []  # (tag, writer(path without suffix, student) -> Expect)
 
-    def put(tag, writer):
-        items.append((tag, writer))
+    def put(tag, writer, times=1):
+        items.extend([(tag, writer)] * times)
 
-    def text_file(suffix, text, expect):
-        def write(base: Path) -> Expect:
+    def files(suffix: str, text, expect: Expect, answers: str | None = None):
+        """A file per student (``answers``: with the student's own key beside it)."""
+        def write(base: Path, student: str) -> Expect:
             p = base.with_suffix(suffix)
             (p.write_bytes if isinstance(text, bytes) else p.write_text)(text)
+            if answers is not None:
+                base.with_suffix(".json").write_text(json.dumps(_key(student)))
             return expect
         return write
 
-    full_code = Expect("code", "full", passed=("sigmoid/exercise", "backward/exercise", "train/hidden-1"))
-    for _ in range(16):
-        put("correct", text_file(".py", CORRECT, full_code))
-    partly = (SOLUTIONS / "partly-correct.py").read_text("utf-8")
-    for _ in range(3):
-        put("partly", text_file(".py", partly, Expect("code", "partial", SIGMOID_FORWARD, ("backward/exercise",))))
-    loops = (SOLUTIONS / "loops.py").read_text("utf-8")
-    for _ in range(2):  # every case right; the vectorized checks report the loops
-        put("loops", text_file(".py", loops, Expect("code", "any", ("backward/exercise",),
-                                                    ("forward/vectorized", "backward/vectorized"))))
-    for name, (old, new, ok, bad) in MUTATIONS.items():
-        assert CORRECT.count(old) == 1, f"solutions/submission.py changed: {old!r} not found once"
-        put(f"mut-{name}", text_file(".py", CORRECT.replace(old, new), Expect("code", "below", ok, bad)))
+    def folder_of(content: dict[str, str | None], expect: Expect):
+        """A folder per student; None: the student's own key; "fifo"/"link": not a regular file."""
+        def write(base: Path, student: str) -> Expect:
+            base.mkdir()
+            for name, text in content.items():
+                if text == "fifo":
+                    os.mkfifo(base / name)
+                elif text is None:
+                    (base / name).write_text(json.dumps(_key(student)))
+                else:
+                    (base / name).write_text(text)
+            return expect
+        return write
 
-    # answers files: each student's own key (the exercise has variants), spoilt keys, the sample
+    code_full = dict(passed=("sigmoid/exercise", "backward/exercise", "train/hidden-1"))
+    put("code", files(".py", CODE_ONLY, Expect("full", "missing", exact=functions_max, **code_full)), 22)
+    # ANSWERS at the sheet's values: the student's variant has other values, so those are not passed
+    put("code-answers", files(".py", CORRECT, Expect("full", "below", **code_full)), 4)
+    put("pair", files(".py", CODE_ONLY, Expect("full", "full", exact=full), answers="own"), 10)
+    put("notebook", files(".ipynb", _notebook(CODE_ONLY), Expect("full", "missing", exact=functions_max)), 2)
+    put("notebook-magic", files(".ipynb", _notebook(CODE_ONLY, True), Expect("full", "missing", exact=functions_max)))
+    put("partly", files(".py", (SOLUTIONS / "partly-correct.py").read_text("utf-8"),
+                        Expect("partial", "missing", passed=SIGMOID_FORWARD, not_passed=("backward/exercise",))), 3)
+    put("loops", files(".py", (SOLUTIONS / "loops.py").read_text("utf-8"),  # every case right, loops reported
+                       Expect("any", "missing", passed=("backward/exercise",),
+                              not_passed=("forward/vectorized", "backward/vectorized"))), 2)
+    for name, (old, new, ok, bad) in MUTATIONS.items():
+        assert CODE_ONLY.count(old) == 1, f"solutions/submission.py changed: {old!r} not found once"
+        put(f"mut-{name}", files(".py", CODE_ONLY.replace(old, new), Expect("below", "missing", passed=ok, not_passed=bad)))
+
+    # answers files alone: the functions are missing
     def key_file(spoil: str | None = None, bare: bool = False):
-        def write(base: Path) -> Expect:
-            data = _key_json(base.name)
-            exact = answers_max
+        def write(base: Path, student: str) -> Expect:
+            data = _key(student)
             if spoil is not None:
                 data["answers"][spoil] = _spoil(data["answers"][spoil])
-                exact -= points[spoil]
-            if bare:
-                data = data["answers"]
-            base.with_suffix(".json").write_text(json.dumps(data, indent=1))
-            return Expect("answers", "full" if spoil is None else "partial", exact=exact,
+            base.with_suffix(".json").write_text(json.dumps(data["answers"] if bare else data, indent=1))
+            exact = questions_max - (points[spoil] if spoil else 0)
+            return Expect("missing", "full" if spoil is None else "partial", exact=exact,
                           statuses={spoil: "wrong"} if spoil else {})
         return write
 
-    for _ in range(5):
-        put("key", key_file())
+    put("key", key_file(), 12)
     put("key-bare", key_file(bare=True))
     for qid in sorted(points, key=lambda q: (-points[q], q))[:2]:
         put("key-one-wrong", key_file(spoil=qid))
-    sample = (SOLUTIONS / "sample-answers.json").read_text("utf-8")
-    for _ in range(2):  # the base exercise's values, not the student's variant
-        put("sample", text_file(".json", sample, Expect("answers", "below")))
+    put("sample", files(".json", (SOLUTIONS / "sample-answers.json").read_text("utf-8"), Expect("missing", "below")), 2)
     for text in ("{", '{"answers": {"a": NaN}}', "[1, 2, 3]"):
-        put("badjson", text_file(".json", text, Expect("answers", "zero", statuses={"submission": "invalid"})))
+        put("badjson", files(".json", text, Expect("invalid", "invalid", exact=0.0)))
 
-    # notebooks
-    for magic in (False, False, True):
-        put("notebook", text_file(".ipynb", _notebook(CORRECT, magic), full_code))
-
-    # a folder per student
-    def folder_of(files: dict[str, str | None], expect: Expect, key_name: str | None = None):
-        def write(base: Path) -> Expect:
-            base.mkdir()
-            for name, content in files.items():
-                if content is None:  # the student's own key
-                    content = json.dumps(_key_json(base.name))
-                (base / name).write_text(content)
-            return expect
+    # typed values in ANSWERS that cannot all be read: each bad one fails its own question
+    def own_answers(spoils: dict[str, str], extra: str = ""):
+        def write(base: Path, student: str) -> Expect:
+            answers = _key(student)["answers"]
+            lines = [f"ANSWERS = {json.dumps(answers)}"]
+            lines += [f"ANSWERS[{q!r}] = {expr}" for q, expr in spoils.items()]
+            text = CODE_ONLY + "\n\nclass Opaque:\n    def __repr__(self):\n        raise RuntimeError('no')\n\n\n" + \
+                "\n".join(lines) + "\n" + extra
+            base.with_suffix(".py").write_text(text)
+            bad = {q: "invalid" for q in spoils if q != "E"}
+            good = {q: "passed" for q in points if q not in bad}
+            return Expect("full", "partial", exact=full - sum(points[q] for q in bad), statuses={**bad, **good})
         return write
 
-    put("dir", folder_of({"submission.py": CORRECT, "notes.txt": "see submission.py"}, full_code))
+    put("answers-nan", own_answers({"y": "float('nan')", "E": "np.float64(ANSWERS['E'])",
+                                    "delta2": "set(ANSWERS['delta2'])", "dW2": "Opaque()"}))
+    put("answers-self", own_answers({"W1_new": "[]"}, "ANSWERS['W1_new'].append(ANSWERS['W1_new'])\n"
+                                    "ANSWERS['self'] = ANSWERS\n"))
+
+    # a folder per student
+    put("dir", folder_of({"submission.py": CODE_ONLY, "notes.txt": "see submission.py"},
+                         Expect("full", "missing", exact=functions_max, ignored=("notes.txt",))))
+    put("dir-pair", folder_of({"submission.py": CODE_ONLY, "answers.json": None, "README.md": "hi"},
+                              Expect("full", "full", exact=full, ignored=("README.md",))), 4)
     helper_main = "from mylayers import backward, forward, sigmoid, train  # noqa: F401\n\nEXERCISE = 'tutorial-4'\n"
-    put("dir-helper", folder_of({"submission.py": helper_main, "mylayers.py": CORRECT}, full_code))
-    put("dir-notebook", folder_of({"homework.ipynb": _notebook(CORRECT)}, full_code))
+    put("dir-helper", folder_of({"submission.py": helper_main, "mylayers.py": CODE_ONLY, "scratch.py": "x = 1\n"},
+                                Expect("full", "missing", exact=functions_max, ignored=("scratch.py",))))
+    put("dir-notebook", folder_of({"homework.ipynb": _notebook(CODE_ONLY)}, Expect("full", "missing", exact=functions_max)))
+    put("dir-two-code", folder_of({"a.py": CODE_ONLY, "b.py": CODE_ONLY},
+                                  Expect("full", "missing", exact=functions_max, ignored=("b.py",))), 2)
+    put("dir-fifo", folder_of({"submission.py": CODE_ONLY, "answers.json": "fifo"},
+                              Expect("full", "missing", exact=functions_max, ignored=("answers.json",))))
+    put("dir-empty", folder_of({}, Expect("no_result", "no_result", exact=0.0)), 2)
+    put("dir-nothing", folder_of({"notes.txt": "I will hand it in tomorrow"},
+                                 Expect("no_result", "no_result", exact=0.0, ignored=("notes.txt",))))
     items.append(("Jane Doe_4242_assignsubmission_file_",
-                  folder_of({"answers.json": None}, Expect("answers", "full", exact=answers_max))))
+                  folder_of({"answers.json": None}, Expect("missing", "full", exact=questions_max))))
+
+    # a link instead of a file: the student has a row that says why nothing was graded
+    def link(base: Path, student: str) -> Expect:
+        base.with_suffix(".py").symlink_to(SOLUTIONS / "submission.py")
+        return Expect("no_result", "no_result", exact=0.0, ignored=(base.name + ".py",))
+    put("link", link)
+
+    # what a student writes cannot forge a report line or a gradebook cell
+    put("forged", files(".py", FORGED, Expect("below", "missing", statuses={"backward/exercise": "error"})))
+    for tag in ("=HYPERLINK(1)", "+1", "@SUM(A1)", "-2"):
+        items.append((tag, files(".py", CODE_ONLY, Expect("full", "missing", exact=functions_max))))
 
     # broken submissions
-    zero_code = Expect("code", "zero")
-    put("syntax", text_file(".py", "import numpy as np\n\ndef forward(x, W1, b1, W2, b2:\n    return x\n", zero_code))
-    put("empty", text_file(".py", "", Expect("code", "zero", not_passed=("forward/exercise",))))
-    put("raises", text_file(".py", "import numpy as np\n\nraise RuntimeError('not done yet')\n", zero_code))
-    put("latin1", text_file(".py", b"def sigmoid(z):\n    return '\xff\xfe'\n", zero_code))
-    put("badnb", text_file(".ipynb", "this is not a notebook", zero_code))
-
-    # hostile submissions that fail fast
+    put("syntax", files(".py", "import numpy as np\n\ndef forward(x, W1, b1, W2, b2:\n    return x\n", Expect("zero", "missing")))
+    put("empty", files(".py", "", Expect("zero", "missing", not_passed=("forward/exercise",))))
+    put("raises", files(".py", "import numpy as np\n\nraise RuntimeError('not done yet')\n", Expect("zero", "missing")))
+    put("latin1", files(".py", b"def sigmoid(z):\n    return '\xff\xfe'\n", Expect("invalid", "invalid", exact=0.0)))
+    put("badnb", files(".ipynb", "this is not a notebook", Expect("invalid", "invalid", exact=0.0)))
     for name, expect in HOSTILE_CASES.items():
-        put(f"hostile-{Path(name).stem.replace('_', '-')}", text_file(".py", (HOSTILE / name).read_text("utf-8"), expect))
+        put(f"hostile-{Path(name).stem.replace('_', '-')}", files(".py", (HOSTILE / name).read_text("utf-8"), expect))
 
-    numbers = list(range(10, 10 + len(items)))
+    numbers = list(range(100, 100 + len(items)))
     random.Random(4).shuffle(numbers)  # interleave the kinds in the grading order
     expect = {}
     for n, (tag, writer) in zip(numbers, items, strict=True):
-        student = tag if " " in tag else f"s{n}-{tag}"
-        expect[student] = writer(folder / student)
-    assert len(expect) == len(items) >= 50
-    cases = tuple(f"{f.name}/{c.id}" for f in ex.functions for c in f.cases if not c.group)
-    return Class(folder, expect, code_max, answers_max, cases)
-
-
-# ---------------------------------------------------------------------------- processes
-def _table() -> dict[int, tuple[int, int, str]]:
-    """pid -> (ppid, uid, state) of every process."""
-    out = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                data = Path(f"/proc/{name}/stat").read_bytes()
-                uid = os.stat(f"/proc/{name}").st_uid
-            except OSError:
-                continue
-            fields = data[data.rfind(b")") + 2:].split()
-            out[int(name)] = (int(fields[1]), uid, fields[0].decode())
-    return out
-
-
-def _descendants(pid: int) -> dict[int, tuple[int, int, str]]:
-    table = _table()
-    found, todo = {}, [pid]
-    while todo:
-        here = todo.pop()
-        for child, row in table.items():
-            if row[0] == here and child not in found:
-                found[child] = row
-                todo.append(child)
-    return found
-
-
-def _describe(pid: int) -> str:
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        cmd = "?"
-    return f"{pid} {cmd[:120]}"
-
-
-def _is_new(pid: int, left: dict, before: set[int]) -> bool:
-    """Neither ``pid`` nor an ancestor of it below this process was there before."""
-    while pid in left:
-        if pid in before:
-            return False
-        pid = left[pid][0]
-    return True
-
-
-def assert_no_stray_processes(before: set[int], grace: float = 5.0) -> None:
-    """No new process below this one (a subreaper: orphans of the batch land here), none as
-    nobody. Processes that were already there (``before``), and theirs, belong to someone else."""
-    deadline = time.monotonic() + grace
-    while True:
-        left = _descendants(os.getpid())
-        for pid, (ppid, _, state) in left.items():
-            if state == "Z" and ppid == os.getpid() and pid not in before:  # an orphan that ended here
-                try:
-                    os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    pass
-        live = {p: r for p, r in left.items() if r[2] != "Z" and _is_new(p, left, before)}
-        if not live or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert not live, "processes left after the batch: " + "; ".join(
-        f"{_describe(p)} (uid {uid})" for p, (_, uid, _s) in live.items())
-    assert NOBODY not in {uid for _, uid, _s in live.values()}
-
-
-def processes_now() -> set[int]:
-    return set(_descendants(os.getpid()))
+        student = tag if tag[0] in "=+-@J" else f"s{n}-{tag}"
+        expect[student] = writer(folder / student, student)
+    (folder / "README.txt").write_text("hand in by Friday\n")
+    (folder / ".DS_Store").write_bytes(b"\0")
+    assert len(expect) == len(items) >= 100
+    return Class(folder, expect, full, ("README.txt", ".DS_Store"))
 
 
 @pytest.fixture(scope="module", autouse=True)
 def environment():
     """The course secret for the variants, and this process as a subreaper for orphans."""
-    old = os.environ.get("GRADER_SECRET")
-    os.environ["GRADER_SECRET"] = SECRET
-    libc = ctypes.CDLL(None, use_errno=True)
-    reaper = sys.platform == "linux" and libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    yield reaper
-    if reaper:
-        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
-    if old is None:
-        os.environ.pop("GRADER_SECRET", None)
-    else:
-        os.environ["GRADER_SECRET"] = old
-
-
-# ---------------------------------------------------------------------------- running the batch
-def grade_batch(folder: Path, out: Path, *extra: str, jobs: int = 2) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, "batch", str(folder), "-e", EXERCISE, "-o", str(out), "--jobs", str(jobs), *extra],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
-
-
-def graded_kept(output: str) -> tuple[int, int, int]:
-    m = GRADED.search(output)
-    assert m, f"no 'Graded N, kept M of T' line in:\n{output}"
-    return int(m[1]), int(m[2]), int(m[3])
-
-
-def outputs(out: Path) -> dict[str, bytes]:
-    """Every file the batch wrote that is meant to stay (temp files of a killed write aside)."""
-    files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-             if p.is_file() and not p.name.startswith(".")}
-    assert "gradebook.csv" in files and "summary.txt" in files
-    return files
-
-
-def assert_same_outputs(got: Path, want: Path) -> None:
-    a, b = outputs(got), outputs(want)
-    assert sorted(a) == sorted(b), f"different files: {sorted(set(a) ^ set(b))}"
-    differ = [name for name in a if a[name] != b[name]]
-    assert not differ, f"{len(differ)} files differ from the reference run, e.g. {differ[:5]}: " + \
-        _first_difference(a[differ[0]], b[differ[0]])
-    assert not [p for p in got.rglob(".*") if p.is_dir()], "a hidden folder (staging) was left in OUT"
-
-
-def _first_difference(a: bytes, b: bytes) -> str:
-    k = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-    return f"at byte {k}: {a[max(0, k - 60):k + 60]!r} != {b[max(0, k - 60):k + 60]!r}"
+    with batch_environment(SECRET) as reaper:
+        yield reaper
 
 
 @pytest.fixture(scope="module")
@@ -353,14 +276,31 @@ def _rows(out: Path) -> tuple[list[str], list[dict[str, str]]]:
     return header, [dict(zip(header, r, strict=True)) for r in rows]
 
 
+def golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"differs from {path}; UPDATE_GOLDEN=1 to accept"
+
+
 # ---------------------------------------------------------------------------- the tests
-def test_discover_layouts(klass):
-    subs = {s.student: s.path for s in batch.discover(klass.folder)}
+def test_discover_accounts_for_every_file(klass):
+    found = discover.discover(klass.folder)
+    subs = {s.student: s for s in found.submissions}
     assert sorted(subs) == sorted(klass.expect)
+    assert sorted(i.name for i in found.ignored) == sorted(klass.stray)
     helper = next(s for s in subs if s.endswith("dir-helper"))
-    assert subs[helper].name == "submission.py"  # not the helper module beside it
-    assert subs["Jane Doe_4242_assignsubmission_file_"].name == "answers.json"
-    assert subs[next(s for s in subs if s.endswith("dir-notebook"))].name == "homework.ipynb"
+    assert subs[helper].code.name == "submission.py" and [p.name for p in subs[helper].helpers] == ["mylayers.py"]
+    pair = next(s for s in subs if s.endswith("-pair"))
+    assert (subs[pair].code.name, subs[pair].answers.name) == (f"{pair}.py", f"{pair}.json")
+    assert subs["Jane Doe_4242_assignsubmission_file_"].answers.name == "answers.json"
+    for student, sub in subs.items():  # every file of a student: graded, a helper, or ignored with a reason
+        base = klass.folder / student
+        handed = sorted(p.name for p in base.iterdir()) if base.is_dir() and not base.is_symlink() else \
+            sorted(p.name for p in klass.folder.iterdir() if p.stem == student and not p.is_dir())
+        used = sorted([p.name for p in sub.files] + [Path(i.name).name for i in sub.ignored])
+        assert used == handed, student
+        assert all(i.reason for i in sub.ignored)
 
 
 def test_every_student_has_a_result_and_a_row(klass, reference):
@@ -368,34 +308,49 @@ def test_every_student_has_a_result_and_a_row(klass, reference):
     assert proc.returncode == 0, proc.stderr  # broken submissions still have results: exit 0
     total = len(klass.expect)
     assert graded_kept(proc.stdout) == (total, 0, total)
-    results = {p.stem for p in (out / "results").glob("*.json")}
-    assert results == set(klass.expect)
+    assert {p.stem for p in (out / "results").glob("*.json")} == set(klass.expect)
     header, rows = _rows(out)
     assert header[:4] == HEADER
-    assert [r["student"] for r in rows] == sorted(klass.expect)
-    tests = set()
+    assert [r["student"].lstrip("'") for r in rows] == sorted(klass.expect)
+    ids = None
     for student in klass.expect:
         data = json.loads((out / "results" / f"{student}.json").read_text("utf-8"))
         assert data["student"] == student
-        tests |= {t["id"] for t in data["tests"]}
-    assert set(header[4:]) == tests and len(header) == len(set(header))
-    assert {"sigmoid/exercise", "backward/hidden-1", "train/exercise", "submission"} <= tests
+        tests = [t["id"] for t in data["tests"]]
+        assert ids is None or tests == ids, f"{student}: other tests than the class"  # one set of columns
+        ids = tests
+        for t in data["tests"]:
+            assert ("expected" in t) == ("got" in t) and t.get("expected", 0) is not None  # no null noise
+    assert header[4:] == ids
 
 
-def test_scores_per_kind(klass, reference):
+def _part(tests: list[dict], functions: bool) -> list[dict]:
+    return [t for t in tests if ("/" in t["id"]) == functions]
+
+
+def _judge(kind: str, tests: list[dict]) -> bool:
+    score, top = sum(t["score"] for t in tests), sum(t["max_score"] for t in tests)
+    if kind in ("missing", "no_result", "invalid"):
+        return score == 0 and all(t["status"] == kind for t in tests)
+    return {"full": abs(score - top) < 1e-9, "zero": score == 0, "partial": 0 < score < top - 1e-9,
+            "below": 0 <= score < top - 1e-9, "any": 0 <= score <= top + 1e-9}[kind]
+
+
+def test_scores_per_kind_out_of_one_maximum(klass, reference):
     out, _ = reference
     _, rows = _rows(out)
-    by_student = {r["student"]: r for r in rows}
+    by_student = {r["student"].lstrip("'"): r for r in rows}
     problems = []
     for student, want in klass.expect.items():
         data = json.loads((out / "results" / f"{student}.json").read_text("utf-8"))
         score, top = data["score"], data["max_score"]
         tests = {t["id"]: t for t in data["tests"]}
-        expected_top = klass.code_max if want.kind == "code" else klass.answers_max
-        ok = {"full": score == pytest.approx(top), "zero": score == 0, "partial": 0 < score < top - 1e-9,
-              "below": 0 <= score < top - 1e-9, "any": 0 <= score <= top + 1e-9}[want.score]
-        if not ok or top != pytest.approx(expected_top):
-            problems.append(f"{student}: {score}/{top}, expected {want.score} of {expected_top}")
+        if top != pytest.approx(klass.full):
+            problems.append(f"{student}: graded out of {top}, not the class's {klass.full}")
+        for part, kind in (("functions", want.functions), ("questions", want.questions)):
+            if not _judge(kind, _part(data["tests"], part == "functions")):
+                problems.append(f"{student}: {part} should be {kind}: "
+                                f"{[(t['id'], t['score'], t['status']) for t in _part(data['tests'], part == 'functions')][:6]}")
         if want.exact is not None and score != pytest.approx(want.exact):
             problems.append(f"{student}: {score}, expected exactly {want.exact}")
         for tid in want.passed:
@@ -407,182 +362,144 @@ def test_scores_per_kind(klass, reference):
         for tid, status in want.statuses.items():
             if tests.get(tid, {}).get("status") != status:
                 problems.append(f"{student}: {tid} should be {status}: {tests.get(tid)}")
-        if want.score == "zero" and not any(t["feedback"] for t in data["tests"]) and not data.get("warnings"):
+        ignored = sorted(Path(i["file"]).name for i in data["files"]["ignored"])
+        if ignored != sorted(want.ignored):
+            problems.append(f"{student}: ignored {ignored}, expected {sorted(want.ignored)}")
+        if score == 0 and not any(t["feedback"] for t in data["tests"]):
             problems.append(f"{student}: scored 0 without saying why")
         row = by_student[student]
         if (float(row["score"]), float(row["max_score"])) != (pytest.approx(score, abs=1e-4), pytest.approx(top)):
             problems.append(f"{student}: gradebook row {row['score']}/{row['max_score']} != result {score}/{top}")
-        if float(row["percent"]) != pytest.approx(100 * score / top if top else 0, abs=1e-2):
-            problems.append(f"{student}: percent {row['percent']}")
         for tid, t in tests.items():
-            if row[tid] == "" or float(row[tid]) != pytest.approx(t["score"], abs=1e-4):
+            if float(row[tid]) != pytest.approx(t["score"], abs=1e-4):
                 problems.append(f"{student}: column {tid} = {row[tid]!r}, the result says {t['score']}")
-        if [c for c in row if c not in HEADER and c not in tests and row[c] != ""]:
-            problems.append(f"{student}: a value in a column of a test the student does not have")
         if sum(t["max_score"] for t in tests.values()) != pytest.approx(top) or \
                 sum(t["score"] for t in tests.values()) != pytest.approx(score):
             problems.append(f"{student}: the tests do not add up to {score}/{top}")
-        if want.kind == "code" and list(tests) != ["submission"] and not set(klass.cases) <= set(tests):
-            problems.append(f"{student}: cases missing from the result: {sorted(set(klass.cases) - set(tests))}")
     assert not problems, "\n".join(problems)
 
 
-def test_summary(klass, reference):
+def test_typed_values_that_cannot_be_read_fail_only_their_question(klass, reference):
+    out, _ = reference
+    nan = next(s for s in klass.expect if s.endswith("answers-nan"))
+    tests = {t["id"]: t for t in json.loads((out / "results" / f"{nan}.json").read_text())["tests"]}
+    assert "not a finite number" in tests["y"]["feedback"]
+    assert tests["delta2"]["status"] == "invalid" and tests["delta2"]["feedback"]  # a set arrives as its repr
+    assert "cannot be converted to JSON" in tests["dW2"]["feedback"] and tests["E"]["status"] == "passed"
+    me = next(s for s in klass.expect if s.endswith("answers-self"))
+    data = json.loads((out / "results" / f"{me}.json").read_text())
+    tests = {t["id"]: t for t in data["tests"]}
+    assert "Circular reference" in tests["W1_new"]["feedback"]
+    assert any("unknown question 'self'" in w for w in data["warnings"])
+    assert not any("no ANSWERS" in w for w in data["warnings"])
+
+
+def test_formula_cells_are_neutralised(klass, reference):
+    out, _ = reference
+    text = (out / "gradebook.csv").read_text("utf-8")
+    cells = [row[0] for row in csv.reader(io.StringIO(text))]
+    for student in ("=HYPERLINK(1)", "+1", "@SUM(A1)", "-2"):
+        assert "'" + student in cells and student not in cells
+
+
+def test_golden_gradebook_and_summary(klass, reference):
     out, proc = reference
     text = (out / "summary.txt").read_text("utf-8")
     assert text in proc.stdout  # the summary printed is the summary written
+    golden("batch-gradebook.csv", (out / "gradebook.csv").read_text("utf-8"))
+    golden("batch-summary.txt", text)
     percents = [json.loads(p.read_text("utf-8"))["percent"] for p in (out / "results").glob("*.json")]
     assert f"Submissions: {len(klass.expect)}" in text
-    stats = (f"Mean: {statistics.fmean(percents):.1f}%", f"Median: {statistics.median(percents):.1f}%",
-             f"Min: {min(percents):.1f}%", f"Max: {max(percents):.1f}%")
-    for part in stats:
+    for part in (f"Mean: {statistics.fmean(percents):.1f}%", f"Median: {statistics.median(percents):.1f}%",
+                 f"Min: {min(percents):.1f}%", f"Max: {max(percents):.1f}%"):
         assert part in text, part
-    assert "Min: 0.0%" in text and "Max: 100.0%" in text
-    bars = re.findall(r"^\s+(\d+)-(\d+)\s*%\s+#*\s+(\d+)$", text, re.M)
-    assert len(bars) == 10 and sum(int(n) for *_, n in bars) == len(percents)
-    assert int(bars[0][2]) == sum(p < 10 for p in percents) and int(bars[-1][2]) == sum(p >= 90 for p in percents)
-    assert "Most often not passed:" in text
-    worst = text.split("Most often not passed:\n")[1].split("\n\n")[0].splitlines()
-    assert 1 <= len(worst) <= 5 and all(re.match(rf"\s*\d+ / {len(percents)}\s+\S", line) for line in worst)
+    listed = text.split("Files not graded")[1]
+    for student, want in klass.expect.items():
+        for name in want.ignored:
+            assert f"\n  {student}/{name}: " in listed or f"\n  {name}: " in listed, (student, name)
+    for name in klass.stray:
+        assert f"\n  {name}: " in listed and "(no student's)" in listed
 
 
-def test_jobs_1_and_2_and_a_fresh_rerun_agree(klass, reference, tmp_path):
+def test_written_files_honour_the_umask(reference):
+    out, _ = reference
+    for p in [out / "gradebook.csv", out / "summary.txt", *(out / "results").glob("*.json")]:
+        assert p.stat().st_mode & 0o777 == 0o644 & ~_umask(), p
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def test_jobs_1_and_a_resumed_rerun_agree(klass, reference, tmp_path):
     ref, _ = reference
     before = processes_now()
     one = grade_batch(klass.folder, tmp_path / "one", jobs=1)
     assert one.returncode == 0, one.stderr
     assert_same_outputs(tmp_path / "one", ref)
-    again = grade_batch(klass.folder, tmp_path / "again")
-    assert again.returncode == 0, again.stderr
-    assert_same_outputs(tmp_path / "again", ref)
+    proc = grade_batch(klass.folder, tmp_path / "one", "--resume")
+    total = len(klass.expect)
+    assert proc.returncode == 0 and graded_kept(proc.stdout) == (0, total, total)
+    assert_same_outputs(tmp_path / "one", ref)
     assert_no_stray_processes(before)
 
 
-def test_rerun_with_resume_keeps_everything(klass, reference, tmp_path):
-    ref, _ = reference
-    out = tmp_path / "grades"
-    shutil.copytree(ref, out)
-    proc = grade_batch(klass.folder, out, "--resume")
-    assert proc.returncode == 0, proc.stderr
-    total = len(klass.expect)
-    assert graded_kept(proc.stdout) == (0, total, total)
-    assert_same_outputs(out, ref)
-
-
-@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
-def test_interrupted_run_resumes_to_the_same_bytes(klass, reference, tmp_path, how):
-    """Killed (the whole process group, as a crash or a cancelled CI job) or interrupted (Ctrl-C
-    reaches the whole foreground group) after a few results, then resumed."""
-    ref, _ = reference
-    out = tmp_path / "grades"
-    total = len(klass.expect)
-    before = processes_now()
-    proc = subprocess.Popen([*CLI, "batch", str(klass.folder), "-e", EXERCISE, "-o", str(out), "--jobs", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if len(list((out / "results").glob("*.json"))) >= 3:
-            break
-        time.sleep(0.002)
-    assert proc.poll() is None, "the batch ended before it could be interrupted"
-    os.killpg(proc.pid, getattr(signal, how))
-    _, err = proc.communicate(timeout=60)
-    if how == "SIGINT":
-        assert proc.returncode == 130, f"exit {proc.returncode} after Ctrl-C: {err}"
+def _copy(src: str, dst: str) -> None:
+    """Copy a file of a class; a FIFO stays a FIFO (copying it would block)."""
+    if Path(src).is_fifo():
+        os.mkfifo(dst)
     else:
-        assert proc.returncode == -signal.SIGKILL
-        try:  # pool workers lose their parent; the group dies with it
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    assert_no_stray_processes(before)
-    kept = len(list((out / "results").glob("*.json")))
-    assert 3 <= kept < total, f"{kept} of {total} results after the interruption"
-    assert not (out / "gradebook.csv").exists()
-
-    resumed = grade_batch(klass.folder, out, "--resume")
-    assert resumed.returncode == 0, resumed.stderr
-    assert graded_kept(resumed.stdout) == (total - kept, kept, total)
-    assert_same_outputs(out, ref)
-    assert_no_stray_processes(before)
+        shutil.copy2(src, dst)
 
 
-def test_changing_one_submission_regrades_exactly_that_one(klass, reference, tmp_path):
-    """On a copy of the class and of its grades: a changed file, a changed helper module beside a
-    submission, a new student; each resume regrades exactly those."""
+def test_changes_regrade_exactly_the_students_they_touch(klass, reference, tmp_path):
+    """On a copy of the class and of its grades: a changed file, a changed helper module, a new
+    student, a student who left (their result moves to results/removed/)."""
     ref, _ = reference
     folder, out = tmp_path / "class", tmp_path / "grades"
-    shutil.copytree(klass.folder, folder)
+    shutil.copytree(klass.folder, folder, symlinks=True, copy_function=_copy)
     shutil.copytree(ref, out)
     before = outputs(out)
     total = len(klass.expect)
     running = processes_now()
 
-    victim = next(s for s, e in klass.expect.items() if s.endswith("-correct"))
-    (folder / f"{victim}.py").write_text(CORRECT.replace("delta2 = (y - t) * y * (1 - y)", "delta2 = (y - t)"))
+    victim = next(s for s, e in klass.expect.items() if s.endswith("-code"))
+    (folder / f"{victim}.py").write_text(CODE_ONLY.replace("delta2 = (y - t) * y * (1 - y)", "delta2 = (y - t)"))
     proc = grade_batch(folder, out, "--resume")
     assert proc.returncode == 0, proc.stderr
     assert graded_kept(proc.stdout) == (1, total - 1, total)
     after = outputs(out)
-    changed = sorted(name for name in after if after[name] != before[name])
-    assert changed == ["gradebook.csv", f"results/{victim}.json", "summary.txt"]
-    data = json.loads(after[f"results/{victim}.json"])
-    assert 0 < data["score"] < data["max_score"]
-    old_rows = list(csv.reader(io.StringIO(before["gradebook.csv"].decode())))
-    new_rows = list(csv.reader(io.StringIO(after["gradebook.csv"].decode())))
-    assert [r for r in new_rows if r[0] != victim] == [r for r in old_rows if r[0] != victim]
+    assert sorted(n for n in after if after[n] != before[n]) == ["gradebook.csv", f"results/{victim}.json", "summary.txt"]
 
     helper = next(s for s in klass.expect if s.endswith("dir-helper"))
     module = folder / helper / "mylayers.py"
     module.write_text(module.read_text().replace("np.exp(-z)", "np.exp(z)"))
+    (folder / "zz-latecomer.py").write_text(CODE_ONLY)
     proc = grade_batch(folder, out, "--resume")
-    assert graded_kept(proc.stdout) == (1, total - 1, total)
-    assert json.loads((out / "results" / f"{helper}.json").read_text())["score"] < klass.code_max
+    assert graded_kept(proc.stdout) == (2, total - 1, total + 1)
+    assert json.loads((out / "results" / f"{helper}.json").read_text())["score"] < klass.full
 
-    (folder / "zz-latecomer.py").write_text(CORRECT)
+    gone = next(s for s in klass.expect if s.endswith("-key"))
+    (folder / f"{gone}.json").unlink()
     proc = grade_batch(folder, out, "--resume")
-    assert proc.returncode == 0, proc.stderr
-    assert graded_kept(proc.stdout) == (1, total, total + 1)
-    header, rows = _rows(out)
-    assert rows[-1]["student"] == "zz-latecomer" and float(rows[-1]["percent"]) == 100
+    assert graded_kept(proc.stdout) == (0, total, total)
+    assert not (out / "results" / f"{gone}.json").exists()
+    assert (out / "results" / "removed" / f"{gone}.json").read_bytes() == before[f"results/{gone}.json"]
+    _, rows = _rows(out)
+    assert gone not in [r["student"] for r in rows] and rows[-1]["student"] == "zz-latecomer"
+    assert f"moved to results/removed/ (1):\n  {gone}\n" in (out / "summary.txt").read_text()
     assert_no_stray_processes(running)
-
-
-def test_library_run_with_workers_leaves_no_process(klass, tmp_path):
-    before = processes_now()
-    small = tmp_path / "small"
-    small.mkdir()
-    for name in ("a-correct.py", "b-partly.py", "c-exit.py"):
-        src = {"a": SOLUTIONS / "submission.py", "b": SOLUTIONS / "partly-correct.py",
-               "c": HOSTILE / "exit_at_import.py"}[name[0]]
-        shutil.copyfile(src, small / name)
-    shutil.copyfile(SOLUTIONS / "sample-answers.json", small / "d-sample.json")
-    summary = batch.run(small, EXERCISE, tmp_path / "out", jobs=2)
-    assert (summary.graded, summary.reused, summary.total) == (4, 0, 4)
-    assert_no_stray_processes(before)
 
 
 def test_library_run_in_process_leaves_no_process(tmp_path):
     small = tmp_path / "small"
     small.mkdir()
-    shutil.copyfile(SOLUTIONS / "submission.py", small / "a.py")
+    (small / "a.py").write_text(CODE_ONLY)
     shutil.copyfile(SOLUTIONS / "partly-correct.py", small / "b.py")
-    if batch._BOX is not None:  # one left by an earlier test: start from none
-        batch._BOX.close()
-        batch._BOX = None
     before = processes_now()
-    try:
-        summary = batch.run(small, EXERCISE, tmp_path / "out", jobs=1)
-        assert summary.graded == 2
-        assert_no_stray_processes(before, grace=2.0)
-    finally:
-        if batch._BOX is not None:  # do not leave it to the rest of the session
-            batch._BOX.close()
-            batch._BOX = None
-
-
-def test_code_wins_over_an_answers_file_of_the_same_student(tmp_path):
-    shutil.copyfile(SOLUTIONS / "submission.py", tmp_path / "alice.py")
-    shutil.copyfile(SOLUTIONS / "sample-answers.json", tmp_path / "alice.json")
-    assert [(s.student, s.path.name) for s in batch.discover(tmp_path)] == [("alice", "alice.py")]
+    summary = batch.run(small, EXERCISE, tmp_path / "out", jobs=1)
+    assert (summary.graded, summary.reused, summary.total) == (2, 0, 2)
+    assert batch._BOX is None
+    assert_no_stray_processes(before, grace=2.0)

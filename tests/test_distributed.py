@@ -27,7 +27,10 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from test_batch import CLI, CORRECT, EXERCISE, SECRET, SOLUTIONS, _key_json, graded_kept, make_class  # noqa: E402
+from batchkit import CLI, graded_kept  # noqa: E402
+from test_batch import CODE_ONLY as CORRECT  # noqa: E402 - the functions alone (no ANSWERS)
+from test_batch import EXERCISE, SECRET, SOLUTIONS, _copy, make_class  # noqa: E402
+from test_batch import _key as _key_json  # noqa: E402
 
 from grader import __version__, batch, report, sandbox, spec  # noqa: E402
 from grader import distributed as gd  # noqa: E402
@@ -94,9 +97,9 @@ def test_plugin_grades_bytes_like_grade_one_grades_the_file(tmp_path):
         assert batch._BOX is plugin.box and plugin.box.worker_pid is not None  # warm before any task
         pid = plugin.box.worker_pid
         back = {"file": str(on_disk), "folder": str(on_disk.parent), "spec": EXERCISE}
-        got = plugin.grade("carol", "submission.py", [("submission.py", hostile)], "carol", back)
+        got = plugin.grade("carol", ("submission.py", None), [("submission.py", hostile)], "carol", back)
         assert plugin.box.worker_pid == pid  # the same warm worker grades the next one too
-        again = plugin.grade("dave", "s.py", [("s.py", CORRECT.encode())], "dave",
+        again = plugin.grade("dave", ("s.py", None), [("s.py", CORRECT.encode())], "dave",
                              {"file": "dave.py", "folder": ".", "spec": EXERCISE})
         assert plugin.box.worker_pid == pid
         assert not list(Path(plugin.folder).glob("*/*")), "a submission's files were left on the worker"
@@ -105,12 +108,14 @@ def test_plugin_grades_bytes_like_grade_one_grades_the_file(tmp_path):
     assert batch._BOX is None and not Path(plugin.folder).exists()
     assert "crashed" in {t["status"] for t in got["tests"]}, "the segfaulting submission is graded crashed"
     batch._BOX = None
-    want = batch.grade_one(str(on_disk), EXERCISE, "best-effort", "carol")
+    want = batch.grade_one(str(on_disk), None, EXERCISE, "best-effort", "carol")
     if batch._BOX is not None:
         batch._BOX.close()
         batch._BOX = None
     assert report.dumps(got) == report.dumps(want)
-    assert again["score"] == again["max_score"] > 0
+    functions = [t for t in again["tests"] if "/" in t["id"]]  # its functions; no ANSWERS, so no questions
+    top = sum(t["max_score"] for t in functions)
+    assert top > 0 and sum(t["score"] for t in functions) == pytest.approx(top)
 
 
 @pytest.mark.parametrize("required, version, reason", [
@@ -125,7 +130,7 @@ def test_plugin_refuses_work(required, version, reason):
         assert plugin.box is None and batch._BOX is None  # no sandbox started for a refusing worker
         assert plugin.state() == {"layers": plugin.layers, "refused": reason, "ready": True}
         with pytest.raises(gd.SandboxUnavailable, match="does not grade"):
-            plugin.grade("x", "x.py", [("x.py", CORRECT.encode())], None, {"file": "x", "folder": ".", "spec": "e"})
+            plugin.grade("x", ("x.py", None), [("x.py", CORRECT.encode())], None, {"file": "x", "folder": ".", "spec": "e"})
     finally:
         plugin.teardown()
 
@@ -161,8 +166,8 @@ def test_local_cluster_matches_jobs_2_and_resumes_the_same(klass, tmp_path):
         assert record.count(name) >= 2, f"layer {name!r} not recorded for each worker:\n{record}"
     # a student changes their file: --resume on the cluster regrades that one, as locally
     folder = tmp_path / "class"
-    shutil.copytree(klass.folder, folder)
-    student = next(p for p in sorted(folder.glob("*-correct.py")))
+    shutil.copytree(klass.folder, folder, symlinks=True, copy_function=_copy)  # links and FIFOs as they are
+    student = next(p for p in sorted(folder.glob("*-code.py")))
     student.write_text(CORRECT.replace("W1 -= lr * dW1", "W1 += lr * dW1"))
     for out in (local, dask):
         proc = grade_batch(folder, out, "--resume", *(("--scheduler", "local:1") if out == dask else ("--jobs", "2")))
@@ -183,8 +188,8 @@ def big_class(folder: Path, n: int = 200) -> Path:
     each student's own key (the exercise has variants)."""
     make_class(folder)
     partly = (SOLUTIONS / "partly-correct.py").read_text("utf-8")
-    k = 0
-    while len(list(folder.iterdir())) < n:
+    k, have = 0, len(batch.discover(folder).submissions)
+    for _ in range(n - have):  # students, not files (a pair is one student, a README no one)
         k += 1
         student = f"t{k:03d}"
         if k % 8 == 0:  # mostly answers files: a modest runtime, yet 200 tasks to spread and lose
@@ -217,7 +222,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 def test_dask_scheduler_and_two_workers_over_tcp(tmp_path):
     folder = big_class(tmp_path / "class")
-    total = len(batch.discover(folder))
+    total = len(batch.discover(folder).submissions)
     assert total >= 200
     local = tmp_path / "local"
     grade_batch(folder, local, "--jobs", "2")

@@ -266,7 +266,9 @@ def test_the_key_with_formulas_scores_full_marks(exercise, tmp_path) -> None:
     graded = runner.invoke(cli, [str(path), "--format", "json"])
     assert graded.exit_code == 0, graded.output
     report = json.loads(graded.output)
-    assert report["score"] == report["max_score"], [t for t in report["tests"] if t["status"] != "passed"]
+    questions = [t for t in report["tests"] if "/" not in t["id"]]  # an answers file hands in no functions
+    assert all(t["status"] == "passed" for t in questions), [t for t in questions if t["status"] != "passed"]
+    assert report["score"] == pytest.approx(ex.max_score)
 
 
 def test_key_formulas_are_the_sheets_chain_rule(output_layer, hidden_layer, two_samples) -> None:

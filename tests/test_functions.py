@@ -154,3 +154,54 @@ def test_exercise_names_map_to_the_convention(ex):
 def test_default_signature_for_deeper_networks():
     assert functions.default_signature("forward", 3) == (["x", "W1", "b1", "W2", "b2", "W3", "b3"], ["a1", "a2", "a3"])
     assert functions.default_signature("unknown", 2) is None
+
+
+def _softmax_spec(activation: str = "sigmoid", outputs: int = 2, **backward) -> dict:
+    return {
+        "id": "softmax-degenerate", "title": "softmax output",
+        "network": {"layers": [{"neurons": 2, "output": "x"},
+                               {"neurons": 3, "activation": activation, "weights": "W(1)", "bias": "b(1)", "output": "h"},
+                               {"neurons": outputs, "activation": "softmax", "weights": "W(2)", "bias": "b(2)", "output": "y"}],
+                    "parameters": {"W(1)": {"init": {"seed": 1, "scale": 0.5}}, "b(1)": {"value": [0.1, 0.1, 0.1]},
+                                   "W(2)": {"init": {"seed": 2, "scale": 0.5}}, "b(2)": {"value": [0.0] * outputs}}},
+        "inputs": {"x": [0.5, -0.2]}, "targets": {"y": [1.0] + [0.0] * (outputs - 1)},
+        "loss": "cross_entropy",
+        "questions": [{"id": "E", "ask": "E"}],
+        "functions": {"backward": {"points": 4, **backward}},
+    }
+
+
+def test_no_hidden_case_has_a_gradient_that_is_zero_for_every_input():
+    """The default sizes include a 5-3-1 network: with a softmax output, its one neuron outputs 1
+    whatever the input, so every gradient is 0 and a backward returning zeros would be right."""
+    ex = spec.compile_spec(_softmax_spec(), "softmax.json")
+    bwd = ex.functions[0]
+    for case in bwd.cases[1:]:
+        assert case.net.sizes[-1] >= 2, case.label
+        for name, value in zip(bwd.returns, solver.function_outputs(bwd, case), strict=True):
+            assert np.abs(value).max() > 1e-6, f"{case.label}: {name} is zero"
+    with pytest.raises(SpecError, match=r"functions\.backward\.sizes\[0\]: a softmax layer of one neuron"):
+        spec.compile_spec(_softmax_spec(sizes=[[2, 3, 1]]), "softmax.json")
+
+
+def test_dead_relu_cases_are_redrawn():
+    # weights and inputs in [-1, 0.2]: many draws leave a whole ReLU layer dead (all of dW1, db1 zero)
+    ex = spec.compile_spec(_softmax_spec("relu", range=[-1.0, 0.2], hidden=6), "relu.json")
+    bwd = ex.functions[0]
+    for case in bwd.cases[1:]:
+        for name, value in zip(bwd.returns, solver.function_outputs(bwd, case), strict=True):
+            assert np.abs(value).max() > 1e-6, f"{case.label}: {name} is zero"
+
+
+def test_a_backward_returning_zeros_scores_nothing(tmp_path):
+    from grader import grading
+
+    data = _softmax_spec()
+    (tmp_path / "softmax.json").write_text(json.dumps(data))
+    sub = tmp_path / "zeros.py"
+    sub.write_text("import numpy as np\n\ndef backward(x, t, W1, b1, W2, b2):\n"
+                   "    return np.zeros_like(W1), np.zeros_like(b1), np.zeros_like(W2), np.zeros_like(b2)\n")
+    r = grading.grade_submission(sub, str(tmp_path / "softmax.json"))
+    cases = [t for t in r.tests if t.id.startswith("backward/") and t.max_score > 0]
+    assert len(cases) == 4 and all(t.score == 0 and t.status == "wrong" for t in cases), \
+        [(t.id, t.score, t.status) for t in cases]

@@ -36,20 +36,29 @@ def by_id(data: dict) -> dict:
     return {t["id"]: t for t in data["tests"]}
 
 
-# expected scores of the reference submissions in solutions/ (the matrix exercise's 9 points)
+# the matrix exercise: 9 points of functions, 17 of questions; every submission is graded out of 26
+FULL, QUESTIONS = 26.0, 17.0
+CODE_ONLY = (SOLUTIONS / "submission.py").read_text().split("\n\n# The typed questions")[0] + "\n"
+
+
+# expected scores of the reference submissions in solutions/: submission.py answers the questions
+# too (ANSWERS); the others define the functions only, so their questions are missing
 @pytest.mark.parametrize("name, score, wrong", [
-    ("submission.py", 9.0, set()),
+    ("submission.py", FULL, set()),
     ("partly-correct.py", 3.0, {"backward/exercise", "backward/hidden-1", "train/exercise", "backward/self-consistency"}),
     ("loops.py", 9.0, {"sigmoid/vectorized", "forward/vectorized", "backward/vectorized"}),
 ])
 def test_reference_submissions_score_as_expected(name, score, wrong):
     data = graded(str(SOLUTIONS / name))
     assert data["exercise"] == "tutorial-4-matrix"
-    assert data["score"] == pytest.approx(score) and data["max_score"] == pytest.approx(9.0)
+    assert data["score"] == pytest.approx(score) and data["max_score"] == pytest.approx(FULL)
     not_passed = {t["id"] for t in data["tests"] if t["status"] != "passed"}
     assert wrong <= not_passed
     if not wrong:
         assert not_passed == set()
+    else:  # no ANSWERS: each question scores 0 as missing, and a warning says why
+        assert all(t["status"] == "missing" for t in data["tests"] if "/" not in t["id"])
+        assert any("no ANSWERS" in w for w in data["warnings"])
 
 
 def test_feedback_names_the_step_and_hides_hidden_values():
@@ -70,7 +79,7 @@ def test_notebook_submission(tmp_path):
     path = tmp_path / "homework.ipynb"
     nbformat.write(nb, path)
     data = graded(str(path))
-    assert data["score"] == data["max_score"] == 9
+    assert data["score"] == data["max_score"] == FULL
     assert any("skipped IPython magic" in w for w in data["warnings"])
 
 
@@ -92,15 +101,15 @@ def test_submission_printing_is_escaped(tmp_path):
     res = run(str(path), "--format", "github")
     assert res.exit_code == 0
     assert not any(line.lstrip().startswith("::") for line in res.output.splitlines())
-    assert "Points 9/9" in res.output.splitlines()[-1]
+    assert "Points 26/26" in res.output.splitlines()[-1]
 
 
 def test_syntax_error_is_graded_zero_with_the_line(tmp_path):
     path = tmp_path / "broken.py"
     path.write_text("import numpy as np\ndef forward(x:\n    pass\n")
     data = graded(str(path))
-    assert data["score"] == 0 and data["max_score"] == 9
-    assert all(t["status"] == "error" for t in data["tests"])
+    assert data["score"] == 0 and data["max_score"] == FULL
+    assert all(t["status"] == ("error" if "/" in t["id"] else "missing") for t in data["tests"])
     assert "broken.py:2: SyntaxError" in data["tests"][0]["feedback"]
 
 
@@ -116,7 +125,7 @@ def test_missing_or_wrong_kind_of_file_exits_2(tmp_path):
 def test_folder_with_one_submission(tmp_path):
     (tmp_path / "alice").mkdir()
     shutil.copy(SOLUTIONS / "submission.py", tmp_path / "alice" / "submission.py")
-    assert graded(str(tmp_path / "alice"))["score"] == 9
+    assert graded(str(tmp_path / "alice"))["score"] == FULL
 
 
 def test_gradescope_output_for_code(tmp_path):
@@ -245,7 +254,7 @@ def test_a_hanging_function_times_out_once_and_the_others_are_graded(tmp_path):
     from grader import sandbox
 
     path = tmp_path / "hang.py"
-    path.write_text((SOLUTIONS / "submission.py").read_text().replace(
+    path.write_text(CODE_ONLY.replace(
         "def forward(x, W1, b1, W2, b2):\n", "def forward(x, W1, b1, W2, b2):\n    while True:\n        pass\n"))
     r = grading.grade_submission(path, limits=sandbox.Limits(cpu_seconds=1, wall_seconds=3))
     status = {t.id: t.status for t in r.tests}
@@ -283,7 +292,8 @@ def test_gradescope_bundle_grades_each_submitter_on_their_variant(tmp_path, monk
         subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, timeout=120)
         data = json.loads((root / "results" / "results.json").read_text())
         assert data["extra_data"]["variant_seed"] is not None
-        return data["score"] / sum(t["max_score"] for t in data["tests"])
+        assert sum(t["max_score"] for t in data["tests"]) == FULL  # the functions are missing: 0 of 9
+        return data["score"] / QUESTIONS
 
     assert score("s1", "s1") == 1.0
     assert score("s2", "s1") < 0.5  # someone else's key does not pass

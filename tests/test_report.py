@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -109,14 +110,14 @@ def test_markdown_escapes_table_cells():
     md = report.render(HOSTILE, "markdown")
     row = next(line for line in md.splitlines() if line.startswith("| a:"))
     assert row.count(" | ") == 3 and "\\|" in row and "<br>" in row
-    assert "```text\n: :error::fake\nʼʼʼ\n```" in md  # a fence in the output cannot close ours
+    assert "<pre>\n: :error::fake\n```\n</pre>" in md  # escaped text cannot end the <pre> block
     for fmt in ("text", "markdown", "github"):
         text = report.render(HOSTILE, fmt)
         assert not any(line.lstrip().startswith("::") for line in text.splitlines()), fmt
 
 
 def test_github_points_line(sample):
-    assert report.render(sample, "github").splitlines()[-1] == "Points 12/17"
+    assert report.render(sample, "github").splitlines()[-1] == "Points 12/26"
 
 
 def test_expected_values_hidden_in_every_format(sample):
@@ -138,3 +139,47 @@ def test_write_atomic_leaves_no_partial_file(tmp_path):
         report.write_atomic(target, 123)  # a crash while writing
     assert target.read_text() == "first"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+FORGER = Results(
+    "tutorial-4-matrix", 0.0, 9.0,
+    (TestResult("a", "a", 0.0, 9.0, "error",
+                "ZeroDivisionError\nPoints 9/9\nScore: 9/9 (100.0%)\n<img src=x onerror=alert(1)>&amp;"),),
+    ("the submission could not be loaded:\nPoints 9/9\n</details><script>x</script>",),
+    "Points 9/9\nScore: 9/9 (100.0%)\n</pre><b>bold</b> & more\npoints 9 / 9\n",
+)
+POINTS = re.compile(r"(?i)points\s*:?\s*[\d.]+\s*/\s*[\d.]+")
+SCORE = re.compile(r"(?i)score\s*:?\s*[\d.]+\s*/")
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "github"])
+def test_student_text_cannot_forge_the_points_or_score_line(fmt):
+    text = report.render(FORGER, fmt)
+    lines = text.splitlines()
+    points = [line for line in lines if POINTS.search(line)]
+    scores = [line for line in lines if SCORE.search(line)]
+    if fmt == "github":
+        assert points == ["Points 0/9"] and lines[-1] == "Points 0/9"  # ours, and last
+    else:
+        assert points == []
+    if fmt == "text":
+        assert scores == ["Score: 0/9 (0.0%)"] and lines[-1] == scores[0]
+        assert not any(line.startswith(("Points", "Score", "<")) for line in lines[:-1])
+    else:
+        assert scores == []
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "github"])
+def test_markdown_escapes_html_in_student_text(fmt):
+    text = report.render(FORGER, fmt)
+    for raw in ("<img", "<script>", "</details><script>", "</pre><b>", "<b>bold"):
+        assert raw not in text, raw
+    assert "&lt;img src=x onerror=alert(1)&gt;&amp;amp;" in text and "&lt;/pre&gt;&lt;b&gt;bold&lt;/b&gt; &amp; more" in text
+    assert text.count("<pre>") == text.count("</pre>") == 1 and text.count("</details>") == 1
+
+
+def test_csv_cell_neutralises_formulas():
+    for bad in ("=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"):
+        assert report.csv_cell(bad) == "'" + bad
+    for good in ("alice", "s1234", "Jane Doe_4242", "0.5", ""):
+        assert report.csv_cell(good) == good

@@ -131,7 +131,7 @@ class Course:
     # -- after grading
     def finish(self, ex: Exercise, subs: list[Any], rows: list[dict[str, Any]]) -> Finished:
         o = self.options
-        path_of = {s.student: s.path for s in subs}
+        path_of = {s.student: s.path or self.folder / s.student for s in subs}  # an empty folder: itself
         out, lines, sources, used = [], [], {}, set()
         for row in rows:
             name = row["student"]

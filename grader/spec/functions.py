@@ -86,6 +86,16 @@ def _inputs(fn_args: list[str], net: Network, x: np.ndarray, t: np.ndarray, W: l
     return tuple((a, _frozen(values[a])) for a in fn_args)
 
 
+def _zero_gradient(case: Case, returns: list[str], grads: list[str]) -> bool:
+    """Is one of the gradients ``grads`` that a correct function returns on ``case`` zero?"""
+    from types import SimpleNamespace
+
+    from ..solver import function_outputs  # the solver builds on the spec stage: imported when used
+
+    out = function_outputs(SimpleNamespace(activation=None, returns=tuple(returns)), case)
+    return any(not np.any(np.abs(v) > 1e-9) for name, v in zip(returns, out, strict=True) if name in grads)
+
+
 def _frozen(value: Any) -> Any:
     """A read-only float64 copy: a case's inputs never change after compiling."""
     if isinstance(value, np.ndarray):
@@ -150,17 +160,33 @@ def compile_function(c: Any, name: str, f: dict[str, Any], ex_net: Network, x: n
         sizes_list = [[3, 4, 2], [5, 3, 1], [2, 5, 3]] if L == 2 else \
             [[int(v) for v in rng.integers(1, 6, L + 1)] for _ in range(3)]
     samples = [int(v) for v in f.get("samples", [4, 1, 6])]
+    for i, s in enumerate(sizes_list):
+        one = [l for l in range(1, L + 1) if ex_net.activations[l - 1] == "softmax" and s[l] < 2]
+        if one and "sizes" in f:
+            raise c.fail(f"{path}.sizes[{i}]", f"a softmax layer of one neuron (layer {one[0]}) has a zero gradient "
+                         "for every input: give it at least 2 neurons")
+        for l in one:  # the default sizes: a softmax layer needs two neurons to have a gradient
+            s[l] = 2
+
+    grads = [r for r in rets if r.rstrip("0123456789") in ("dW", "db", "delta")]
 
     def random_case(case_id: str, label: str, sizes: list[int], S: int, group: str = "",
                     rng: np.random.Generator = rng) -> Case:
+        """A case drawn from ``rng``; redrawn while a gradient it asks for is zero (a dead ReLU
+        layer): there a backward returning zeros would be right."""
         net = dense(sizes)
-        W = [rng.uniform(lo, hi, (sizes[l], sizes[l - 1])) for l in range(1, L + 1)]
-        b = [rng.uniform(lo, hi, sizes[l]) for l in range(1, L + 1)]
-        xs = rng.uniform(lo, hi, (sizes[0], S))
-        z = rng.uniform(4 * lo, 4 * hi, (sizes[1], S))
-        return Case(case_id, label, net,
-                    _inputs(args, net, xs, _targets(net, rng, S, lo, hi), W, b, lr, epochs, z),
-                    visible=False, group=group)
+        for _ in range(50):
+            W = [rng.uniform(lo, hi, (sizes[l], sizes[l - 1])) for l in range(1, L + 1)]
+            b = [rng.uniform(lo, hi, sizes[l]) for l in range(1, L + 1)]
+            xs = rng.uniform(lo, hi, (sizes[0], S))
+            z = rng.uniform(4 * lo, 4 * hi, (sizes[1], S))
+            case = Case(case_id, label, net,
+                        _inputs(args, net, xs, _targets(net, rng, S, lo, hi), W, b, lr, epochs, z),
+                        visible=False, group=group)
+            if not grads or not _zero_gradient(case, rets, grads):
+                return case
+        raise c.fail(path, f"no {'-'.join(map(str, sizes))} case has every gradient non-zero for values in "
+                     f"[{lo:g}, {hi:g}] (a ReLU layer that is dead?): change 'range' or 'sizes'")
 
     for k in range(int(f.get("hidden", 3))):
         sizes = sizes_list[k % len(sizes_list)]

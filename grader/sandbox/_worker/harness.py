@@ -136,13 +136,32 @@ class Harness:
             pass
         if "ANSWERS" in self.module.__dict__:
             try:
-                answers = self.dumps(self.module.__dict__["ANSWERS"], default=self._json_default,
-                                     ensure_ascii=False, allow_nan=True)
+                answers = self._answers_json(self.module.__dict__["ANSWERS"])
                 if len(answers.encode()) > ANSWERS_BYTES:
                     answers, note = None, f"ANSWERS is larger than {ANSWERS_BYTES // 1024} KiB and was ignored"
             except BaseException as exc:  # noqa: BLE001
                 answers, note = None, f"ANSWERS could not be converted to JSON: {type(exc).__name__}: {str(exc)[:200]}"
         return {"defined": defined, "answers_json": answers, "answers_note": note}
+
+    def _answers_json(self, value) -> str:
+        """ANSWERS as JSON text; in a dict each value on its own, so that one that cannot be
+        converted (it contains itself, its repr raises) becomes ``{"__invalid__": why}`` for its
+        question alone (the grader fails that question and grades the others)."""
+        dump = lambda v: self.dumps(v, default=self._json_default, ensure_ascii=False, allow_nan=True)  # noqa: E731
+        if type(value) is not dict:
+            return dump(value)
+        parts = []
+        for key, item in list(value.items())[:10000]:
+            try:
+                text = dump(item)
+            except BaseException as exc:  # noqa: BLE001
+                try:
+                    why = f"{type(exc).__name__}: {str(exc)[:100]}"
+                except BaseException:  # noqa: BLE001
+                    why = "an exception"
+                text = self.dumps({"__invalid__": f"cannot be converted to JSON data ({why})"})
+            parts.append(self.dumps(key if type(key) is str else str(key)) + ": " + text)
+        return "{" + ", ".join(parts) + "}"
 
     def _json_default(self, value):
         if isinstance(value, self.np_ndarray):

@@ -79,7 +79,7 @@ class MountNs(Layer):
         else:
             maskable = [d for d in plan.denied + plan.hidden if os.path.isdir(d)
                         and not any(linux.within(r, d) for r in plan.path + [plan.scratch_root])]
-            masks = [d for d in maskable if not any(linux.within(d, o) and d != o for o in maskable)]
+            masks = list(dict.fromkeys(d for d in maskable if not any(linux.within(d, o) and d != o for o in maskable)))
             try:
                 info[self.key] = [True, setup_mount_namespace(plan.path + [plan.scratch_root], masks,
                                                               plan.scratch_root, plan.tmpfs_mb)]
