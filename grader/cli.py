@@ -439,10 +439,13 @@ def bundle(exercise: str, gradescope: bool, output: str, deadline: str | None, l
         click.echo("GRADER_SECRET is in the zip: exercises with variants grade each submitter on their own variant")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit status (errors are reported by :class:`DefaultGroup`)."""
+def main(argv: list[str] | None = None, exiting: bool = False) -> int:
+    """Run the CLI and return its exit status (errors are reported by :class:`DefaultGroup`).
+    ``exiting`` (also when ``argv`` is None, as the ``grade`` script calls it): the process exits
+    afterwards, so a signal while it shuts down still exits with 130."""
     try:
-        with interrupts.handled(lambda: sys.stderr.write("Interrupted.\n")):  # Ctrl-C, SIGTERM: 130; twice: at once
+        with interrupts.handled(lambda: sys.stderr.write("Interrupted.\n"),
+                                leaving=exiting or argv is None):  # Ctrl-C, SIGTERM: 130; twice: at once
             code = cli.main(args=argv, prog_name="grade", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Interrupted.", err=True)
@@ -450,11 +453,12 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE
-    if interrupts.received():  # leave now: a signal during the interpreter's own shutdown would
-        sys.stdout.flush()     # kill it (status -2) once Python has put back the default handlers
-        sys.stderr.flush()
-        os._exit(EXIT_INTERRUPTED)
-    return code if isinstance(code, int) else EXIT_OK
+    code = code if isinstance(code, int) else EXIT_OK
+    if interrupts.received() or exiting or argv is None:  # leave now: a signal during the interpreter's
+        sys.stdout.flush()  # own shutdown would kill it (status -2, -15) once Python has put back the
+        sys.stderr.flush()  # default handlers
+        os._exit(EXIT_INTERRUPTED if interrupts.received() else code)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,10 +43,11 @@ def exit_now() -> None:
 
 
 @contextmanager
-def handled(tidy: Callable[[], None] | None = None) -> Iterator[None]:
+def handled(tidy: Callable[[], None] | None = None, leaving: bool = False) -> Iterator[None]:
     """Within: SIGINT and SIGTERM raise KeyboardInterrupt once, then exit at once after ``tidy``.
     Nested uses share one count; only the main thread can install signal handlers (elsewhere
-    this only registers ``tidy``)."""
+    this only registers ``tidy``). ``leaving``: the process exits after the block (the CLI), so a
+    signal that comes while it shuts down exits with 130 too, never killed by it."""
     global _count
     outer = not _old and threading.current_thread() is threading.main_thread()
     if outer:
@@ -64,7 +65,7 @@ def handled(tidy: Callable[[], None] | None = None) -> Iterator[None]:
             for sig, old in _old.items():
                 # once interrupted, the process is on its way out with 130: a signal that comes
                 # while it unwinds or shuts down ends it with 130 too, not killed by the signal
-                signal.signal(sig, old if not _count else _exit_at_once)
+                signal.signal(sig, old if not (_count or leaving) else _exit_at_once)
             _old.clear()
 
 

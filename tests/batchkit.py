@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-c", "from grader.cli import main; import sys; sys.exit(main(sys.argv[1:]))"]
+CLI = [sys.executable, "-c", "from grader.cli import main; import sys; sys.exit(main(sys.argv[1:], exiting=True))"]
 GRADED = re.compile(r"^Graded (\d+), kept (\d+) of (\d+);", re.M)
 NOBODY = 65534
 PR_SET_CHILD_SUBREAPER = 36

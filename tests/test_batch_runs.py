@@ -126,7 +126,6 @@ def test_interrupt_at_random_moments(small, tmp_path, sig, group):
                 finished_first += 1
             else:
                 assert elapsed <= LIMIT, f"trial {k} ({'twice' if twice else 'once'}): exit after {elapsed:.2f} s"
-                assert not (out / "gradebook.csv").exists() or proc.returncode == 0
         proc.stdout.close()
         proc.stderr.close()
         assert not (out / ".staging").exists(), f"trial {k}: staging left"
