@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -134,9 +135,25 @@ def _start_box(isolation: str) -> None:
     _BOX = box
 
 
-def _init_worker(isolation: str) -> None:
+def _die_with_parent(parent: int) -> None:
+    """SIGTERM this pool worker when the batch's process dies. An interrupt that lands while
+    the pool is still forking its workers leaves one that the pool does not list yet; without
+    this it would wait on the pool's queue for ever (holding the batch's stdout open)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the batch was gone before the line above
+        os._exit(interrupts.EXIT_INTERRUPTED)
+
+
+def _init_worker(isolation: str, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _worker_term)
+    _die_with_parent(parent)
     _start_box(isolation)
 
 
@@ -296,7 +313,7 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
                     save(s, grade_one(*parts(s)))
             else:
                 pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_init_worker,
-                                           initargs=(isolation,))
+                                           initargs=(isolation, os.getpid()))
                 futures = {pool.submit(grade_one, *parts(s)): s for s in todo}
                 while futures:
                     # short waits: a signal that lands on another thread is handled here within 0.1 s
@@ -316,8 +333,9 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
             _stop_pool(pool)
             raise
         finally:
-            _kill_box()  # the worker started here must not outlive the run
-            shutil.rmtree(staging, ignore_errors=True)
+            with interrupts.deferred():  # a signal as the run ends must not leave the staging folder
+                _kill_box()  # the worker started here must not outlive the run
+                shutil.rmtree(staging, ignore_errors=True)
         rows = [json.loads((results_dir / f"{s.student}.json").read_text("utf-8")) for s in subs]
         text = _outputs(out, ex, course, subs, rows, found, removed)
         if "variants" in ex.raw:

@@ -69,6 +69,21 @@ def handled(tidy: Callable[[], None] | None = None, leaving: bool = False) -> It
             _old.clear()
 
 
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Within: SIGINT and SIGTERM wait (blocked, pending) until the block is done, so that a
+    tidy-up that must finish (removing the staging folder) is never cut short by the first one."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = mask(signal.SIG_BLOCK, SIGNALS)
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, old)
+
+
 def _exit_at_once(signum: int, frame: Any) -> None:
     os._exit(EXIT_INTERRUPTED)
 
