@@ -77,7 +77,7 @@ def _first_difference(a: bytes, b: bytes) -> str:
     return f"at byte {k}: {a[max(0, k - 60):k + 60]!r} != {b[max(0, k - 60):k + 60]!r}"
 
 
-def _table() -> dict[int, tuple[int, int, str]]:
+def process_table() -> dict[int, tuple[int, int, str]]:
     """pid -> (ppid, uid, state) of every process."""
     out = {}
     for name in os.listdir("/proc"):
@@ -93,7 +93,7 @@ def _table() -> dict[int, tuple[int, int, str]]:
 
 
 def _descendants(pid: int) -> dict[int, tuple[int, int, str]]:
-    table = _table()
+    table = process_table()
     found, todo = {}, [pid]
     while todo:
         here = todo.pop()

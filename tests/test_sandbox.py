@@ -36,6 +36,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from batchkit import process_table
+
 from grader.errors import SandboxUnavailable
 from grader.sandbox import Call, CallOutcome, Limits, Sandbox, SubmissionRun, doctor
 from grader.sandbox import _decode as D
@@ -82,28 +84,12 @@ REF = reference()
 
 
 # ---------------------------------------------------------------------------- processes
-def _process_table() -> dict[int, tuple[int, int]]:
-    """pid -> (ppid, uid) for every process."""
-    table = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            data = Path(f"/proc/{name}/stat").read_bytes()
-            uid = os.stat(f"/proc/{name}").st_uid
-        except OSError:
-            continue
-        fields = data[data.rfind(b")") + 2:].split()
-        table[int(name)] = (int(fields[1]), uid)
-    return table
-
-
 def descendants_of(pid: int, table=None) -> list[int]:
-    table = table or _process_table()
+    table = table or process_table()
     out, todo = [], [pid]
     while todo:
         here = todo.pop()
-        for child, (ppid, _) in table.items():
+        for child, (ppid, *_) in table.items():
             if ppid == here:
                 out.append(child)
                 todo.append(child)
@@ -114,7 +100,7 @@ def leftovers(box: Sandbox) -> list[int]:
     """Processes of the worker's that are not the next supervisor, forked ahead of its turn,
     with its one idle, isolated child (it has run no student code yet)."""
     members = namespace_members(box.worker_pid)
-    table = _process_table()  # after: the next supervisor may have forked its child meanwhile
+    table = process_table()  # after: the next supervisor may have forked its child meanwhile
     nxt = box._next_supervisor
     spare = set()
     if nxt is not None and table.get(nxt, (None,))[0] == box.worker_pid:
