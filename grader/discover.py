@@ -74,7 +74,7 @@ def _read_text(path: Path) -> str:
 
 def _imports(path: Path) -> set[str]:
     """Top-level module names a code file imports (statically)."""
-    from .sandbox._sandbox import _imported_names
+    from .sandbox._files import _imported_names
 
     text = _read_text(path)
     if path.suffix == ".ipynb":

@@ -215,7 +215,7 @@ def submission_files(path: Path, alone: bool) -> list[tuple[str, bytes]] | None:
     files = [(path.name, data)]
     if not alone and path.suffix in (".py", ".ipynb"):
         from .errors import GraderError
-        from .sandbox._sandbox import helper_files
+        from .sandbox._files import helper_files
         from .submission import load_source
 
         try:

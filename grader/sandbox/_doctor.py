@@ -92,10 +92,10 @@ def _blocked(result: str) -> bool:
 
 def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
     """(layer name, active?, detail) for every isolation layer, from a real worker and child."""
-    from . import _sandbox
+    from . import _files, _sandbox
     from .model import Call
 
-    deny, hide = _sandbox.secret_paths()
+    deny, hide = _files.secret_paths()
     targets = []
     for d in deny:  # a directory and a file in it, when there is one
         targets.append(d)

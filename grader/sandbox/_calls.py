@@ -1,0 +1,318 @@
+"""One submission's round trip with the worker: the calls encoded into a request, and the
+worker's events decoded into a :class:`SubmissionRun`."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import io
+import signal
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import SandboxUnavailable
+from ..submission import Source
+from . import _worker as W
+from ._decode import Rejected, decode_result, escape_output, json_object, text
+from ._files import _module_name, helper_files
+from ._missing import missing_layers
+from .model import Call, CallOutcome, Limits, SubmissionRun
+
+if TYPE_CHECKING:
+    from ._sandbox import Sandbox
+
+_NPY: dict[int, tuple[np.ndarray, bytes]] = {}  # read-only arrays (a cached exercise's) -> their .npy bytes
+
+
+def _npy(arg: np.ndarray) -> bytes:
+    """``.npy`` bytes of a float64 array; a read-only array (an exercise's case or probe, the
+    same objects for every submission) is written once."""
+    hit = _NPY.get(id(arg))
+    if hit is not None and hit[0] is arg:
+        return hit[1]
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(arg, dtype=np.float64)
+                              if arg.ndim else np.asarray(arg, dtype=np.float64), allow_pickle=False)
+    data = buf.getvalue()
+    if not arg.flags.writeable and (arg.base is None or not getattr(arg.base, "flags", arg.flags).writeable):
+        if len(_NPY) > 512:
+            _NPY.clear()
+        _NPY[id(arg)] = (arg, data)
+    return data
+
+
+def _encode_arg(arg, blobs: list, seen: dict) -> dict:
+    if isinstance(arg, np.ndarray):
+        if id(arg) in seen:  # the same array in several calls is sent once (each call still gets a copy)
+            return {"blob": seen[id(arg)]}
+        blobs.append(_npy(arg))
+        seen[id(arg)] = len(blobs) - 1
+        return {"blob": len(blobs) - 1}
+    if isinstance(arg, bool) or not isinstance(arg, (int, float)):
+        raise TypeError(f"a sandbox call argument must be a float64 ndarray, a float or an int, not {type(arg).__name__}")
+    if isinstance(arg, float) and not np.isfinite(arg):
+        raise ValueError("a sandbox call argument must be finite")
+    return {"value": arg}
+
+
+def encode_request(source: Source, calls: Sequence[Call], limits: Limits,
+                   require: list[str]) -> tuple[dict, list, list[bytes], list[str]]:
+    """(request, call messages, blobs, refused helper notes) for running ``calls`` on ``source``."""
+    calls = list(calls)
+    blobs: list[bytes] = []
+    seen: dict[int, int] = {}
+    call_msgs = []
+    for i, call in enumerate(calls):
+        if not isinstance(call.function, str) or not call.function.isidentifier():
+            raise ValueError(f"not a function name: {call.function!r}")
+        call_msgs.append({"index": i, "function": call.function,
+                          "args": [_encode_arg(a, blobs, seen) for a in call.args]})
+    helpers, refused = helper_files(source)
+    notebook = source.path.suffix.lower() == ".ipynb"
+    stem = source.path.stem
+    filename = f"{stem}.py" if stem.isidentifier() else "submission.py"
+    if any(name == filename for name, _ in helpers):
+        filename = "_submission.py"
+    helper_msgs = []
+    for name, data in helpers:
+        helper_msgs.append({"name": name, "blob": len(blobs)})
+        blobs.append(data)
+    req = {"filename": filename, "display_name": source.path.name, "module": _module_name(stem),
+           "notebook": notebook, "code": source.code, "helpers": helper_msgs,
+           "limits": dataclasses.asdict(limits), "require": require}
+    return req, call_msgs, blobs, refused
+
+
+_SIGNAL_HINTS = {
+    signal.SIGSEGV: "segmentation fault; often recursion too deep for the C stack after sys.setrecursionlimit, "
+                    "or a crash in native code",
+    signal.SIGABRT: "aborted",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "arithmetic exception",
+    signal.SIGILL: "illegal instruction",
+    signal.SIGKILL: "killed",
+}
+
+
+
+class _WorkerLost(Exception):
+    """The worker died or stopped answering."""
+
+
+
+class _Run:
+    """The state of one submission while its events come in."""
+
+    def __init__(self, box: Sandbox, req: dict, call_msgs: list, blobs: list, limits: Limits):
+        self.box, self.req, self.call_msgs, self.blobs, self.limits = box, req, call_msgs, blobs, limits
+        self.names = [c["function"] for c in call_msgs]
+        self.outcomes: list[CallOutcome | None] = [None] * len(call_msgs)
+        self.load: tuple[str, str] | None = None
+        self.defined: tuple[str, ...] = ()
+        self.answers: str | None = None
+        self.layers: dict | None = None
+        self.cgroup: dict | None = None  # the supervisor's read-back of the submission's cgroup
+        self.output = bytearray()
+        self.output_total = 0
+        self.lost_output = False
+        self.fatal: str | None = None
+
+    def go(self) -> SubmissionRun:
+        attempts = 0
+        while True:
+            attempts += 1
+            pending = [m for m in self.call_msgs if self.outcomes[m["index"]] is None]
+            try:
+                self.box.start()
+                self._attempt(pending)
+                break
+            except _WorkerLost as exc:
+                self.box._kill_worker()
+                self.lost_output = True
+                if self.load is None:
+                    if attempts >= 2:
+                        self.load = ("crashed", f"the sandbox worker died while loading the submission ({exc})")
+                        break
+                    continue
+                waiting = [m["index"] for m in pending if self.outcomes[m["index"]] is None]
+                if waiting:
+                    self.outcomes[waiting[0]] = CallOutcome(
+                        "crashed", (), f"the sandbox worker died while running this call ({exc}); it was restarted")
+                if len(waiting) <= 1:
+                    break
+                if attempts >= 4:
+                    for i in waiting[1:]:
+                        self.outcomes[i] = CallOutcome("crashed", (), "not run: the sandbox worker kept dying")
+                    break
+        if self.fatal is not None:
+            raise SandboxUnavailable(self.fatal)
+        return self._result()
+
+    def _attempt(self, pending: list) -> None:
+        box = self.box
+        req = dict(self.req, op="run", calls=pending)
+        wall = float(self.limits.wall_seconds)
+        try:
+            box._chan.send(req, self.blobs)
+            while True:
+                # The supervisor enforces the limits; this is only a backstop for a hung worker.
+                header, blobs = box._chan.recv(deadline=time.monotonic() + 2 * wall + 30,
+                                               max_blob=int(self.limits.result_bytes) + (4 << 20))
+                if self._event(header, blobs):
+                    return
+        except W.ChannelTimeout:
+            raise _WorkerLost("it stopped answering") from None
+        except (OSError, W.ChannelClosed) as exc:
+            code = box._proc.poll() if box._proc is not None else None
+            raise _WorkerLost(f"exit status {code}" if code is not None else type(exc).__name__) from None
+        except W.ProtocolError as exc:
+            raise _WorkerLost(f"protocol error: {exc}") from None
+
+    def _event(self, header: dict, blobs: list) -> bool:
+        """Handle one event; True once the worker has cleaned up after the submission."""
+        event = header.get("event")
+        blob = blobs[0] if blobs else b""
+        if event == "setup":
+            if self.layers is None:
+                info = json_object(blob)
+                layers = info.get("layers")
+                self.layers = layers if isinstance(layers, dict) else {}
+                cgroup = header.get("cgroup")
+                self.cgroup = cgroup if isinstance(cgroup, dict) else None
+                self.box._cgroup = self.cgroup
+                self.box._layers = self.layers  # what the last submission's child applied (for doctor)
+                cost = info.get("isolate_ms")  # for the benchmark: isolation work, done ahead of time
+                self.box._isolate_ms = cost if isinstance(cost, (int, float)) else None
+        elif event == "load":
+            status, message = self._interpret(header, blob, None)
+            if self.load is None:
+                self.load = (status, message)
+        elif event == "call":
+            index = header.get("index")
+            if isinstance(index, int) and 0 <= index < len(self.outcomes) and self.outcomes[index] is None:
+                status, message, values = self._interpret_call(header, blob, index)
+                if header.get("reload"):
+                    message = ("not run: the module code, run again in a fresh process after an earlier call "
+                               f"ended its process, failed: {message}")
+                self.outcomes[index] = CallOutcome(status, values, message)
+        elif event == "fatal":
+            self.fatal = text(header.get("message")) or "the sandbox failed"
+        elif event == "done":
+            self.output += blob
+            total = header.get("output_total")
+            self.output_total += total if isinstance(total, int) else len(blob)
+        elif event == "clean":
+            nxt, scratch = header.get("next"), header.get("next_scratch")
+            self.box._next_supervisor = nxt if isinstance(nxt, int) else None
+            self.box._next_scratch = scratch if isinstance(scratch, str) else None
+            if self.load is None and self.fatal is None:
+                self.load = ("crashed", "internal sandbox error: the submission was not run")
+            for i, outcome in enumerate(self.outcomes):
+                if outcome is None and self.load is not None and self.load[0] == "ok":
+                    self.outcomes[i] = CallOutcome("crashed", (), "internal sandbox error: this call was not run")
+            return True
+        return False
+
+    # -- turning events into statuses
+    def _interpret(self, header: dict, blob: bytes, function: str | None) -> tuple[str, str]:
+        status = header.get("status")
+        if status == "frame":
+            kind = header.get("kind")
+            if kind == "L" and function is None:
+                info = json_object(blob)
+                defined = info.get("defined")
+                if isinstance(defined, list):
+                    self.defined = tuple(n for n in defined if isinstance(n, str) and n.isidentifier())[:1000]
+                answers = info.get("answers_json")
+                if isinstance(answers, str) and len(answers.encode("utf-8", "replace")) <= W.ANSWERS_BYTES:
+                    self.answers = answers
+                return "ok", text(info.get("answers_note"), 500)
+            if kind == "E":
+                info = json_object(blob)
+                message = text(info.get("traceback"), 8000) + text(info.get("message"))
+                if info.get("memory") is True:
+                    return "memory_limit", f"ran out of memory (limit {self.limits.memory_mb:g} MB): " + message
+                return "error", message or "an exception was raised"
+            if kind == "X":
+                code = text(json_object(blob).get("code"), 200)
+                where = f"in {function}()" if function else "while its module code ran"
+                return "no_result", f"the submission exited before returning a result (sys.exit({code}) {where})"
+            return "invalid_output", "the submission sent an unexpected reply"
+        if status in ("timeout", "invalid_output", "memory_limit"):
+            return status, text(header.get("message")) or status
+        if status == "signal":
+            sig = header.get("signal")
+            sig = sig if isinstance(sig, int) else 0
+            maxrss = header.get("maxrss_mb")
+            maxrss = maxrss if isinstance(maxrss, (int, float)) else 0
+            if sig == signal.SIGXCPU:
+                return "timeout", f"exceeded the CPU time limit of {self.limits.cpu_seconds:g} s"
+            if sig == signal.SIGXFSZ:
+                return "crashed", f"wrote a file larger than the limit of {self.limits.file_size_mb:g} MB"
+            try:
+                name = signal.Signals(sig).name
+            except ValueError:
+                name = f"signal {sig}"
+            if maxrss >= 0.8 * self.limits.memory_mb:
+                return "memory_limit", (f"ran out of memory (limit {self.limits.memory_mb:g} MB): "
+                                        f"the process was killed by {name}")
+            hint = _SIGNAL_HINTS.get(sig)
+            return "crashed", f"the process was killed by {name}" + (f" ({hint})" if hint else "")
+        if status == "exit":
+            code = header.get("code")
+            if code == W.EXIT_CHANNEL:
+                return "no_result", "the submission closed or broke the grader's result channel"
+            if code == W.EXIT_HARNESS:
+                return "no_result", ("the submission's process failed outside its own code "
+                                     "(it interfered with the grader's harness)")
+            more = f" (exit status {code})" if code not in (0, None) else ""
+            return "no_result", "the submission exited before returning a result" + more
+        return "crashed", "internal sandbox error: unknown outcome"
+
+    def _interpret_call(self, header: dict, blob: bytes, index: int) -> tuple[str, str, tuple]:
+        function = self.names[index]
+        if header.get("status") == "frame":
+            kind = header.get("kind")
+            if kind == "R":
+                try:
+                    return "ok", "", decode_result(blob, int(self.limits.result_bytes))
+                except Rejected as exc:
+                    return "invalid_output", f"{function}(): {exc}", ()
+            if kind == "M":
+                info = json_object(blob)
+                if info.get("reason") == "not callable":
+                    return "missing", f"{function!r} is defined but is not a function", ()
+                return "missing", self._missing_message(function), ()
+        status, message = self._interpret(header, blob, function)
+        return status, message, ()
+
+    def _missing_message(self, function: str) -> str:
+        message = f"the submission does not define a function named {function!r}"
+        near = difflib.get_close_matches(function, self.defined, n=1, cutoff=0.6)
+        if not near:
+            near = [n for n in self.defined if n.lower() == function.lower()]
+        if near:
+            return message + f"; did you mean {near[0]!r}?"
+        if self.defined:
+            return message + f" (it defines: {', '.join(self.defined[:10])})"
+        return message
+
+    def _result(self) -> SubmissionRun:
+        load_status, load_message = self.load or ("crashed", "internal sandbox error")
+        outcomes = []
+        for outcome in self.outcomes:
+            if outcome is None:
+                reason = load_message.strip().splitlines()[-1] if load_message.strip() else load_status
+                outcome = CallOutcome(load_status if load_status != "ok" else "crashed", (),
+                                      f"not run: the submission could not be loaded ({load_status}: {reason})")
+            outcomes.append(outcome)
+        output = escape_output(bytes(self.output), self.output_total - len(self.output))
+        if self.lost_output:
+            output += "[output of a run lost: the sandbox worker died]\n"
+        return SubmissionRun(load_status=load_status, load_message=load_message, defined=self.defined,
+                             answers_json=self.answers if load_status == "ok" else None,
+                             outcomes=tuple(outcomes), output=output, missing_layers=missing_layers(
+                                 self.box._hello, self.layers, self.cgroup, self.limits))
