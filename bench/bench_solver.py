@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from grader import solver, spec
+from grader import solver, spec, training
 
 
 def variants(ex: spec.Exercise, V: int, seed: int = 0) -> solver.Values:
@@ -114,7 +114,7 @@ def main() -> None:
 
     # against hand-written NumPy, in this run: the solver's time over the hand-written one
     hand = []
-    fb_solver = best(lambda: solver._backprop(ex.net, s), repeat=7) / V
+    fb_solver = best(lambda: training._backprop(ex.net, s), repeat=7) / V
     fb_hand = min(best(lambda c=c: hand_222(vals, c), repeat=7) for c in (1024, 2048, 4096, 8192)) / V
     hand.append(("forward+backward, 2-2-2, per variant", fb_solver, fb_hand, 1.3))
     epoch_solver = best(lambda: solver.train(net, big, 0.1, 1), repeat=7)

@@ -1,0 +1,194 @@
+r"""The solver's passes: the internal layout, its linear algebra, forward, reverse and gradients.
+
+Part of the solver stage (:mod:`grader.solver` re-exports its public names). Public arrays put
+the variant axis first: ``W[l]`` is (V, n_l, n_{l-1}), ``b[l]`` is (V, n_l), ``x`` is (V, n_0, S),
+``t`` is (V, n_L, S). Internally the variant axis is *last* (``W`` is (n_l, n_{l-1}, V),
+activations (n, S, V)), so that each weight is one contiguous (V,) array.
+
+.. math::
+    z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}, \qquad a^{(l)} = f_l(z^{(l)}), \qquad a^{(0)} = x
+
+    \delta^{(l)} = f_l'(z^{(l)})^T g_a^{(l)}, \qquad g_a^{(l-1)} = W^{(l)T} \delta^{(l)}, \qquad
+    dW^{(l)} = \textstyle\sum_s \delta^{(l)} a^{(l-1)T}, \qquad db^{(l)} = \textstyle\sum_s \delta^{(l)}
+
+With switches ``sw`` (:class:`grader.switches.Switches`) each variant computes its own way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .activations import activate, activation_vjp, loss_grad
+from .spec import Exercise, Network, Ref
+from .switches import Switches
+
+# ---------------------------------------------------------------------------- state
+
+
+@dataclass(frozen=True)
+class Values:
+    """V variants of the values of one network (public layout: variant axis first)."""
+
+    W: tuple[np.ndarray, ...]  # (V, n_l, n_{l-1})
+    b: tuple[np.ndarray, ...]  # (V, n_l)
+    x: np.ndarray  # (V, n_0, S)
+    t: np.ndarray  # (V, n_L, S)
+
+    @property
+    def V(self) -> int:
+        return int(self.x.shape[0])
+
+    @classmethod
+    def of(cls, ex: Exercise, V: int = 1) -> Values:
+        """The exercise's own values, repeated V times."""
+        rep = lambda a: np.repeat(np.asarray(a, float)[None], V, axis=0)
+        return cls(tuple(rep(w) for w in ex.W), tuple(rep(v) for v in ex.b), rep(ex.x), rep(ex.t))
+
+
+@dataclass
+class _State:
+    """Internal layout (variant axis last): W (n, m, V), b (n, 1, V), x (n0, S, V), t (nL, S, V)."""
+
+    W: list[np.ndarray]
+    b: list[np.ndarray]
+    x: np.ndarray
+    t: np.ndarray
+
+    @classmethod
+    def of(cls, v: Values) -> _State:
+        last = lambda a: np.array(np.moveaxis(a, 0, -1), dtype=float, order="C")  # always a copy
+        return cls([last(w) for w in v.W], [last(c)[:, None, :] for c in v.b], last(v.x), last(v.t))
+
+    def copy(self) -> _State:
+        return _State([w.copy() for w in self.W], [c.copy() for c in self.b], self.x.copy(), self.t.copy())
+
+    def values(self) -> Values:
+        return Values(tuple(_first(w) for w in self.W), tuple(_first(c[:, 0, :]) for c in self.b),
+                      _first(self.x), _first(self.t))
+
+
+def _first(a: np.ndarray) -> np.ndarray:
+    """The public layout of an internal array: the variant axis first."""
+    return np.ascontiguousarray(np.moveaxis(a, -1, 0))
+
+
+# ---------------------------------------------------------------------------- linear algebra
+def _small(n: int, m: int, V: int) -> bool:
+    """Broadcast kernels win for tiny matrices over many variants; BLAS for the rest."""
+    return V >= 8 and n * m <= 256
+
+
+def _Wa(W: np.ndarray, a: np.ndarray) -> np.ndarray:
+    r""":math:`W a`: (n, m, V), (m, S, V) -> (n, S, V)."""
+    if _small(W.shape[0], W.shape[1], W.shape[2]):
+        return np.einsum("ijv,jsv->isv", W, a)
+    return np.matmul(W.transpose(2, 0, 1), a.transpose(2, 0, 1)).transpose(1, 2, 0)
+
+
+def _WTg(W: np.ndarray, g: np.ndarray) -> np.ndarray:
+    r""":math:`W^T g`: (n, m, V), (n, S, V) -> (m, S, V)."""
+    if _small(W.shape[0], W.shape[1], W.shape[2]):
+        return np.einsum("ijv,isv->jsv", W, g)
+    return np.matmul(W.transpose(2, 1, 0), g.transpose(2, 0, 1)).transpose(1, 2, 0)
+
+
+def _outer(g: np.ndarray, a: np.ndarray) -> np.ndarray:
+    r""":math:`\sum_s g_{:,s} a_{:,s}^T`: (n, S, V), (m, S, V) -> (n, m, V)."""
+    if _small(g.shape[0], a.shape[0], g.shape[2]):
+        return np.einsum("isv,jsv->ijv", g, a)
+    return np.matmul(g.transpose(2, 0, 1), a.transpose(2, 1, 0)).transpose(1, 2, 0)
+
+
+# ---------------------------------------------------------------------------- forward / backward
+@dataclass(frozen=True)
+class Forward:
+    """``z[l]`` and ``a[l]`` for l = 0..L (``z[0]`` is None; ``a[0]`` is x): each (n_l, S, V)."""
+
+    z: tuple[np.ndarray | None, ...]
+    a: tuple[np.ndarray, ...]
+
+
+def forward(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray,
+            sw: Switches | None = None) -> Forward:
+    r""":math:`z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}`, :math:`a^{(l)} = f_l(z^{(l)})` (``sw``: per-variant switches)."""
+    z: list[np.ndarray | None] = [None]
+    a = [x]
+    for l in range(1, net.L + 1):
+        z.append(_Wa(W[l - 1], a[-1]) + (b[l - 1] if sw is None else sw.bias(b[l - 1])))
+        a.append(activate(net.activations[l - 1], z[-1]))
+    return Forward(tuple(z), tuple(a))
+
+
+@dataclass(frozen=True)
+class Backward:
+    r"""Cotangents of one scalar A per sample: ``ga[l]`` = ∂A/∂a^{(l)}, ``delta[l]`` = ∂A/∂z^{(l)}.
+
+    Both (n_l, S, V); ``delta[0]`` is None. Layers above A's own are zero.
+    """
+
+    ga: tuple[np.ndarray, ...]
+    delta: tuple[np.ndarray | None, ...]
+
+
+def seed(net: Network, fwd: Forward, t: np.ndarray, A: Ref, sw: Switches | None = None) -> tuple[int, list[Any], list[Any]]:
+    r"""Where the reverse pass for A starts: its layer k and the cotangents ``ga``/``delta``
+    filled above and at k — :math:`\partial E/\partial y` for E, a one-hot on A otherwise, zeros
+    above A (nothing there depends on it)."""
+    L = net.L
+    ga: list[Any] = [None] * (L + 1)
+    delta: list[Any] = [None] * (L + 1)
+    if A.kind == "E":
+        k = L
+        ga[L] = loss_grad(net, fwd.a[L], t) if sw is None else sw.loss_grad(net, fwd.a[L], t, loss_grad)
+    else:
+        k = A.layer
+        one = np.zeros_like(fwd.a[k])
+        one[A.index] = 1.0
+        if A.kind == "a":
+            ga[k] = one
+        else:  # A = z: the layer's outputs lie downstream of it
+            ga[k], delta[k] = np.zeros_like(one), one
+    for l in range(L, k, -1):
+        ga[l] = np.zeros_like(fwd.a[l])
+        delta[l] = np.zeros_like(fwd.a[l])
+    return k, ga, delta
+
+
+def reverse(net: Network, W: list[np.ndarray], fwd: Forward, t: np.ndarray, A: Ref,
+            sw: Switches | None = None, train: tuple[Any, list[Any]] | None = None) -> Backward:
+    r"""Reverse pass seeded at A: ``E``, or one neuron ``a``, pre-activation ``z`` or input.
+
+    :math:`\delta^{(l)} = f_l'(z^{(l)})^T g_a^{(l)}`, :math:`g_a^{(l-1)} = W^{(l)T}\delta^{(l)}`,
+    seeded with :math:`g_a^{(L)} = \partial E/\partial y` for E, or a one-hot cotangent on A.
+    With switches ``sw``, each variant takes its own f′, what goes back, and through which W
+    (``train`` = (η per variant, weight masks) inside a training step).
+    """
+    k, ga, delta = seed(net, fwd, t, A, sw)
+    for l in range(k, 0, -1):
+        act = net.activations[l - 1]
+        if sw is None:
+            if delta[l] is None:
+                delta[l] = activation_vjp(act, fwd.z[l], fwd.a[l], ga[l])
+            ga[l - 1] = _WTg(W[l - 1], delta[l])
+            continue
+        if delta[l] is None:
+            delta[l] = sw.vjp(l, act, fwd.z[l], fwd.a[l], ga[l], activation_vjp)
+        g = sw.propagated(l, ga[l], delta[l], A.kind, k)
+        Wl = sw.back_weights(l, W[l - 1], fwd, delta[l], train, _outer)
+        ga[l - 1] = sw.backprop(l, _WTg(Wl, g), Wl, g, _Wa)
+    return Backward(tuple(ga), tuple(delta))
+
+
+def gradients(net: Network, fwd: Forward, back: Backward,
+              sw: Switches | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    r""":math:`dW^{(l)} = \sum_s \delta^{(l)} a^{(l-1)T}` (n, m, V) and :math:`db^{(l)} = \sum_s \delta^{(l)}` (n, 1, V)."""
+    if sw is None:
+        dW = [_outer(back.delta[l], fwd.a[l - 1]) for l in range(1, net.L + 1)]
+        db = [back.delta[l].sum(axis=1, keepdims=True) for l in range(1, net.L + 1)]
+    else:
+        dW = [_outer(back.delta[l], sw.edge_input(l, fwd)) for l in range(1, net.L + 1)]
+        db = [sw.bias_sum(back.delta[l]) for l in range(1, net.L + 1)]
+    return dW, db

@@ -1,0 +1,112 @@
+r"""Training and blocked back-propagation: gradient descent on the solver's passes.
+
+Part of the solver stage (:mod:`grader.solver` re-exports :func:`train` and :func:`backprop`).
+One step is :math:`\theta \leftarrow \theta - \eta\,\partial E/\partial\theta` with the gradients of
+:func:`grader.passes.gradients`; many variants run in blocks of :data:`BLOCK` whose arrays stay
+in cache.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .passes import Values, _first, _State, forward, gradients, reverse
+from .spec import Network, Ref
+from .switches import Switches
+
+_E = Ref("E", "E")
+BLOCK = 2048  # variants processed together: one block's arrays stay in cache
+
+
+def _backprop(net: Network, s: _State) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    r"""dW (n, m, V) and db (n, 1, V) of E for every variant, block by block of variants."""
+    V = s.x.shape[2]
+    dW = [np.empty_like(w) for w in s.W]
+    db = [np.empty_like(c) for c in s.b]
+    for lo in range(0, V, BLOCK):
+        part = slice(lo, lo + BLOCK)
+        W, b = [w[..., part] for w in s.W], [c[..., part] for c in s.b]
+        fwd = forward(net, W, b, s.x[..., part])
+        gW, gb = gradients(net, fwd, reverse(net, W, fwd, s.t[..., part], _E))
+        for whole, g in zip(dW + db, gW + gb, strict=True):
+            whole[..., part] = g
+    return dW, db
+
+
+def backprop(net: Network, values: Values) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    r"""One forward and one backward pass of every variant: :math:`\partial E/\partial W^{(l)}`
+    (V, n_l, n_{l-1}) and :math:`\partial E/\partial b^{(l)}` (V, n_l), in blocks of variants."""
+    s = _State.of(values)
+    with np.errstate(all="ignore"):
+        dW, db = _backprop(net, s)
+    return tuple(_first(g) for g in dW), tuple(_first(g[:, 0, :]) for g in db)
+
+
+def _step(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray, t: np.ndarray,
+          lr: Any, masks: tuple[list[Any], list[Any]], sw: Switches | None = None) -> None:
+    """One gradient-descent update in place; tied entries move by their summed gradient.
+    With switches, ``lr`` is one η per variant."""
+    Wm, bm = masks
+    fwd = forward(net, W, b, x, sw)
+    dW, db = gradients(net, fwd, reverse(net, W, fwd, t, _E, sw, None if sw is None else (lr, Wm)), sw)
+    for group in net.ties:
+        parts = [(dW if kind == "W" else db)[l - 1][idx] for kind, l, idx in group]
+        total = sum(parts[1:], parts[0]) if sw is None else sw.tie_total(parts)
+        for kind, l, idx in group:
+            (dW if kind == "W" else db)[l - 1][idx] = total
+    for l in range(net.L):
+        W[l] -= lr * (dW[l] if Wm[l] is None else dW[l] * Wm[l])
+        step = lr * (db[l] if bm[l] is None else db[l] * bm[l])
+        b[l] -= step if sw is None else sw.bias_step(step)
+
+
+def _masks(net: Network) -> tuple[list[Any], list[Any]]:
+    """Trainable-entry masks shaped for the internal layout; None where every entry trains."""
+    Wm = [None if m.all() else m.astype(float)[:, :, None] for m in net.W_train]
+    bm = [None if m.all() else m.astype(float)[:, None, None] for m in net.b_train]
+    return Wm, bm
+
+
+
+
+def _train(net: Network, s: _State, lr: float, epochs: int, mode: str, sw: Switches | None = None) -> None:
+    V = s.x.shape[2]
+    if V > BLOCK and epochs > 1 and sw is None:  # switched variants are few: one block
+        for lo in range(0, V, BLOCK):
+            part = slice(lo, lo + BLOCK)
+            block = _State([w[..., part].copy() for w in s.W], [c[..., part].copy() for c in s.b],
+                           s.x[..., part].copy(), s.t[..., part].copy())
+            _train_block(net, block, lr, epochs, mode)
+            for whole, trained in zip(s.W + s.b, block.W + block.b, strict=True):
+                whole[..., part] = trained
+        return
+    _train_block(net, s, lr, epochs, mode, sw)
+
+
+def _train_block(net: Network, s: _State, lr: float, epochs: int, mode: str, sw: Switches | None = None) -> None:
+    masks = _masks(net)
+    S = s.x.shape[1]
+    lr_v = lr if sw is None else sw.lr(lr, S)
+    for _ in range(epochs):
+        if mode == "online":  # one update per sample, in order: the one loop the design allows
+            # each step is a batch of one (PyTorch DataLoader(batch_size=1), Keras batch_size=1):
+            # the sample's own loss, whose mean over one sample is itself, so no 1/S here
+            for k in range(S):
+                _step(net, s.W, s.b, s.x[:, k:k + 1], s.t[:, k:k + 1], lr_v, masks, sw)
+        else:
+            _step(net, s.W, s.b, s.x, s.t, lr_v, masks, sw)
+
+
+def train(net: Network, values: Values, lr: float, epochs: int, mode: str = "batch") -> Values:
+    r"""Gradient descent for ``epochs`` epochs: :math:`\theta \leftarrow \theta - \eta\,\partial E/\partial\theta`.
+
+    Batch mode takes one step per epoch on E over all samples; online mode one step per sample
+    on that sample's own loss (a batch of one: ``mean`` and ``sum`` take the same online steps). Fixed entries never move; a tied
+    parameter moves once, by its summed gradient.
+    """
+    s = _State.of(values)
+    with np.errstate(all="ignore"):
+        _train(net, s, lr, epochs, mode)
+    return s.values()
