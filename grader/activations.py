@@ -93,4 +93,7 @@ def loss_grad(net: Network, y: np.ndarray, t: np.ndarray) -> np.ndarray:
             g = -t / y
         else:
             raise ValueError(f"unknown loss {net.loss!r}")
-    return g * _weight(net, y.shape[1])
+    w = _weight(net, y.shape[1])
+    if w != 1.0:  # g is a new array in every branch above
+        g *= w
+    return g

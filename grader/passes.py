@@ -58,9 +58,13 @@ class _State:
     t: np.ndarray
 
     @classmethod
-    def of(cls, v: Values) -> _State:
-        last = lambda a: np.array(np.moveaxis(a, 0, -1), dtype=float, order="C")  # always a copy
-        return cls([last(w) for w in v.W], [last(c)[:, None, :] for c in v.b], last(v.x), last(v.t))
+    def of(cls, v: Values, copy_data: bool = True) -> _State:
+        """The internal layout of ``v``: always a copy of W and b (training works in place); x and t
+        without ``copy_data`` are views where the layout allows (one variant), for whoever never
+        writes them."""
+        last = lambda a: np.array(_last(np.asarray(a)), dtype=float, order="C")  # always a copy
+        data = last if copy_data else lambda a: np.ascontiguousarray(_last(np.asarray(a)), dtype=float)
+        return cls([last(w) for w in v.W], [last(c)[:, None, :] for c in v.b], data(v.x), data(v.t))
 
     def copy(self) -> _State:
         return _State([w.copy() for w in self.W], [c.copy() for c in self.b], self.x.copy(), self.t.copy())
@@ -72,34 +76,55 @@ class _State:
 
 def _first(a: np.ndarray) -> np.ndarray:
     """The public layout of an internal array: the variant axis first."""
-    return np.ascontiguousarray(np.moveaxis(a, -1, 0))
+    return np.ascontiguousarray(a.transpose(a.ndim - 1, *range(a.ndim - 1)))
+
+
+def _last(a: np.ndarray) -> np.ndarray:
+    """A view of a public array with the variant axis moved last (``np.moveaxis(a, 0, -1)``)."""
+    return a.transpose(*range(1, a.ndim), 0)
 
 
 # ---------------------------------------------------------------------------- linear algebra
+# Three kernels, each one of three ways: einsum over the contiguous variant axis for tiny
+# matrices and many variants; for one variant, a plain 2-D product through BLAS (no batch axis, no
+# copies); else BLAS batched over the variants. ``out`` (the result's shape) receives the result.
 def _small(n: int, m: int, V: int) -> bool:
     """Broadcast kernels win for tiny matrices over many variants; BLAS for the rest."""
     return V >= 8 and n * m <= 256
 
 
-def _Wa(W: np.ndarray, a: np.ndarray) -> np.ndarray:
+def _Wa(W: np.ndarray, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     r""":math:`W a`: (n, m, V), (m, S, V) -> (n, S, V)."""
     if _small(W.shape[0], W.shape[1], W.shape[2]):
-        return np.einsum("ijv,jsv->isv", W, a)
-    return np.matmul(W.transpose(2, 0, 1), a.transpose(2, 0, 1)).transpose(1, 2, 0)
+        return np.einsum("ijv,jsv->isv", W, a, out=out)
+    if W.shape[2] == 1:
+        return _into(out, (W[..., 0] @ a[..., 0])[..., None])
+    return _into(out, np.matmul(W.transpose(2, 0, 1), a.transpose(2, 0, 1)).transpose(1, 2, 0))
 
 
-def _WTg(W: np.ndarray, g: np.ndarray) -> np.ndarray:
+def _WTg(W: np.ndarray, g: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     r""":math:`W^T g`: (n, m, V), (n, S, V) -> (m, S, V)."""
     if _small(W.shape[0], W.shape[1], W.shape[2]):
-        return np.einsum("ijv,isv->jsv", W, g)
-    return np.matmul(W.transpose(2, 1, 0), g.transpose(2, 0, 1)).transpose(1, 2, 0)
+        return np.einsum("ijv,isv->jsv", W, g, out=out)
+    if W.shape[2] == 1:
+        return _into(out, (W[..., 0].T @ g[..., 0])[..., None])
+    return _into(out, np.matmul(W.transpose(2, 1, 0), g.transpose(2, 0, 1)).transpose(1, 2, 0))
 
 
-def _outer(g: np.ndarray, a: np.ndarray) -> np.ndarray:
+def _outer(g: np.ndarray, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     r""":math:`\sum_s g_{:,s} a_{:,s}^T`: (n, S, V), (m, S, V) -> (n, m, V)."""
     if _small(g.shape[0], a.shape[0], g.shape[2]):
-        return np.einsum("isv,jsv->ijv", g, a)
-    return np.matmul(g.transpose(2, 0, 1), a.transpose(2, 1, 0)).transpose(1, 2, 0)
+        return np.einsum("isv,jsv->ijv", g, a, out=out)
+    if g.shape[2] == 1:
+        return _into(out, (g[..., 0] @ a[..., 0].T)[..., None])
+    return _into(out, np.matmul(g.transpose(2, 0, 1), a.transpose(2, 1, 0)).transpose(1, 2, 0))
+
+
+def _into(out: np.ndarray | None, result: np.ndarray) -> np.ndarray:
+    if out is None:
+        return result
+    out[...] = result
+    return out
 
 
 # ---------------------------------------------------------------------------- forward / backward
@@ -117,8 +142,10 @@ def forward(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarra
     z: list[np.ndarray | None] = [None]
     a = [x]
     for l in range(1, net.L + 1):
-        z.append(_Wa(W[l - 1], a[-1]) + (b[l - 1] if sw is None else sw.bias(b[l - 1])))
-        a.append(activate(net.activations[l - 1], z[-1]))
+        zl = _Wa(W[l - 1], a[-1])
+        zl += b[l - 1] if sw is None else sw.bias(b[l - 1])  # in place: W a is a new array
+        z.append(zl)
+        a.append(activate(net.activations[l - 1], zl))
     return Forward(tuple(z), tuple(a))
 
 
@@ -126,7 +153,8 @@ def forward(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarra
 class Backward:
     r"""Cotangents of one scalar A per sample: ``ga[l]`` = ∂A/∂a^{(l)}, ``delta[l]`` = ∂A/∂z^{(l)}.
 
-    Both (n_l, S, V); ``delta[0]`` is None. Layers above A's own are zero.
+    Both (n_l, S, V); ``delta[0]`` is None, and ``ga[0]`` too when the pass stops before the
+    inputs (training needs no ∂A/∂x). Layers above A's own are zero.
     """
 
     ga: tuple[np.ndarray, ...]
@@ -158,13 +186,15 @@ def seed(net: Network, fwd: Forward, t: np.ndarray, A: Ref, sw: Switches | None 
 
 
 def reverse(net: Network, W: list[np.ndarray], fwd: Forward, t: np.ndarray, A: Ref,
-            sw: Switches | None = None, train: tuple[Any, list[Any]] | None = None) -> Backward:
+            sw: Switches | None = None, train: tuple[Any, list[Any]] | None = None,
+            inputs: bool = True) -> Backward:
     r"""Reverse pass seeded at A: ``E``, or one neuron ``a``, pre-activation ``z`` or input.
 
     :math:`\delta^{(l)} = f_l'(z^{(l)})^T g_a^{(l)}`, :math:`g_a^{(l-1)} = W^{(l)T}\delta^{(l)}`,
     seeded with :math:`g_a^{(L)} = \partial E/\partial y` for E, or a one-hot cotangent on A.
     With switches ``sw``, each variant takes its own f′, what goes back, and through which W
-    (``train`` = (η per variant, weight masks) inside a training step).
+    (``train`` = (η per variant, weight masks) inside a training step). Without ``inputs`` the
+    pass ends at :math:`\delta^{(1)}`: :math:`g_a^{(0)} = \partial A/\partial x` is left None.
     """
     k, ga, delta = seed(net, fwd, t, A, sw)
     for l in range(k, 0, -1):
@@ -172,23 +202,28 @@ def reverse(net: Network, W: list[np.ndarray], fwd: Forward, t: np.ndarray, A: R
         if sw is None:
             if delta[l] is None:
                 delta[l] = activation_vjp(act, fwd.z[l], fwd.a[l], ga[l])
-            ga[l - 1] = _WTg(W[l - 1], delta[l])
+            if l > 1 or inputs:
+                ga[l - 1] = _WTg(W[l - 1], delta[l])
             continue
         if delta[l] is None:
             delta[l] = sw.vjp(l, act, fwd.z[l], fwd.a[l], ga[l], activation_vjp)
+        if l == 1 and not inputs:
+            break
         g = sw.propagated(l, ga[l], delta[l], A.kind, k)
         Wl = sw.back_weights(l, W[l - 1], fwd, delta[l], train, _outer)
         ga[l - 1] = sw.backprop(l, _WTg(Wl, g), Wl, g, _Wa)
     return Backward(tuple(ga), tuple(delta))
 
 
-def gradients(net: Network, fwd: Forward, back: Backward,
-              sw: Switches | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    r""":math:`dW^{(l)} = \sum_s \delta^{(l)} a^{(l-1)T}` (n, m, V) and :math:`db^{(l)} = \sum_s \delta^{(l)}` (n, 1, V)."""
-    if sw is None:
-        dW = [_outer(back.delta[l], fwd.a[l - 1]) for l in range(1, net.L + 1)]
-        db = [back.delta[l].sum(axis=1, keepdims=True) for l in range(1, net.L + 1)]
-    else:
-        dW = [_outer(back.delta[l], sw.edge_input(l, fwd)) for l in range(1, net.L + 1)]
-        db = [sw.bias_sum(back.delta[l]) for l in range(1, net.L + 1)]
+def gradients(net: Network, fwd: Forward, back: Backward, sw: Switches | None = None,
+              out: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    r""":math:`dW^{(l)} = \sum_s \delta^{(l)} a^{(l-1)T}` (n, m, V) and :math:`db^{(l)} = \sum_s \delta^{(l)}` (n, 1, V).
+
+    ``out`` = (dW, db): lists of arrays of those shapes that receive the gradients.
+    """
+    dW, db = out if out is not None else ([None] * net.L, [None] * net.L)
+    for l in range(1, net.L + 1):
+        d = back.delta[l]
+        dW[l - 1] = _outer(d, fwd.a[l - 1] if sw is None else sw.edge_input(l, fwd), out=dW[l - 1])
+        db[l - 1] = np.sum(d, axis=1, keepdims=True, out=db[l - 1]) if sw is None else _into(db[l - 1], sw.bias_sum(d))
     return dW, db

@@ -17,7 +17,9 @@ from .spec import Network, Ref
 from .switches import Switches
 
 _E = Ref("E", "E")
-BLOCK = 2048  # variants processed together: one block's arrays stay in cache
+# variants processed together: a block's arrays stay in this machine's 1 MB L2 across the passes
+# and epochs, and each NumPy call's fixed cost is spread over 8,192 variants (2,048 was ~1.5x slower)
+BLOCK = 8192
 
 
 def _backprop(net: Network, s: _State) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -29,9 +31,8 @@ def _backprop(net: Network, s: _State) -> tuple[list[np.ndarray], list[np.ndarra
         part = slice(lo, lo + BLOCK)
         W, b = [w[..., part] for w in s.W], [c[..., part] for c in s.b]
         fwd = forward(net, W, b, s.x[..., part])
-        gW, gb = gradients(net, fwd, reverse(net, W, fwd, s.t[..., part], _E))
-        for whole, g in zip(dW + db, gW + gb, strict=True):
-            whole[..., part] = g
+        back = reverse(net, W, fwd, s.t[..., part], _E, inputs=False)
+        gradients(net, fwd, back, out=([g[..., part] for g in dW], [g[..., part] for g in db]))  # written in place
     return dW, db
 
 
@@ -50,16 +51,22 @@ def _step(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray,
     With switches, ``lr`` is one η per variant."""
     Wm, bm = masks
     fwd = forward(net, W, b, x, sw)
-    dW, db = gradients(net, fwd, reverse(net, W, fwd, t, _E, sw, None if sw is None else (lr, Wm)), sw)
+    dW, db = gradients(net, fwd, reverse(net, W, fwd, t, _E, sw, None if sw is None else (lr, Wm), inputs=False), sw)
     for group in net.ties:
         parts = [(dW if kind == "W" else db)[l - 1][idx] for kind, l, idx in group]
         total = sum(parts[1:], parts[0]) if sw is None else sw.tie_total(parts)
         for kind, l, idx in group:
             (dW if kind == "W" else db)[l - 1][idx] = total
-    for l in range(net.L):
-        W[l] -= lr * (dW[l] if Wm[l] is None else dW[l] * Wm[l])
-        step = lr * (db[l] if bm[l] is None else db[l] * bm[l])
-        b[l] -= step if sw is None else sw.bias_step(step)
+    for l in range(net.L):  # θ −= η (dθ ⊙ mask), the step made in place in dθ (a new array)
+        gW, gb = dW[l], db[l]
+        if Wm[l] is not None:
+            gW *= Wm[l]
+        if bm[l] is not None:
+            gb *= bm[l]
+        gW *= lr
+        gb *= lr
+        W[l] -= gW
+        b[l] -= gb if sw is None else sw.bias_step(gb)
 
 
 def _masks(net: Network) -> tuple[list[Any], list[Any]]:
@@ -67,8 +74,6 @@ def _masks(net: Network) -> tuple[list[Any], list[Any]]:
     Wm = [None if m.all() else m.astype(float)[:, :, None] for m in net.W_train]
     bm = [None if m.all() else m.astype(float)[:, None, None] for m in net.b_train]
     return Wm, bm
-
-
 
 
 def _train(net: Network, s: _State, lr: float, epochs: int, mode: str, sw: Switches | None = None) -> None:
@@ -106,7 +111,8 @@ def train(net: Network, values: Values, lr: float, epochs: int, mode: str = "bat
     on that sample's own loss (a batch of one: ``mean`` and ``sum`` take the same online steps). Fixed entries never move; a tied
     parameter moves once, by its summed gradient.
     """
-    s = _State.of(values)
+    s = _State.of(values, copy_data=False)  # training writes W and b only
     with np.errstate(all="ignore"):
         _train(net, s, lr, epochs, mode)
-    return s.values()
+    return Values(tuple(_first(w) for w in s.W), tuple(_first(c[:, 0, :]) for c in s.b),
+                  np.asarray(values.x, float), np.asarray(values.t, float))

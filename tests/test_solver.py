@@ -715,7 +715,7 @@ def test_shapes_of_the_bundled_matrix_exercise(solve_one, bundled_data):
 
 
 def test_backprop_in_blocks_matches_finite_differences_of_a_hand_written_forward():
-    r"""``solver.backprop`` over more variants than one block (2,048): every variant's dE/dW and
+    r"""``solver.backprop`` over more variants than one block (``solver.BLOCK``): every variant's dE/dW and
     dE/db equal central differences of E = ½Σ(y − t)² through a sigmoid forward written here."""
     ex = spec.load_exercise("tutorial-4-matrix")
     rng = np.random.default_rng(7)
