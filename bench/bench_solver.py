@@ -138,10 +138,6 @@ def timings(ex: spec.Exercise, vals: solver.Values, net: spec.Network, big: solv
     print(f"{'measurement':44} {'batched':>12} {'baseline':>12} {'ratio':>8}")
     for name, a, b, unit in rows:
         print(f"{name:44} {_t(a):>12} {_t(b):>12} {b / a:>7.1f}x  ({unit})")
-
-    print(f"{'measurement':44} {'batched':>12} {'baseline':>12} {'ratio':>8}")
-    for name, a, b, unit in rows:
-        print(f"{name:44} {_t(a):>12} {_t(b):>12} {b / a:>7.1f}x  ({unit})")
     print()
 
 
@@ -153,18 +149,18 @@ def against_hand(ex: spec.Exercise, vals: solver.Values, net: spec.Network, big:
     cases = {
         "forward+backward, 2-2-2, per variant": (
             lambda: training._backprop(ex.net, s),
-            lambda: min(best(lambda c=c: hand_222(P, c), repeat=3) for c in (1024, 2048, 4096, 8192)),
-            V, 1.3),
+            lambda: min(best(lambda c=c: hand_222(P, c), repeat=4) for c in (1024, 2048, 4096, 8192)),
+            V, 4, 1.3),
         "784-64-10 sigmoid epoch, 256 samples": (
-            lambda: solver.train(net, big, 0.1, 1), lambda: best(lambda: hand_epoch(big, 0.1), repeat=3),
-            1, 1.1),
+            lambda: solver.train(net, big, 0.1, 1), lambda: best(lambda: hand_epoch(big, 0.1), repeat=12),
+            1, 12, 1.1),
     }
     print(f"{'against hand-written NumPy (CPU time)':44} {'solver':>12} {'by hand':>12} {'ratio':>8}  "
           f"{'per round':>11}  target")
-    for name, (mine, by_hand, per, target) in cases.items():
+    for name, (mine, by_hand, per, repeat, target) in cases.items():
         ours, theirs = [], []
         for _ in range(rounds):
-            ours.append(best(mine, repeat=3))
+            ours.append(best(mine, repeat=repeat))
             theirs.append(by_hand())
         a, b = min(ours) / per, min(theirs) / per
         each = sorted(x / y for x, y in zip(ours, theirs, strict=True))
