@@ -216,14 +216,20 @@ def reverse(net: Network, W: list[np.ndarray], fwd: Forward, t: np.ndarray, A: R
 
 
 def gradients(net: Network, fwd: Forward, back: Backward, sw: Switches | None = None,
-              out: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+              out: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+              W: list[np.ndarray] | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     r""":math:`dW^{(l)} = \sum_s \delta^{(l)} a^{(l-1)T}` (n, m, V) and :math:`db^{(l)} = \sum_s \delta^{(l)}` (n, 1, V).
 
-    ``out`` = (dW, db): lists of arrays of those shapes that receive the gradients.
+    ``out`` = (dW, db): lists of arrays of those shapes that receive the gradients. With switches,
+    the weights ``W`` too: an elementwise product in the layer above shows in these gradients.
     """
     dW, db = out if out is not None else ([None] * net.L, [None] * net.L)
     for l in range(1, net.L + 1):
         d = back.delta[l]
-        dW[l - 1] = _outer(d, fwd.a[l - 1] if sw is None else sw.edge_input(l, fwd), out=dW[l - 1])
-        db[l - 1] = np.sum(d, axis=1, keepdims=True, out=db[l - 1]) if sw is None else _into(db[l - 1], sw.bias_sum(d))
+        if sw is None:
+            dW[l - 1] = _outer(d, fwd.a[l - 1], out=dW[l - 1])
+            db[l - 1] = np.sum(d, axis=1, keepdims=True, out=db[l - 1])
+        else:
+            dW[l - 1] = _into(dW[l - 1], sw.weight_grad(l, d, fwd, W, _outer))
+            db[l - 1] = _into(db[l - 1], sw.bias_grad(l, d, W))
     return dW, db

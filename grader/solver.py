@@ -113,11 +113,13 @@ def derivative(ex: Exercise, s: _State, fwd: Forward, A: Ref, B: Ref, sw: Switch
 
     def dW(back: Backward, l: int) -> np.ndarray:
         d, a = back.delta[l], fwd.a[l - 1] if sw is None else sw.edge_input(l, fwd)
+        if sw is not None and not per_sample:
+            return sw.weight_grad(l, d, fwd, s.W, _outer)
         return d[:, None] * a[None] if per_sample else _outer(d, a)  # (n, m, [S,] V)
 
     def db(back: Backward, l: int) -> np.ndarray:
         d = back.delta[l]
-        return d if per_sample else d.sum(axis=1) if sw is None else sw.bias_sum(d)[:, 0]  # (n, [S,] V)
+        return d if per_sample else d.sum(axis=1) if sw is None else sw.bias_grad(l, d, s.W)[:, 0]  # (n, [S,] V)
 
     total = (lambda parts: sum(parts[1:], parts[0])) if sw is None else sw.tie_total
     return by_name(ex, s, fwd, A, B, reverse(ex.net, s.W, fwd, s.t, A, sw), dW, db, total)
@@ -248,7 +250,7 @@ def function_variants(fn: Function, case: Case, sw: Switches | None = None,
             return tuple(E for _ in (fn.returns if returns is None else returns))
         fwd = forward(net, s.W, s.b, s.x, sw)
         back = reverse(net, s.W, fwd, s.t, _E, sw)
-        dW, db = gradients(net, fwd, back, sw)
+        dW, db = gradients(net, fwd, back, sw, W=s.W)
         out = []
         for name in fn.returns if returns is None else returns:
             kind = name.rstrip("0123456789")

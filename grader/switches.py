@@ -42,7 +42,9 @@ class Variant:
     path: tuple[int, int] | None = None  # (l, k): ∂E/∂a(l-1) through neuron k of layer l only
     edge: tuple[int, int] | None = None  # (l, k): dW(l) uses roll(a(l-1), k); k = 0: z(l-1)
     backprop_T: int = 0  # layer l whose W(l) back-propagates untransposed
-    updated: bool = False  # back-propagate through the already updated weights (training)
+    elementwise: int = 0  # layer l whose W(l)ᵀ δ(l) is the elementwise W(l)ᵀ * δ(l), broadcast as NumPy does
+    elementwise_dW: int = 0  # layer l whose dW(l) is the elementwise δ(l) * a(l-1) (n_l = n_(l-1) = S)
+    updated: bool = False  # back-propagate through the already updated weights (training, or η of backward)
     lr: str = ""  # "sign": +η; "one": η = 1; "per_sample": η / S (training)
     bias_sample: int = -1  # db = δ of this sample only
     tie_use: int = -1  # a tied parameter's gradient = this use's only
@@ -83,14 +85,17 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Variant)}
 class Switches:
     """V variants as per-variant arrays on the internal last axis (None where no variant switches)."""
 
-    def __init__(self, net: Network, variants: Sequence[Variant]):
+    def __init__(self, net: Network, variants: Sequence[Variant | tuple], lr: float | None = None):
+        """``variants``: each a :class:`Variant`, or the (field, value) switches of compatible parts side
+        by side (scales multiply, layers of ``act`` and ``from_output`` add up). ``lr``: the η with
+        which a backward that updates the weights in place uses them (``updated``)."""
         L = net.L
         self.variants = tuple(variants)
         self.V = V = len(variants)
         # one pass over the switches each variant sets (most set one or two of them)
         on: dict[tuple, list[int]] = {}  # (field, value) -> the variants that set it
         for i, v in enumerate(variants):
-            for name, value in v.key:
+            for name, value in (v.key if isinstance(v, Variant) else v):
                 if name == "act":
                     for l, mode in value:
                         on.setdefault(("act", l, mode), []).append(i)
@@ -111,7 +116,9 @@ class Switches:
         def values(name: str, default: Any, dtype: Any = float) -> np.ndarray:
             arr = np.full(V, default, dtype=dtype)
             for key, rows in on.items():
-                if key[0] == name:
+                if key[0] == name and name in ("loss_scale", "E_scale"):  # two parts' scales multiply
+                    np.multiply.at(arr, rows, key[1])
+                elif key[0] == name:
                     arr[rows] = key[1]
             return arr
         self.loss_scale = values("loss_scale", 1.0)
@@ -131,6 +138,8 @@ class Switches:
         self.edge: list[list[tuple[int, np.ndarray]]] = [[]]
         self.path: list[Any] = [None]
         self.backprop_T: list[Any] = [None]
+        self.elementwise: list[Any] = [None]
+        self.elementwise_dW: list[Any] = [None]
         for l in range(1, L + 1):
             self.act.append([(key[2], mask(*key)) for key in sorted(k for k in on if k[0] == "act" and k[1] == l)])
             self.from_output.append(mask("from_output", l))
@@ -144,8 +153,14 @@ class Switches:
                     path[k, 0, rows] = 1.0
             self.path.append(path)
             self.backprop_T.append(mask("backprop_T", l))
+            self.elementwise.append(mask("elementwise", l))
+            self.elementwise_dW.append(mask("elementwise_dW", l))
+        self.elementwise.append(None)  # no layer above the output layer
         updated = mask("updated", True)
         self.updated = None if updated is None else updated.astype(float)
+        # outside training, a backward that updates W in place before the layer below's δ uses η
+        self.rest = None if updated is None or lr is None else \
+            (lr, [None if m.all() else m.astype(float)[:, :, None] for m in net.W_train])
         self.lr_mode = values("lr", "", object)
         self.bias_sample = values("bias_sample", -1, int)
         self.tie_use = values("tie_use", -1, int)
@@ -208,22 +223,54 @@ class Switches:
 
     def back_weights(self, l: int, W: np.ndarray, fwd: Any, delta: np.ndarray, train: Any,
                      outer: Any) -> np.ndarray:
-        """W(l) as the reverse pass uses it: the updated weights for that variant during training."""
-        if train is None or self.updated is None or l == 1:
+        """W(l) as the reverse pass uses it: the updated weights for that variant (in a training step,
+        or with :attr:`rest`'s η where backward itself updates W(l) before the layer below's δ)."""
+        if self.updated is None or l == 1 or (train is None and self.rest is None):
             return W
-        lr, Wm = train
+        lr, Wm = train if train is not None else self.rest
         dW = outer(delta, self.edge_input(l, fwd))
         if Wm[l - 1] is not None:
             dW = dW * Wm[l - 1]
         return W - (self.updated * lr) * dW
 
     def backprop(self, l: int, ga_prev: np.ndarray, W: np.ndarray, g: np.ndarray, Wa: Any) -> np.ndarray:
-        """:math:`W^{(l)T} g`, or :math:`W^{(l)} g` for the variants that forget the transpose."""
-        if self.backprop_T[l] is None:
-            return ga_prev
-        return np.where(self.backprop_T[l], Wa(W, g), ga_prev)
+        """:math:`W^{(l)T} g`, or :math:`W^{(l)} g` for the variants that forget the transpose, or the
+        elementwise :math:`W^{(l)T} * g` (see :meth:`elementwise_back`)."""
+        if self.backprop_T[l] is not None:
+            ga_prev = np.where(self.backprop_T[l], Wa(W, g), ga_prev)
+        if self.elementwise[l] is not None:
+            ga_prev = np.where(self.elementwise[l], elementwise_back(W, g, ga_prev), ga_prev)
+        return ga_prev
 
     # ------------------------------------------------------------------ gradients
+    def weight_grad(self, l: int, delta: np.ndarray, fwd: Any, W: Any, outer: Any) -> np.ndarray:
+        r""":math:`dW^{(l)} = \sum_s \delta^{(l)} a^{(l-1)T}` per variant: another edge input, the
+        elementwise δ * a, or the factor an elementwise product in the layer above leaves."""
+        a = self.edge_input(l, fwd)
+        dW = outer(delta, a)
+        on = self.elementwise_dW[l]
+        if on is not None and delta.shape[0] == a.shape[0] == delta.shape[1]:  # δ * a has dW's shape
+            dW = np.where(on, delta * a, dW)
+        factor = self.below_elementwise(l, W, delta.shape[1])
+        return dW if factor is None else np.where(factor[0], dW * factor[1], dW)
+
+    def bias_grad(self, l: int, delta: np.ndarray, W: Any) -> np.ndarray:
+        """:meth:`bias_sum`, times the row sums an elementwise product in the layer above leaves."""
+        db = self.bias_sum(delta)
+        factor = self.below_elementwise(l, W, delta.shape[1])
+        return db if factor is None else np.where(factor[0], db * factor[1].sum(axis=1, keepdims=True), db)
+
+    def below_elementwise(self, l: int, W: Any, S: int) -> tuple[np.ndarray, np.ndarray] | None:
+        r"""With one sample, :math:`W^{(l+1)T} * \delta^{(l+1)}` broadcasts to the matrix
+        :math:`\mathrm{diag}(\delta^{(l+1)}) W^{(l+1)T}`; column-vector code then takes
+        :math:`dW^{(l)} = \delta^{(l)} * a^{(l-1)T}` and :math:`db^{(l)} = \sum` over its columns.
+        :func:`elementwise_back` passes the diagonal on; this is the (mask, :math:`W^{(l+1)T}`)
+        that multiplies dW(l) (its row sums db(l)), or None."""
+        on = self.elementwise[l + 1] if W is not None and S == 1 else None
+        if on is None or not W[l].shape[0] == W[l].shape[1] == W[l - 1].shape[1]:
+            return None
+        return on, W[l].transpose(1, 0, 2)  # (n_l, n_(l+1), V): dW(l)'s shape, as n_(l+1) = n_(l-1)
+
     def edge_input(self, l: int, fwd: Any) -> np.ndarray:
         """What multiplies δ(l) in dW(l): a(l-1), or another neuron's output, or z(l-1)."""
         a = fwd.a[l - 1]
@@ -260,6 +307,22 @@ class Switches:
 
     def bias_step(self, step: np.ndarray) -> np.ndarray:
         return step if self.bias_moves is None else step * self.bias_moves
+
+
+def elementwise_back(W: np.ndarray, g: np.ndarray, ga_prev: np.ndarray) -> np.ndarray:
+    r"""What ``W.T * g`` gives where ``W.T @ g`` belongs, in the internal layout: W (n, m, V), g (n, S, V).
+
+    With n = m = S the shapes match: :math:`(W^T * g)_{js} = W_{sj}\,g_{js}`. With one sample and a
+    square W, NumPy broadcasts it to :math:`\mathrm{diag}(g) W^T`: its diagonal factor g goes on
+    (the W^T factor is applied to the layer below's gradients, see :meth:`Switches.below_elementwise`).
+    Any other shapes raise in NumPy (the shape-error reading names them): ``ga_prev`` unchanged."""
+    n, m, _ = W.shape
+    S = g.shape[1]
+    if n == m == S:
+        return W.transpose(1, 0, 2) * g
+    if S == 1 and n == m:
+        return g
+    return ga_prev
 
 
 def _wrong_vjp(mode: str, name: str, z: np.ndarray, a: np.ndarray, ga: np.ndarray, d: np.ndarray,

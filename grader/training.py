@@ -51,7 +51,8 @@ def _step(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray,
     With switches, ``lr`` is one η per variant."""
     Wm, bm = masks
     fwd = forward(net, W, b, x, sw)
-    dW, db = gradients(net, fwd, reverse(net, W, fwd, t, _E, sw, None if sw is None else (lr, Wm), inputs=False), sw)
+    dW, db = gradients(net, fwd, reverse(net, W, fwd, t, _E, sw, None if sw is None else (lr, Wm), inputs=False), sw,
+                       W=W)
     for group in net.ties:
         parts = [(dW if kind == "W" else db)[l - 1][idx] for kind, l, idx in group]
         total = sum(parts[1:], parts[0]) if sw is None else sw.tie_total(parts)

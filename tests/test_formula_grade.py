@@ -175,8 +175,9 @@ MISTAKES = [
 ]
 # Mistakes that no formula answer can make: the shape of a returned bias gradient (code only); one
 # sample's gradient (a formula's names are every sample's); biases never trained (for one step a
-# bias left as it is reads exactly as "no biases"; the difference shows in weights after epochs).
-NOT_FORMULAS = {"bias_axis", "one_sample_only", "biases_not_trained"}
+# bias left as it is reads exactly as "no biases"; the difference shows in weights after epochs);
+# NumPy broadcasting whole arrays with * where @ belongs (a formula names single entries).
+NOT_FORMULAS = {"bias_axis", "one_sample_only", "biases_not_trained", "elementwise_product"}
 
 
 def mistake_exercise(bundled_data, kind: str):

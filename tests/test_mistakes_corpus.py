@@ -106,6 +106,27 @@ def joelgrus_31(x, t, W1, b1, W2, b2, lr, epochs):
     return W1, b1, W2, b2
 
 
+def joelgrus_31_backward(x, t, W1, b1, W2, b2, lr=0.5):
+    # the same source's backpropagate() is one backward pass that updates as it goes: the output
+    # weights move by η dW2 in place before the hidden deltas are taken through them
+    o = sig(W1 @ x + b1)
+    y = sig(W2 @ o + b2)
+    out_delta = y * (1 - y) * (y - t)
+    dW2 = np.dot(out_delta, o.T)
+    W2 = W2 - lr * dW2
+    hid_delta = o * (1 - o) * np.dot(W2.T, out_delta)
+    return hid_delta @ x.T, hid_delta.sum(axis=1, keepdims=True), dW2, out_delta.sum(axis=1, keepdims=True)
+
+
+def pullrequest_13115198(x, t, W1, b1, W2, b2):
+    # column-vector code where * is the matrix product only for np.matrix: with NumPy arrays
+    # W2.T * d2 broadcasts (one sample, square layers) to other numbers
+    z1, o, z2, y = fwd(x, W1, b1, W2, b2)
+    d2 = (y - t) * y * (1 - y)
+    d1 = (W2.T * d2) * o * (1 - o)
+    return d1 * x.T, np.sum(d1, axis=1, keepdims=True), d2 * o.T, np.sum(d2, axis=1, keepdims=True)
+
+
 def bot_academy_3(x, t, W1, b1, W2, b2, lr, epochs):
     W1, b1, W2, b2 = (np.array(v, dtype=float) for v in (W1, b1, W2, b2))
     for _ in range(epochs):
@@ -234,6 +255,12 @@ BUGS = [
     Entry("https://github.com/joelgrus/data-science-from-scratch/issues/31", "the output weights are updated before "
           "the hidden deltas are calculated from them; all deltas should come first", "train", joelgrus_31,
           frozenset({"updated_weights_backprop"})),
+    Entry("https://github.com/joelgrus/data-science-from-scratch/issues/31", "backpropagate() updates the output "
+          "weights right after the output deltas, then computes the hidden deltas with the updated weights",
+          "backward", joelgrus_31_backward, frozenset({"updated_weights_backprop"})),
+    Entry("http://pullrequest.ru/13115198", "with NumPy arrays * is the elementwise product (the matrix product "
+          "only for np.matrix): W2 * deriv gives wrong values and shapes where a dot product belongs", "backward",
+          pullrequest_13115198, frozenset({"elementwise_product"})),
     Entry("https://github.com/Bot-Academy/NeuralNetworkFromScratch/pull/3", "the gradient misses the sigmoid "
           "derivative of the output layer, and the hidden weights are updated in a way that affects the input "
           "layer's update", "train", bot_academy_3, frozenset({"no_activation_derivative", "updated_weights_backprop"})),
@@ -375,8 +402,12 @@ def _diagnose(ex: spec.Exercise, entry: Entry) -> mistakes.Mistake | None:
     values = []
     for case in cases:
         args = [np.array(v, dtype=float) if isinstance(v, np.ndarray) else v for _, v in case.inputs]
-        with np.errstate(all="ignore"):
-            values.append(tuple(np.asarray(r, dtype=float) for r in entry.code(*args)))
+        try:
+            with np.errstate(all="ignore"):
+                values.append(tuple(np.asarray(r, dtype=float) for r in entry.code(*args)))
+        except ValueError:  # shapes NumPy cannot broadcast: that case is graded from its shape error
+            values.append(None)
+    assert any(v is not None for v in values), entry.source
     return mistakes.diagnose_cases(fn, cases, values)
 
 

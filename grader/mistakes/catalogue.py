@@ -12,10 +12,10 @@ The order of :data:`PRIORITY` decides between candidates of the same size that f
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+
+import numpy as np
 
 from ..spec import Network
 from ..switches import Variant, applies
@@ -33,6 +33,7 @@ PRIORITY = (
     "derivative_replaces_error",
     "hidden_delta_from_output_error",
     "single_path_delta",
+    "elementwise_product",
     "wrong_edge_input",
     "z_instead_of_a",
     "bias_not_summed",
@@ -67,6 +68,9 @@ _SHIFT_CAP = 4  # "another neuron's output": every other neuron up to this size,
 _TRIPLES_CAP = 6000  # triples are tried only when there are at most this many
 
 
+_UIDS: dict[tuple, int] = {}  # (id, form, switches) -> a small int: the same part on any case, cheap to hash
+
+
 @dataclass(frozen=True)
 class Part:
     """One mistake or convention at one place."""
@@ -79,30 +83,57 @@ class Part:
     def answer_T(self) -> bool:
         return self.form == "T"
 
-    @cached_property
-    def key(self) -> tuple:
-        """Equal for the same part on any case: hashing it is cheap (the search hashes thousands)."""
-        return (self.id, self.form, self.variant.key)
+    def __post_init__(self) -> None:
+        # plain attributes, read thousands of times a search: the key is equal for the same part
+        # on any case (cheap to hash), and the switches are what Switches reads
+        object.__setattr__(self, "switches", self.variant.key)
+        object.__setattr__(self, "key", _UIDS.setdefault((self.id, self.form, self.switches), len(_UIDS)))
 
     @property
     def convention(self) -> bool:
         return self.id in CONVENTIONS
 
 
-@dataclass(frozen=True)
 class Candidate:
-    """A combination of parts (the reference: none) and the one variant that makes them all."""
+    """A combination of parts (the reference: none), in the order of :data:`PRIORITY`.
 
-    parts: tuple[Part, ...]
-    variant: Variant
+    The search builds thousands per exercise, so it is a slotted object, not a dataclass, and
+    what it switches is the parts' switches side by side (:attr:`switches`) rather than one
+    merged :class:`~grader.switches.Variant`: :func:`levels` only combines parts that
+    :func:`compatible` says do not switch the same thing differently."""
+
+    __slots__ = ("parts", "_key")
+
+    def __init__(self, parts: tuple[Part, ...]):
+        self.parts = parts
+        self._key: frozenset | None = None
+
+    def __repr__(self) -> str:
+        return f"Candidate({'+'.join(self.ids) or 'reference'})"
+
+    @property
+    def switches(self) -> tuple:
+        """Every (field, value) the parts switch, for :class:`~grader.switches.Switches`."""
+        ps = self.parts
+        return ps[0].switches if len(ps) == 1 else tuple(item for p in ps for item in p.switches)
+
+    @property
+    def variant(self) -> Variant:
+        """The one variant making every part (the parts are compatible)."""
+        v = Variant()
+        for p in self.parts:
+            v = v.merge(p.variant) or v
+        return v
 
     @property
     def form(self) -> str:
         return next((p.form for p in self.parts if p.form), "")
 
-    @cached_property
+    @property
     def key(self) -> frozenset:
-        return frozenset(p.key for p in self.parts)
+        if self._key is None:
+            self._key = frozenset(p.key for p in self.parts)
+        return self._key
 
     @property
     def answer_T(self) -> bool:
@@ -118,7 +149,7 @@ class Candidate:
         return sum(not p.convention for p in self.parts)
 
 
-REFERENCE = Candidate((), Variant())
+REFERENCE = Candidate(())
 
 _ACT_IDS = (("none", "no_activation_derivative"), ("of_z", "sigmoid_derivative_of_z"),
             ("of_a", "derivative_of_output"), ("twice", "derivative_twice"), ("as_f", "activation_for_derivative"),
@@ -132,8 +163,8 @@ def parts(net: Network, S: int, max_uses: int, training: bool, code: bool = Fals
     out = [Part("transposed", form="T")]
     if training:
         out += [Part("update_wrong_sign", Variant(lr="sign")), Part("update_no_learning_rate", Variant(lr="one"))]
-        if L >= 2:
-            out.append(Part("updated_weights_backprop", Variant(updated=True)))
+    if L >= 2:  # in a training step, or a backward that updates W in place with the exercise's η
+        out.append(Part("updated_weights_backprop", Variant(updated=True)))
     acts = net.activations
     for mode, mistake in _ACT_IDS:
         layers = [l for l in range(L, 0, -1) if applies(mode, acts[l - 1])]
@@ -145,6 +176,7 @@ def parts(net: Network, S: int, max_uses: int, training: bool, code: bool = Fals
     for l in range(L, 0, -1):
         if net.sizes[l] >= 2:
             out += [Part("single_path_delta", Variant(path=(l, k))) for k in range(min(net.sizes[l], _PATH_CAP))]
+    out += _elementwise(net, S)
     for l in range(L, 0, -1):
         m = net.sizes[l - 1]
         shifts = range(1, m) if m <= _SHIFT_CAP else (1, m - 1)  # roll by m - 1 = the next neuron
@@ -185,18 +217,55 @@ def parts(net: Network, S: int, max_uses: int, training: bool, code: bool = Fals
     return out
 
 
+def _elementwise(net: Network, S: int) -> list[Part]:
+    """``W.T * delta`` for ``W.T @ delta`` and ``delta * a`` for ``delta @ a.T`` where NumPy broadcasts
+    them to a result (:func:`grader.switches.elementwise_back`): square layers with as many samples
+    as neurons, or one sample with the matrix δ reaching the first layer's gradients. Elsewhere
+    the code raises and the shape-error reading names the operands."""
+    n = net.sizes
+    out = [Part("elementwise_product", Variant(elementwise=l)) for l in range(net.L, 1, -1)
+           if n[l] == n[l - 1] >= 2 and (S == n[l] or (S == 1 and l == 2 and n[0] == n[l]))]
+    out += [Part("elementwise_product", Variant(elementwise_dW=l)) for l in range(net.L, 0, -1)
+            if n[l] == n[l - 1] == S >= 2]
+    return out
+
+
+# switches that compose (a union of layers, a product of scales) rather than collide
+_COMPOSE = frozenset({"from_output", "loss_scale", "E_scale"})
+
+
+def _slots(p: Part) -> dict[tuple, object]:
+    """What a part switches that another part must not switch differently: (field[, layer]) -> value."""
+    out: dict[tuple, object] = {}
+    for name, value in p.variant.key:
+        if name == "act":
+            out.update({("act", l): mode for l, mode in value})
+        elif name not in _COMPOSE:
+            out[(name,)] = value
+    return out
+
+
+def compatible(ps: Sequence[Part]) -> np.ndarray:
+    """(n, n): whether parts i and j can be made at once — other ids, at most one answer form, and
+    no field switched two ways (:meth:`grader.switches.Variant.merge` agrees). Whether a set of
+    parts combines is decided pair by pair."""
+    slots = [_slots(p) for p in ps]
+    n = len(ps)
+    ok = np.ones((n, n), dtype=bool)
+    for i in range(n):
+        a, pi = slots[i], ps[i]
+        for j in range(i + 1, n):
+            pj = ps[j]
+            if pi.id == pj.id or (pi.form and pj.form) or any(k in a and a[k] != v for k, v in slots[j].items()):
+                ok[i, j] = ok[j, i] = False
+    return ok
+
+
 def combine(ps: Sequence[Part]) -> Candidate | None:
     """The candidate making every part at once, or None when two parts collide."""
-    if len({p.id for p in ps}) < len(ps) or sum(bool(p.form) for p in ps) > 1:
+    if not compatible(ps)[np.triu_indices(len(ps), 1)].all():
         return None
-    v = Variant()
-    for p in ps:
-        merged = v.merge(p.variant)
-        if merged is None:
-            return None
-        v = merged
-    ordered = tuple(sorted(ps, key=lambda p: _RANK[p.id]))
-    return Candidate(ordered, v)
+    return Candidate(tuple(sorted(ps, key=lambda p: _RANK[p.id])))
 
 
 # mistakes at one particular place (one path, one edge, one sample's δ, one use of a tie, one
@@ -215,14 +284,22 @@ _BUDGET = 2e7  # candidates × parameters of one size: a 784-64-10 network tries
 
 def levels(ps: Sequence[Part], most: int = 3, params: int = 0) -> list[list[Candidate]]:
     """Candidates by size: [singles, pairs, triples]; triples only where they are few, and a size
-    only while its candidates times the network's ``params`` stay within the memory budget."""
-    out = [[Candidate((p,), p.variant) for p in ps]]
-    many = [p for p in ps if _combinable(p)]
+    only while its candidates times the network's ``params`` stay within the memory budget.
+    Each candidate's parts are in the order of :data:`PRIORITY`."""
+    out = [[Candidate((p,)) for p in ps]]
+    many = sorted((p for p in ps if _combinable(p)), key=lambda p: _RANK[p.id])  # stable: combinations stay ordered
     n = len(many)
-    if most >= 2 and n * (n - 1) // 2 * max(params, 1) <= _BUDGET:
-        out.append([c for pair in itertools.combinations(many, 2) if (c := combine(pair)) is not None])
-    if most >= 3 and len(out) == 2 and n * (n - 1) * (n - 2) // 6 <= min(_TRIPLES_CAP, _BUDGET / max(params, 1)):
-        out.append([c for three in itertools.combinations(many, 3) if (c := combine(three)) is not None])
+    if most < 2 or n * (n - 1) // 2 * max(params, 1) > _BUDGET:
+        return out
+    ok = compatible(many)
+    pairs = np.argwhere(np.triu(ok, 1))
+    out.append([Candidate((many[i], many[j])) for i, j in pairs.tolist()])
+    if most >= 3 and n * (n - 1) * (n - 2) // 6 <= min(_TRIPLES_CAP, _BUDGET / max(params, 1)):
+        i, j = pairs[:, 0], pairs[:, 1]
+        third = ok[i] & ok[j] & (np.arange(n)[None, :] > j[:, None])  # k > j, compatible with both
+        rows, k = np.nonzero(third)
+        out.append([Candidate((many[a], many[b], many[c]))
+                    for a, b, c in zip(i[rows].tolist(), j[rows].tolist(), k.tolist(), strict=True)])
     return out
 
 

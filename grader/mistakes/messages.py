@@ -183,6 +183,15 @@ def step(p: Part, names: Names, ex: Exercise | None = None, q: Question | None =
         l = v.path[0]
         return (f"∂E/∂{names.out[l - 1]} in {names.layer(l - 1)}: a neuron's error sums over every path, "
                 f"Σₖ wₖⱼ δₖ over all the neurons of {names.layer(l)} it feeds; only one path seems to be followed")
+    if m == "elementwise_product" and v.elementwise:
+        l = v.elementwise
+        return (f"back-propagating into {names.layer(l - 1)}: {names.W[l]}ᵀ δ is a matrix product (@, np.dot) "
+                f"summing over the neurons of {names.layer(l)}; an elementwise product {names.W[l]}ᵀ * δ seems to "
+                "be used, which NumPy broadcasts to other numbers")
+    if m == "elementwise_product":
+        l = v.elementwise_dW
+        return (f"∂E/∂{names.W[l]}: it is the matrix product δ {names.out[l - 1]}ᵀ (@, np.dot) summing over the "
+                f"samples; an elementwise product δ * {names.out[l - 1]} seems to be used")
     if m in ("wrong_edge_input", "z_instead_of_a"):
         return _edge_step(m, v.edge[0], names, ex, q)
     if m == "bias_not_summed":

@@ -115,9 +115,12 @@ def variant_answers(ex: Exercise, q: Question, level: int = 0) -> tuple[list[Can
     def make() -> tuple[list[Candidate], np.ndarray]:
         training = q.after_epochs > 0
         ps = catalogue.parts(ex.net, ex.n_samples, _max_uses(ex), training)
+        A = q.quantity.a
+        if not training and A is not None and A.kind != "E":  # weights updated by ∂E/∂W: only for E
+            ps = [p for p in ps if p.id != "updated_weights_backprop"]
         by_size = catalogue.levels(ps, level + 1, catalogue.n_params(ex.net))
         cands = [REFERENCE, *by_size[level]] if level < len(by_size) else [REFERENCE]
-        sw = Switches(ex.net, [c.variant for c in cands])
+        sw = Switches(ex.net, [c.switches for c in cands], lr=ex.learning_rate)
         return cands, solver.solve(ex, sw=sw, questions=(q,))[q.id]
     return _cached(("q", id(ex), q.id, level), (ex, q), make)
 
@@ -200,7 +203,7 @@ def case_variants(fn: Function, case: Case, level: int) -> tuple[list[Candidate]
         if level >= len(by_size):
             return None
         cands = [REFERENCE, *by_size[level]]
-        sw = Switches(net, [c.variant for c in cands])
+        sw = Switches(net, [c.switches for c in cands], lr=fn.learning_rate)
         return cands, solver.function_variants(fn, case, sw, _returns(fn))
     return _cached(("fn", id(fn), id(case), level), (fn, case), make)
 

@@ -213,6 +213,7 @@ def compile_function(c: Any, name: str, f: dict[str, Any], ex_net: Network, x: n
         cases=tuple(cases),
         vectorized=vectorized,
         vectorized_points=float(f.get("vectorized_points", 0)),
+        learning_rate=lr,
         activation=activation,
         reveal=bool(f.get("reveal", False)),
         visibility=f.get("visibility", "after_published"),

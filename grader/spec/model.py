@@ -162,6 +162,7 @@ class Function:
     reveal: bool
     visibility: str
     path: str
+    learning_rate: float = 0.5  # η of the function's training, and of a backward that updates in place
 
 
 @dataclass(frozen=True)
