@@ -1,6 +1,6 @@
 """Solver benchmark: prints one table of timings and ratios measured in this run.
 
-    python bench/bench_solver.py [--variants 100000] [--loop 40] [--rounds 5] [--hand-only]
+    python bench/bench_solver.py [--variants 100000] [--loop 40] [--rounds 9] [--hand-only]
 
 1. The full answer key of the tutorial-4 matrix exercise (10 questions, including E after 1000
    epochs) for V variants in one batched call, against the same key one variant at a time
@@ -62,7 +62,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variants", type=int, default=100_000)
     ap.add_argument("--loop", type=int, default=40)
-    ap.add_argument("--rounds", type=int, default=5, help="alternations of solver and hand-written code")
+    ap.add_argument("--rounds", type=int, default=9, help="alternations of solver and hand-written code")
     ap.add_argument("--hand-only", action="store_true", help="only the comparison with hand-written NumPy")
     args = ap.parse_args()
     ex = spec.load_exercise("tutorial-4-matrix")

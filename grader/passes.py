@@ -228,7 +228,7 @@ def gradients(net: Network, fwd: Forward, back: Backward, sw: Switches | None = 
         d = back.delta[l]
         if sw is None:
             dW[l - 1] = _outer(d, fwd.a[l - 1], out=dW[l - 1])
-            db[l - 1] = np.sum(d, axis=1, keepdims=True, out=db[l - 1])
+            db[l - 1] = np.add.reduce(d, axis=1, keepdims=True, out=db[l - 1])
         else:
             dW[l - 1] = _into(dW[l - 1], sw.weight_grad(l, d, fwd, W, _outer))
             db[l - 1] = _into(db[l - 1], sw.bias_grad(l, d, W))
