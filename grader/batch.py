@@ -8,7 +8,7 @@ gradebook and the summary are always rebuilt from those files, so an interrupted
 in the same bytes as a run that was never interrupted.
 
 Interrupts: the first SIGINT (Ctrl-C) or SIGTERM stops the workers (SIGTERM, then SIGKILL after
-a second), removes the staging folder and raises :class:`KeyboardInterrupt` (exit 130 in the CLI);
+half a second), removes the staging folder and raises :class:`KeyboardInterrupt` (exit 130 in the CLI);
 every result saved before stays. A second one exits at once. Pool workers ignore SIGINT (a
 terminal sends it to the whole foreground group): only this process decides.
 """
@@ -70,13 +70,18 @@ def resume_key(ex: Any, student: str, per_student: bool) -> dict[str, Any]:
     return dict(grading.audit(ex, variant))
 
 
+WORKER_DIED = "the grading worker died"  # not the submission's doing: --resume grades it again
+
+
 def reusable(target: Path, sub: Submission, key: dict[str, Any]) -> bool:
     try:
         old = json.loads(target.read_text("utf-8"))
     except (OSError, ValueError):
         return False
     extra = old.get("extra_data") if isinstance(old, dict) else None
-    return (isinstance(extra, dict) and old.get("submission_sha256") == digest(sub)
+    died = any(isinstance(t, dict) and str(t.get("feedback", "")).startswith(WORKER_DIED)
+               for t in old.get("tests", ())) if isinstance(old, dict) else False
+    return (isinstance(extra, dict) and old.get("submission_sha256") == digest(sub) and not died
             and all(extra.get(k) == v for k, v in key.items()))
 
 
@@ -151,8 +156,17 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _init_worker(isolation: str, parent: int) -> None:
+    # a process group of its own: a terminal's Ctrl-C or a SIGTERM to the batch's group reaches
+    # the batch alone, which stops the pool (a worker that died of the group's signal first
+    # left its students' results as "the grading worker died")
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _worker_term)
+    # forked with SIGINT/SIGTERM blocked (a signal during a fork was dropped in an at-fork hook)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupts.SIGNALS)
     _die_with_parent(parent)
     _start_box(isolation)
 
@@ -187,7 +201,7 @@ def _processes(pool: ProcessPoolExecutor | None) -> list[Any]:
     return list((getattr(pool, "_processes", None) or {}).values())  # no public way to reach them
 
 
-def _stop_pool(pool: ProcessPoolExecutor | None, grace: float = 1.0) -> None:
+def _stop_pool(pool: ProcessPoolExecutor | None, grace: float = 0.5) -> None:
     """Stop the pool's workers: SIGTERM (each closes its sandbox), SIGKILL after ``grace``."""
     if pool is None:
         return
@@ -310,12 +324,15 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
                 report.write_atomic(out / "workers.txt", workers)
             elif jobs <= 1 or len(todo) <= 1:
                 for s in todo:
+                    interrupts.check()
                     save(s, grade_one(*parts(s)))
             else:
                 pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_init_worker,
                                            initargs=(isolation, os.getpid()))
-                futures = {pool.submit(grade_one, *parts(s)): s for s in todo}
+                with interrupts.deferred():  # the pool forks its workers here: see _init_worker
+                    futures = {pool.submit(grade_one, *parts(s)): s for s in todo}
                 while futures:
+                    interrupts.check()
                     # short waits: a signal that lands on another thread is handled here within 0.1 s
                     ready, _ = wait(futures, timeout=0.1, return_when=FIRST_COMPLETED)
                     for fut in sorted(ready, key=lambda f: futures[f].student):
@@ -326,7 +343,7 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
                             from .grading import failed_results
 
                             data = report.results_data(failed_results(
-                                str(exercise), f"the grading worker died: {type(exc).__name__}", student_of(s)))
+                                str(exercise), f"{WORKER_DIED}: {type(exc).__name__}", student_of(s)))
                         save(s, data)
                 pool.shutdown(wait=True)
         except BaseException:
@@ -379,5 +396,6 @@ def _on_cluster(scheduler: str, exercise: str, isolation: str, todo: list[Submis
 
                 data = (grade_one(*parts(s)) if data is None else
                         report.results_data(failed_results(str(exercise), data, student_of(s))))
+            interrupts.check()
             save(s, data)
         return cluster.workers_text()

@@ -88,6 +88,14 @@ def _exit_at_once(signum: int, frame: Any) -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
+def check() -> None:
+    """Raise the interrupt again if one came and was swallowed: a signal that lands while the
+    process forks runs its handler inside an at-fork hook (logging's), where Python prints the
+    KeyboardInterrupt and drops it. Loops call this between steps."""
+    if _count:
+        raise KeyboardInterrupt
+
+
 def received() -> bool:
     """Did a signal interrupt the last (outermost) :func:`handled` block?"""
     return _count > 0

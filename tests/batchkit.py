@@ -67,8 +67,9 @@ def assert_same_outputs(got: Path, want: Path) -> None:
     a, b = outputs(got), outputs(want)
     assert sorted(a) == sorted(b), f"different files: {sorted(set(a) ^ set(b))}"
     differ = [name for name in a if a[name] != b[name]]
+    result = next((n for n in differ if n.startswith("results/")), differ[0] if differ else None)
     assert not differ, f"{len(differ)} files differ from the reference run, e.g. {differ[:5]}: " + \
-        _first_difference(a[differ[0]], b[differ[0]])
+        _first_difference(a[differ[0]], b[differ[0]]) + f"; {result}: {a[result][:1500]!r}"
     assert not [p for p in got.rglob(".*") if p.is_dir()], "a hidden folder (staging) was left in OUT"
 
 

@@ -225,3 +225,10 @@ def test_resume_regrades_exactly_what_a_change_affects(tmp_path, monkeypatch):
     monkeypatch.setattr(grader, "__version__", "99.0")
     assert resume("varied") == everyone and resume("plain") == everyone
     assert resume("varied") == set() and resume("plain") == set()
+
+    # a result the grading worker never finished (it died: OOM, an interrupt) is graded again
+    folder, _, out = classes["plain"]
+    saved = json.loads((out / "results" / "dan.json").read_text())
+    saved["tests"][0]["feedback"] = f"{batch.WORKER_DIED}: BrokenProcessPool"
+    (out / "results" / "dan.json").write_text(json.dumps(saved))
+    assert resume("plain") == {"dan"}

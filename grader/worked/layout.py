@@ -14,7 +14,9 @@ import xml.etree.ElementTree as ET
 
 from .mathml import _TOKEN, mathml
 
-BUDGET = 29.0  # estimated em; A4 text (680 px) is 38.6 em of the formula font (1.1 × 16 px); the estimate runs up to 25 % short, and a 30 em row once measured 4 px over the A4 box
+# estimated em; A4 text (680 px) is 38.6 em of the formula font (1.1 × 16 px); the estimate runs
+# up to 25 % short, and a 30 em row once measured 4 px over the A4 box
+BUDGET = 29.0
 MIN_SCALE = 0.55
 
 _REL = {"=", "←", "⇒", "→", "≈", "≤", "≥", "≠", "∈"}
