@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .chain import _Chain
-
 from .. import solver
 from ..spec import Exercise, Question, Ref
+from .notation import Notation
 from .tex import (
     dd,
 )
@@ -95,10 +93,17 @@ def _backward(ex: Exercise, v: Vals, A: Ref) -> tuple[list[np.ndarray], list[Any
 Node = tuple[str, int, int]  # ("a" | "z", layer, index)
 
 
+class _Derivation(Protocol):
+    """What a derivative's context reads of the derivation it belongs to (a chain.``_Chain``)."""
+
+    ex: Exercise
+    n: Notation
+
+
 class _Ctx:
     """Everything about one derivative dA/d… at one set of values."""
 
-    def __init__(self, w: _Chain, v: Vals, A: Ref):
+    def __init__(self, w: _Derivation, v: Vals, A: Ref):
         self.w, self.v, self.A = w, v, A
         self.G, self.D = _backward(w.ex, v, A)
         self.sA = "E" if A.kind == "E" else (w.n.a(A.layer, A.index) if A.kind == "a" else w.n.z(A.layer, A.index))

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..spec import Ref
 from .doc import Span
-
-if TYPE_CHECKING:
-    from .notation import Notation
 
 DIGITS = 6  # significant figures of the numbers inside a derivation
 FINAL = 10  # significant figures of a result (as the answer key prints them)
@@ -132,7 +129,7 @@ def _act_vec(act: str) -> str:
             "softmax": r"\operatorname{softmax}"}[act]
 
 
-def _ref_tex(n: Notation, ref: Ref) -> str:
+def _ref_tex(ref: Ref) -> str:
     if ref.kind == "E":
         return "E"
     return tex_name(ref.name)

@@ -164,8 +164,8 @@ class _Writer(_Training):
         value = np.asarray(value, dtype=float)
         self.values[q.id] = value
         A, B_ = q.quantity.a, q.quantity.b
-        lhs = (dd(tex_name(A.name) if A.kind != "E" else "E", _ref_tex(self.n, B_)) if A is not None
-               else _ref_tex(self.n, B_))
+        lhs = (dd(tex_name(A.name) if A.kind != "E" else "E", _ref_tex(B_)) if A is not None
+               else _ref_tex(B_))
         when = (rf"\;\text{{after {q.after_epochs} epoch{'s' if q.after_epochs != 1 else ''}}}"
                 if q.after_epochs else "")
         shown = num(value, FINAL) if value.ndim == 0 else bmatrix(value, FINAL)
