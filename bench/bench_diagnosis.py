@@ -5,9 +5,11 @@ cheap), on the bundled tutorial exercise.
 
 1. One wrong function result: ``backward`` making two mistakes at once, diagnosed across the
    exercise's case and every hidden case (``diagnose_cases``), and one wrong typed answer (dE/dW(1)
-   with two mistakes), each *cold* (the first student of a class: every candidate is computed) and
-   *warm* (every later student: the candidates' values are cached per exercise, only the
-   comparisons run). A wrong value that nothing explains runs every level: the worst case.
+   with two mistakes), each *cold* (the first student of a class: every candidate is built and
+   computed, nothing cached), *warm* (every later student: the candidates' values are cached per
+   exercise, only the comparisons run), and *fresh* (the first call in a new process, after the
+   imports and the exercise's loading: what ``grade FILE`` pays once). A wrong value that nothing
+   explains runs every level: the worst case.
 2. ``grade batch`` of a class of code submissions where every submission is right, against the
    same class where half make mistakes (each diagnosed), in one run each; the ratio is the check
    (target ≤ 1.5x). ``--code`` sets the class size.
@@ -16,6 +18,7 @@ cheap), on the bundled tutorial exercise.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -45,23 +48,28 @@ def wrong_backward(x, t, W1, b1, W2, b2):
 
 
 def timed(fn, repeat: int) -> float:
+    """Median CPU time of one call (CPU, not wall: the machine is shared, and a diagnosis is one thread)."""
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return statistics.median(times)
 
 
-def diagnosis_costs(repeat: int) -> None:
+def inputs() -> tuple:
+    """The tutorial, its backward, its plain cases, the wrong backward's returns on them, the
+    question dE/dW(1), the wrong backward's dW1 there and a value nothing explains."""
     ex = spec.load_exercise("tutorial-4")
     fn = next(f for f in ex.functions if f.name == "backward")
     cases = [c for c in fn.cases if not c.group]
     values = [wrong_backward(*[np.asarray(v, float) for _, v in c.inputs]) for c in cases]
     q = next(q for q in ex.questions if q.id == "dW1")
-    args = [np.asarray(v, float) for _, v in cases[0].inputs]
-    typed = wrong_backward(*args)[0]
-    unexplained = np.asarray(solver_key(ex)["dW1"]) * 1.37
+    return ex, fn, cases, values, q, values[0][0], np.asarray(solver_key(ex)["dW1"]) * 1.37
+
+
+def diagnosis_costs(repeat: int) -> None:
+    ex, fn, cases, values, q, typed, unexplained = inputs()
     d = mistakes.diagnose_cases(fn, cases, values)
     print(f"function diagnosis: {d.id if d else None}; typed: {getattr(mistakes.diagnose(ex, q, typed), 'id', None)}")
 
@@ -71,16 +79,37 @@ def diagnosis_costs(repeat: int) -> None:
             call()
         return run
     rows = [
-        ("wrong backward, 4 cases, 2 mistakes", lambda: mistakes.diagnose_cases(fn, cases, values)),
-        ("wrong typed dE/dW(1), 2 mistakes", lambda: mistakes.diagnose(ex, q, typed)),
-        ("typed answer nothing explains (every level)", lambda: mistakes.diagnose(ex, q, unexplained)),
+        ("wrong backward, 4 cases, 2 mistakes", lambda: mistakes.diagnose_cases(fn, cases, values), "backward"),
+        ("wrong typed dE/dW(1), 2 mistakes", lambda: mistakes.diagnose(ex, q, typed), "typed"),
+        ("typed answer nothing explains (every level)", lambda: mistakes.diagnose(ex, q, unexplained), "unexplained"),
     ]
-    print(f"{'measurement':46} {'cold':>10} {'warm':>10} {'cold/warm':>10}")
-    for name, call in rows:
+    print(f"{'measurement':46} {'cold':>10} {'warm':>10} {'fresh':>10} {'cold/warm':>10}  (target: cold < 50 ms)")
+    for name, call, which in rows:
         c = timed(cold(call), max(3, repeat // 4))
         call()
         w = timed(call, repeat)
-        print(f"{name:46} {c * 1e3:8.1f}ms {w * 1e3:8.2f}ms {c / w:9.1f}x")
+        f = statistics.median(fresh(which) for _ in range(3))
+        print(f"{name:46} {c * 1e3:8.1f}ms {w * 1e3:8.2f}ms {f * 1e3:8.1f}ms {c / w:9.1f}x")
+
+
+def fresh(which: str) -> float:
+    """The first diagnosis in a new process, imports and loading excluded (seconds)."""
+    code = (f"import sys, time; sys.path.insert(0, {str(ROOT / 'bench')!r}); import bench_diagnosis as b; "
+            f"t = b.first_call({which!r}); print(t)")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # one thread: CPU time is its time
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    return float(out.stdout.split()[-1])
+
+
+def first_call(which: str) -> float:
+    ex, fn, cases, values, q, typed, unexplained = inputs()
+    got = {"backward": values, "typed": typed, "unexplained": unexplained}[which]
+    start = time.process_time()
+    if which == "backward":
+        mistakes.diagnose_cases(fn, cases, got)
+    else:
+        mistakes.diagnose(ex, q, got)
+    return time.process_time() - start
 
 
 def solver_key(ex: spec.Exercise) -> dict:

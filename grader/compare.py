@@ -297,16 +297,38 @@ def carry_forward(ex: Exercise, tests: tuple[TestResult, ...], key: dict[str, np
     return tuple(out)
 
 
+def _wrong_number(ex: Exercise, q: Question, value: Any, expected: np.ndarray) -> np.ndarray | None:
+    """A typed number (not a formula) that is not the answer, parsed; else None."""
+    if value is MISSING or isinstance(value, Invalid) or q.answer == "formula" or formula.applies(q.answer, value):
+        return None
+    try:
+        got = parse_value(value)
+    except ValueError:
+        return None
+    return got if compare(got, expected, q.tolerance)[0] < 1.0 else None
+
+
 def grade_answers(ex: Exercise, answers: dict[str, Any], key: dict[str, np.ndarray],
-                  reveal: bool = False, warnings: tuple[str, ...] = (), diagnose: Any = None) -> Results:
+                  reveal: bool = False, warnings: tuple[str, ...] = (), diagnose: Any = None,
+                  diagnose_all: Any = None) -> Results:
     """Grade an answers mapping question by question against ``key`` (one variant's answers);
-    ``diagnose`` names the step of a wrong answer (see :func:`grade_question`)."""
+    ``diagnose`` names the step of a wrong answer (see :func:`grade_question`), and
+    ``diagnose_all(ex, {question id: answer})`` (:func:`grader.mistakes.diagnose_answers`) the one
+    step that explains all the wrong numbers at once, where one does."""
     ids = [q.id for q in ex.questions]
     notes = list(warnings)
     for name in answers:
         if name not in ids:
             notes.append(f"answers: unknown question {name!r}{did_you_mean(name, ids)}; ignored")
-    tests = tuple(grade_question(q, answers.get(q.id, MISSING), key[q.id], reveal, ex, diagnose) for q in ex.questions)
+    one = diagnose
+    if diagnose_all is not None and diagnose is not None:
+        wrong = {q.id: got for q in ex.questions
+                 if (got := _wrong_number(ex, q, answers.get(q.id, MISSING), key[q.id])) is not None}
+        joint = diagnose_all(ex, wrong) if len(wrong) > 1 else {}
+        if joint:
+            def one(ex_: Exercise, q: Question, got: Any, **at: Any) -> Any:
+                return joint[q.id] if q.id in joint and not at else diagnose(ex_, q, got, **at)
+    tests = tuple(grade_question(q, answers.get(q.id, MISSING), key[q.id], reveal, ex, one) for q in ex.questions)
     tests = carry_forward(ex, tests, key)
     if any(q.accept for q in ex.questions):
         from .lms.accept import apply  # accepted alternatives (a question's "accept")

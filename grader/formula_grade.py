@@ -19,7 +19,6 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +28,7 @@ from . import compare, formula, solver, spec
 from .spec import Exercise, Question
 
 VARIANTS = 64  # random variants besides the exercise's own values
-DIAGNOSE_POINTS = 8  # where the formula is wrong, the first 8 (the exercise's values first)
+DIAGNOSE_POINTS = 8  # a wrong formula is diagnosed at the first 8 variants (the exercise's values first)
 AGREE = 0.75  # the share of them that one mistake must explain
 MAX_ENTRIES, MAX_TEXT = 10_000, 200_000  # one answer's formulas: parsed only below these
 _IDENT = re.compile(r"[^\W\d]\w*")
@@ -304,26 +303,14 @@ def _example_names(ex: Exercise) -> list[str]:
 
 def _diagnose(diagnose: Any, ex: Exercise, q: Question, got: np.ndarray, values: solver.Values,
               wrong_at: np.ndarray) -> Any:
-    """The mistake model that explains a wrong formula at nearly every variant where it is wrong,
-    among the first :data:`DIAGNOSE_POINTS` (the exercise's values first), or None: ``diagnose``
-    asked at each of them as about a typed number, on the exercise with that variant's values."""
+    """The mistake model that explains a wrong formula at nearly every variant where it is wrong
+    (:data:`AGREE` of them), among the first :data:`DIAGNOSE_POINTS` (the exercise's values
+    first), or None: ``diagnose(ex, q, got, values=..., agree=...)`` at all of them in one call."""
     if q.after_epochs > 1:  # no formula describes many epochs; the search would train at every point
         return None
-    points = np.flatnonzero(wrong_at)[:DIAGNOSE_POINTS]
-    found: list[Any] = []
-    for k in points:
-        if not np.all(np.isfinite(got[k])):
-            found.append(None)
-        else:
-            exk = dataclasses.replace(ex, W=tuple(w[k] for w in values.W), b=tuple(c[k] for c in values.b),
-                                      x=values.x[k], t=values.t[k])
-            found.append(diagnose(exk, q, got[k]))
-        counts = Counter(m.id for m in found if m is not None)
-        best = max(counts.values(), default=0)
-        if best + len(points) - len(found) < AGREE * len(points):  # no mistake can explain enough points now
-            return None
-    best, n = Counter(m.id for m in found if m is not None).most_common(1)[0]
-    steps = Counter(m.step for m in found if m is not None and m.id == best)
-    plain = [s for s in steps if "; or, giving the same value" not in s]  # a coincidence of one set of values
-    step = max(plain, key=steps.__getitem__) if plain else steps.most_common(1)[0][0]
-    return dataclasses.replace(next(m for m in found if m is not None and m.id == best), step=step)
+    n = DIAGNOSE_POINTS
+    if not wrong_at[:n].any():
+        return None
+    points = _cached(("diagnose-points",), ex, lambda: solver.Values(
+        tuple(w[:n] for w in values.W), tuple(c[:n] for c in values.b), values.x[:n], values.t[:n]))
+    return diagnose(ex, q, got[:n], values=points, agree=AGREE)

@@ -469,7 +469,8 @@ def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: s
             compile_error is None and (run is None or run.load_status == "ok"):
         warnings.append("no ANSWERS defined and no answers file: the exercise's questions score 0 (missing)")
     key = reference(ex)
-    graded = compare.grade_answers(ex, merged, key, reveal=reveal, diagnose=mistakes.diagnose)
+    graded = compare.grade_answers(ex, merged, key, reveal=reveal, diagnose=mistakes.diagnose,
+                                   diagnose_all=mistakes.diagnose_answers)
     questions = list(graded.tests)
     if typed_error is not None and not merged:  # nothing readable: each question says why
         questions = [dataclasses.replace(t, status="invalid", feedback=typed_error) if t.status == "missing" else t

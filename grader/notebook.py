@@ -269,7 +269,7 @@ def _grade_answers(name: str, answers: Any, warnings: list[str], show: bool) -> 
     data, _ = compare.answers_object(plain, "answers")
     ex = spec.load_exercise(name)
     results = compare.grade_answers(ex, data, grading.reference(ex), reveal=show, warnings=tuple(warnings),
-                                    diagnose=mistakes.diagnose)
+                                    diagnose=mistakes.diagnose, diagnose_all=mistakes.diagnose_answers)
     return dataclasses.replace(results, extra=grading.audit(ex, ex.variant_seed))
 
 

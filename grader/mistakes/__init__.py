@@ -38,7 +38,8 @@ from __future__ import annotations
 from .catalogue import CONVENTIONS, PRIORITY
 from .consistency import consistent_loss
 from .patterns import hard_coded, shape_error
-from .search import Mistake, case_variants, diagnose, diagnose_cases, diagnose_function, variant_answers
+from .search import Mistake, case_variants, diagnose_cases, diagnose_function
+from .typed import diagnose, diagnose_answers, variant_answers
 
-__all__ = ["CONVENTIONS", "Mistake", "PRIORITY", "case_variants", "consistent_loss", "diagnose", "diagnose_cases",
-           "diagnose_function", "hard_coded", "shape_error", "variant_answers"]
+__all__ = ["CONVENTIONS", "Mistake", "PRIORITY", "case_variants", "consistent_loss", "diagnose", "diagnose_answers",
+           "diagnose_cases", "diagnose_function", "hard_coded", "shape_error", "variant_answers"]

@@ -108,71 +108,6 @@ def _implied(first: Candidate, other: Candidate) -> bool:
     return "update_wrong_sign" in first.ids and set(other.ids) <= set(first.ids) | {"sign_flipped"}
 
 
-# ---------------------------------------------------------------------------- typed answers
-def variant_answers(ex: Exercise, q: Question, level: int = 0) -> tuple[list[Candidate], np.ndarray]:
-    """The candidates of one size (0: single parts) that apply to ``q``, with the reference first,
-    and their answers (V, *shape), computed once per exercise and question."""
-    def make() -> tuple[list[Candidate], np.ndarray]:
-        training = q.after_epochs > 0
-        ps = catalogue.parts(ex.net, ex.n_samples, _max_uses(ex), training)
-        A = q.quantity.a
-        if not training and A is not None and A.kind != "E":  # weights updated by ∂E/∂W: only for E
-            ps = [p for p in ps if p.id != "updated_weights_backprop"]
-        by_size = catalogue.levels(ps, level + 1, catalogue.n_params(ex.net))
-        cands = [REFERENCE, *by_size[level]] if level < len(by_size) else [REFERENCE]
-        sw = Switches(ex.net, [c.switches for c in cands], lr=ex.learning_rate)
-        return cands, solver.solve(ex, sw=sw, questions=(q,))[q.id]
-    return _cached(("q", id(ex), q.id, level), (ex, q), make)
-
-
-def _combination_tolerance(tol: spec.Tolerance, entries: int, level: int) -> spec.Tolerance | None:
-    """How close a typed answer must be to a pair or triple of mistakes: hundreds of candidates
-    cover much of the number line at 1%, so a short answer must match them more closely (one in
-    three significant figures more); triples only explain answers of several entries."""
-    if entries >= 4:
-        return tol
-    if level >= 2:
-        return None
-    if tol.mode == "relabs":
-        return spec.Tolerance("relabs", min(tol.rtol, 1e-3), tol.atol, tol.digits)
-    return tol if tol.digits >= 4 else None
-
-
-def diagnose(ex: Exercise, q: Question, got: np.ndarray) -> Mistake | None:
-    """The simplest combination that explains a wrong typed answer ``got`` to ``q`` within
-    ``q.tolerance``, or None. ``got`` is compared after squeezing singleton axes, as
-    :func:`grader.compare.compare` does. Never a diagnosis when ``got`` is right."""
-    try:
-        g = np.squeeze(np.asarray(got, dtype=float))
-    except (TypeError, ValueError):
-        return None
-    if not np.all(np.isfinite(g)):
-        return None
-    most = _TRAINING_LEVELS if q.after_epochs > 0 else 3
-    for level in range(most):
-        tol = q.tolerance if level == 0 else _combination_tolerance(q.tolerance, g.size, level)
-        if tol is None:
-            break
-        cands, answers = variant_answers(ex, q, level)
-        ans = _squeeze_variants(answers)
-        ref = ans[0]
-        if level == 0 and _all_close(g, ref[None], tol)[0]:
-            return None
-        if len(cands) == 1:
-            break
-        ok = _differs(ans, ref, tol) & _all_close(g, ans, tol)
-        T = np.array([c.answer_T for c in cands])
-        if T.any() and ans.ndim == 3:
-            flipped = np.swapaxes(ans[T], 1, 2)
-            ok[T] = _differs(flipped, ref, tol) & _all_close(g, flipped, tol)
-        elif T.any():
-            ok[T] = False
-        found = [cands[i] for i in np.nonzero(ok)[0]]
-        if found:
-            return _pick(found, messages.Names.of_exercise(ex), ex, q)
-    return None
-
-
 # ---------------------------------------------------------------------------- student functions
 def _returns(fn: Function) -> tuple[str, ...]:
     """fn's returns, and δ of each layer whose db it returns (for a bias not summed, or summed wrongly)."""
@@ -255,38 +190,50 @@ def diagnose_cases(fn: Function, cases: Sequence[Case], values: Sequence[tuple[n
     return _pick(lenient, names, code=True)
 
 
+def align(sources: Sequence[Sequence[list[Candidate]]]) -> tuple[list[Candidate], list[np.ndarray]]:
+    """One search over several sources (a function's cases, a student's typed answers).
+
+    ``sources[k][lv]`` is source k's candidates of size lv (the reference first), lv = 0..level.
+    Returns the candidates of the last size over all sources, and per source the row of each in
+    that source's candidates of every size side by side: the candidate itself, or its parts that
+    apply there (a training mistake on a question without training), or the extra last row
+    where none of its parts applies."""
+    rows_of: list[tuple[dict[frozenset, int], int]] = []
+    applies: list[set] = []
+    merged: dict[frozenset, Candidate] = {}
+    level = len(sources[0]) - 1
+    for per_size in sources:
+        rows: dict[frozenset, int] = {}
+        offset = 0
+        for lv, cands in enumerate(per_size):
+            if lv == 0:
+                applies.append({c.parts[0].key for c in cands[1:]})
+            for i, c in enumerate(cands):
+                rows.setdefault(c.key, offset + i)
+            offset += len(cands)
+            if lv == level:
+                for c in cands[1:]:
+                    merged.setdefault(c.key, c)
+        rows[frozenset()] = 0
+        rows_of.append((rows, offset))
+    out = list(merged.values())
+    index = []
+    for (rows, none), here in zip(rows_of, applies, strict=True):
+        index.append(np.array([rows.get(c.key if c.key <= here else frozenset(c.key & here), none)
+                               for c in out], dtype=int))
+    return out, index
+
+
 def _alignment(fn: Function, cases: tuple[Case, ...], level: int) -> tuple[list[Candidate], list[np.ndarray]] | None:
-    """The candidates of one size over all ``cases``, and per case the row of each candidate in
-    that case's results of levels 0..level (its parts that apply there; the last row: none fits).
-    Computed once per function and set of cases."""
+    """:func:`align` over ``fn``'s cases, once per function and set of cases."""
     def make() -> tuple[list[Candidate], list[np.ndarray]] | None:
-        rows_of: list[tuple[dict[frozenset, int], int]] = []
-        applies: list[set] = []
-        merged: dict[frozenset, Candidate] = {}
+        sources = []
         for case in cases:
-            rows: dict[frozenset, int] = {}
-            offset = 0
-            for lv in range(level + 1):
-                computed = case_variants(fn, case, lv)
-                if computed is None:
-                    return None
-                cands = computed[0]
-                if lv == 0:
-                    applies.append({c.parts[0].key for c in cands[1:]})
-                for i, c in enumerate(cands):
-                    rows.setdefault(c.key, offset + i)
-                offset += len(cands)
-                if lv == level:
-                    for c in cands[1:]:
-                        merged.setdefault(c.key, c)
-            rows[frozenset()] = 0
-            rows_of.append((rows, offset))
-        out = list(merged.values())
-        index = []
-        for (rows, none), here in zip(rows_of, applies, strict=True):
-            index.append(np.array([rows.get(c.key if c.key <= here else frozenset(c.key & here), none)
-                                   for c in out], dtype=int))
-        return out, index
+            computed = [case_variants(fn, case, lv) for lv in range(level + 1)]
+            if any(c is None for c in computed):
+                return None
+            sources.append([c[0] for c in computed])
+        return align(sources)
     return _cached(("align", id(fn), tuple(id(c) for c in cases), level), (fn, *cases), make)
 
 
@@ -330,4 +277,4 @@ def diagnose_function(fn: Function, case: Case, values: tuple[np.ndarray, ...]) 
     return diagnose_cases(fn, [case], [values])
 
 
-__all__ = ["Mistake", "Part", "diagnose", "diagnose_cases", "diagnose_function", "variant_answers", "case_variants"]
+__all__ = ["Mistake", "Part", "align", "diagnose_cases", "diagnose_function", "case_variants"]
