@@ -398,43 +398,60 @@ def first_wrong_step(names: tuple[str, ...], right: list[bool]) -> str:
     return "the mistake shows first in " + _STEP[kind].format(l=l, p=l - 1)
 
 
+_LOOP_KINDS = {ast.For: "for loop", ast.While: "while loop", ast.ListComp: "list comprehension",
+               ast.GeneratorExp: "generator expression", ast.DictComp: "dict comprehension",
+               ast.SetComp: "set comprehension"}
+
+
 @functools.lru_cache(maxsize=4)
-def _definitions(code: str) -> dict[str, ast.AST]:
-    """The top-level functions of a source, parsed once for all the functions checked in it."""
+def _loop_summary(code: str) -> dict[str, tuple[tuple[str, ...], tuple[tuple[str, int, str | None], ...]]]:
+    """Per top-level function of a source: the names it calls and its loops (kind, line, and for
+    ``for _ in range(..., NAME)`` the NAME), each in walk order. One parse and one walk of each
+    function serve every function checked in that source."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return {}
-    return {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    out = {}
+    for fn in tree.body:
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        calls, loops = [], []
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                calls.append(node.func.id)
+            kind = _LOOP_KINDS.get(type(node))
+            if kind is None:
+                continue
+            iters = [node.iter] if isinstance(node, ast.For) else [g.iter for g in getattr(node, "generators", [])]
+            if iters and all(isinstance(i, (ast.Tuple, ast.List)) for i in iters):
+                continue  # over a fixed handful of arrays (W1, b1, …), not over samples or neurons
+            over = None
+            if isinstance(node, ast.For) and isinstance(node.iter, ast.Call) \
+                    and getattr(node.iter.func, "id", None) == "range" and node.iter.args:
+                over = getattr(node.iter.args[-1], "id", None)
+            loops.append((kind, node.lineno, over))
+        out[fn.name] = (tuple(calls), tuple(loops))  # a later definition replaces an earlier one, as at run time
+    return out
 
 
 def find_loops(code: str, function: str, epochs_arg: str | None = None) -> list[str]:
     """Python loops inside ``function`` and the submission's functions it calls (``for``,
     ``while``, comprehensions), by line: the sheet asks for vectorised code. A
     ``for _ in range(<epochs_arg>)`` loop (training epochs) is allowed."""
-    defs = _definitions(code)
+    summary = _loop_summary(code)
     found: list[str] = []
     todo, seen = [function], set()
     while todo:
         name = todo.pop()
-        if name in seen or name not in defs:
+        if name in seen or name not in summary:
             continue
         seen.add(name)
-        for node in ast.walk(defs[name]):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                todo.append(node.func.id)
-            if isinstance(node, ast.For) and epochs_arg and name == function and isinstance(node.iter, ast.Call) \
-                    and getattr(node.iter.func, "id", None) == "range" and node.iter.args \
-                    and getattr(node.iter.args[-1], "id", None) == epochs_arg:
+        calls, loops = summary[name]
+        todo += calls
+        for kind, line, over in loops:
+            if epochs_arg and name == function and over == epochs_arg:
                 continue
-            iters = [node.iter] if isinstance(node, ast.For) else \
-                [g.iter for g in getattr(node, "generators", [])]
-            if iters and all(isinstance(i, (ast.Tuple, ast.List)) for i in iters):
-                continue  # over a fixed handful of arrays (W1, b1, …), not over samples or neurons
-            kind = {ast.For: "for loop", ast.While: "while loop", ast.ListComp: "list comprehension",
-                    ast.GeneratorExp: "generator expression", ast.DictComp: "dict comprehension",
-                    ast.SetComp: "set comprehension"}.get(type(node))
-            if kind:
-                where = "" if name == function else f" (in {name})"
-                found.append(f"a {kind} at line {node.lineno}{where}")
+            where = "" if name == function else f" (in {name})"
+            found.append(f"a {kind} at line {line}{where}")
     return found

@@ -319,15 +319,33 @@ def self_consistency(probe: Probe, outcomes: Any, backward: Any) -> TestResult:
 
 
 def sandbox_calls(ex: Exercise) -> tuple[tuple[Any, ...], Probe | None]:
-    """Every call a code submission gets (each function's cases, then the self-consistency
-    probe's), and the probe; built once per (cached) exercise."""
+    """Every call a code submission gets (each function's cases; the self-consistency probe's
+    calls of ``forward`` right after forward's own cases, so that every call of one function
+    is one round trip to the sandbox), and the probe; built once per (cached) exercise."""
+    calls, probe, _ = _call_layout(ex)
+    return calls, probe
+
+
+def _call_layout(ex: Exercise) -> tuple[tuple[Any, ...], Probe | None, tuple[slice, ...]]:
+    """(calls, probe, where the outcomes of each function's cases and then of the probe are)."""
     from . import sandbox
 
-    def build() -> tuple[tuple[Any, ...], Probe | None]:
-        calls = [sandbox.Call(fn.name, tuple(v for _, v in case.inputs)) for fn in ex.functions for case in fn.cases]
+    def build() -> tuple[tuple[Any, ...], Probe | None, tuple[slice, ...]]:
         probe = self_consistency_calls(ex)
-        calls += [sandbox.Call(function, args) for function, args in probe.calls] if probe else []
-        return tuple(calls), probe
+        probe_calls = [sandbox.Call(function, args) for function, args in probe.calls] if probe else []
+        calls: list = []
+        where: list[slice] = []
+        probe_at = None
+        for fn in ex.functions:
+            where.append(slice(len(calls), len(calls) + len(fn.cases)))
+            calls += [sandbox.Call(fn.name, tuple(v for _, v in case.inputs)) for case in fn.cases]
+            if probe_calls and probe_at is None and fn.name == probe_calls[0].function:
+                probe_at = len(calls)
+                calls += probe_calls
+        if probe_at is None:
+            probe_at = len(calls)
+            calls += probe_calls
+        return tuple(calls), probe, (*where, slice(probe_at, probe_at + len(probe_calls)))
 
     return once("calls", (ex,), build)
 
@@ -498,15 +516,13 @@ def _function_tests(ex: Exercise, run: Any, probe: Probe | None, source: Any,
     if run.load_status != "ok":
         warnings.append(f"the submission could not be loaded ({run.load_status}):\n{run.load_message}")
     tests: list[TestResult] = []
-    k = 0
-    for fn in ex.functions:
-        outcomes = list(run.outcomes[k:k + len(fn.cases)])
-        k += len(fn.cases)
-        tests += _case_tests(fn, outcomes, source.code, reveal)  # a failed load fails every call
+    *where, probe_at = _call_layout(ex)[2]
+    for fn, at in zip(ex.functions, where, strict=True):
+        tests += _case_tests(fn, list(run.outcomes[at]), source.code, reveal)  # a failed load fails every call
     if probe is not None:
         if run.load_status == "ok":
-            backward = run.outcomes[sum(len(f.cases) for f in ex.functions[:probe.backward_index]) + probe.backward_case]
-            tests.append(self_consistency(probe, run.outcomes[k:], backward))
+            backward = run.outcomes[where[probe.backward_index].start + probe.backward_case]
+            tests.append(self_consistency(probe, run.outcomes[probe_at], backward))
         else:
             tests.append(TestResult("backward/self-consistency", "backward agrees with your own forward (finite differences)",
                                     0.0, 0.0, "no_result", "the submission could not be loaded"))

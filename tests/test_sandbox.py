@@ -19,6 +19,7 @@ missing instead of asserting its statuses.
 from __future__ import annotations
 
 import builtins
+import io
 import json
 import os
 import re
@@ -882,6 +883,35 @@ def test_decode_accepts_real_numbers_only():
     pickled = _npy(np.ones(2)).replace(b"'<f8'", b"'|O' ")
     with pytest.raises(D.Rejected):
         D.decode_result(_result(pickled), 1 << 20)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 4), max_size=4), st.sampled_from(["<f8", "<f4", "<i8", "|u1", "|b1", "<c16"]),
+       st.booleans())
+def test_headers_numpy_writes_are_read_without_ast(shape, dtype, fortran):
+    """A header as NumPy writes it is read by the pattern (NumPy's ast-based parser is never
+    called), with what NumPy itself reads from it."""
+    arr = np.zeros(shape, dtype)
+    data = _npy(np.asfortranarray(arr) if fortran else arr)
+    fp = io.BytesIO(data)
+    np.lib.format.read_magic(fp)
+    want = (*np.lib.format.read_array_header_1_0(fp), fp.tell())
+    D._HEADERS.clear()
+
+    def no_ast(*args, **kwargs):
+        raise AssertionError("NumPy's header parser was called")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(np.lib.format, "read_array_header_1_0", no_ast)
+        assert D._header(data) == want
+
+
+def test_headers_outside_the_pattern_go_to_numpy():
+    good = _npy(np.ones((2, 3)))
+    for forged in (good.replace(b"(2, 3)", b"(02, 3)"), good.replace(b"(2, 3)", b"(2,, 3)"),
+                   good.replace(b"'<f8'", b"'<f3'"), good.replace(b"(2, 3)", b"(2, -3)")):
+        D._HEADERS.clear()
+        with pytest.raises(D.Rejected, match="malformed"):
+            D.decode_result(_result(forged), 1 << 20)
 
 
 @settings(max_examples=300, deadline=None)

@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 _NPY: dict[int, tuple[np.ndarray, bytes]] = {}  # read-only arrays (a cached exercise's) -> their .npy bytes
 
 
+def _frozen(arg: np.ndarray) -> bool:
+    """Read-only, and so is what it is a view of: its bytes cannot change."""
+    return not arg.flags.writeable and (arg.base is None or not getattr(arg.base, "flags", arg.flags).writeable)
+
+
 def _npy(arg: np.ndarray) -> bytes:
     """``.npy`` bytes of a float64 array; a read-only array (an exercise's case or probe, the
     same objects for every submission) is written once."""
@@ -37,7 +42,7 @@ def _npy(arg: np.ndarray) -> bytes:
     np.lib.format.write_array(buf, np.ascontiguousarray(arg, dtype=np.float64)
                               if arg.ndim else np.asarray(arg, dtype=np.float64), allow_pickle=False)
     data = buf.getvalue()
-    if not arg.flags.writeable and (arg.base is None or not getattr(arg.base, "flags", arg.flags).writeable):
+    if _frozen(arg):
         if len(_NPY) > 512:
             _NPY.clear()
         _NPY[id(arg)] = (arg, data)
@@ -58,10 +63,15 @@ def _encode_arg(arg, blobs: list, seen: dict) -> dict:
     return {"value": arg}
 
 
-def encode_request(source: Source, calls: Sequence[Call], limits: Limits,
-                   require: list[str]) -> tuple[dict, list, list[bytes], list[str]]:
-    """(request, call messages, blobs, refused helper notes) for running ``calls`` on ``source``."""
-    calls = list(calls)
+_ENCODED: dict[int, tuple[tuple, list, list[bytes]]] = {}  # a cached exercise's calls -> their messages
+
+
+def _encode_calls(calls: Sequence[Call]) -> tuple[list, list[bytes]]:
+    """The call messages and argument blobs; for a tuple of calls whose arrays are all read-only
+    (a cached exercise's, the same objects for every submission) made once."""
+    hit = _ENCODED.get(id(calls))
+    if hit is not None and hit[0] is calls:
+        return hit[1], hit[2]
     blobs: list[bytes] = []
     seen: dict[int, int] = {}
     call_msgs = []
@@ -70,6 +80,18 @@ def encode_request(source: Source, calls: Sequence[Call], limits: Limits,
             raise ValueError(f"not a function name: {call.function!r}")
         call_msgs.append({"index": i, "function": call.function,
                           "args": [_encode_arg(a, blobs, seen) for a in call.args]})
+    if isinstance(calls, tuple) and all(_frozen(a) for c in calls for a in c.args if isinstance(a, np.ndarray)):
+        if len(_ENCODED) > 16:
+            _ENCODED.clear()
+        _ENCODED[id(calls)] = (calls, call_msgs, blobs)
+    return call_msgs, blobs
+
+
+def encode_request(source: Source, calls: Sequence[Call], limits: Limits,
+                   require: list[str]) -> tuple[dict, list, list[bytes], list[str]]:
+    """(request, call messages, blobs, refused helper notes) for running ``calls`` on ``source``."""
+    call_msgs, blobs = _encode_calls(calls)
+    blobs = list(blobs)
     helpers, refused = helper_files(source)
     notebook = source.path.suffix.lower() == ".ipynb"
     stem = source.path.stem
@@ -119,6 +141,7 @@ class _Run:
         self.output_total = 0
         self.lost_output = False
         self.fatal: str | None = None
+        self.round_trips = 0
 
     def go(self) -> SubmissionRun:
         attempts = 0
@@ -190,20 +213,20 @@ class _Run:
             status, message = self._interpret(header, blob, None)
             if self.load is None:
                 self.load = (status, message)
-        elif event == "call":
-            index = header.get("index")
-            if isinstance(index, int) and 0 <= index < len(self.outcomes) and self.outcomes[index] is None:
-                status, message, values = self._interpret_call(header, blob, index)
-                if header.get("reload"):
-                    message = ("not run: the module code, run again in a fresh process after an earlier call "
-                               f"ended its process, failed: {message}")
-                self.outcomes[index] = CallOutcome(status, values, message)
+        elif event == "calls":  # the calls resolved together, one item (and one blob) each
+            items = header.get("items")
+            if isinstance(items, list) and len(items) == len(blobs):
+                for item, data in zip(items, blobs, strict=True):
+                    if isinstance(item, dict):
+                        self._call(item, data)
         elif event == "fatal":
             self.fatal = text(header.get("message")) or "the sandbox failed"
         elif event == "done":
             self.output += blob
             total = header.get("output_total")
             self.output_total += total if isinstance(total, int) else len(blob)
+            trips = header.get("round_trips")
+            self.round_trips += trips if isinstance(trips, int) else 0
         elif event == "clean":
             nxt, scratch = header.get("next"), header.get("next_scratch")
             self.box._next_supervisor = nxt if isinstance(nxt, int) else None
@@ -215,6 +238,15 @@ class _Run:
                     self.outcomes[i] = CallOutcome("crashed", (), "internal sandbox error: this call was not run")
             return True
         return False
+
+    def _call(self, item: dict, blob: bytes) -> None:
+        index = item.get("index")
+        if isinstance(index, int) and 0 <= index < len(self.outcomes) and self.outcomes[index] is None:
+            status, message, values = self._interpret_call(item, blob, index)
+            if item.get("reload"):
+                message = ("not run: the module code, run again in a fresh process after an earlier call "
+                           f"ended its process, failed: {message}")
+            self.outcomes[index] = CallOutcome(status, values, message)
 
     # -- turning events into statuses
     def _interpret(self, header: dict, blob: bytes, function: str | None) -> tuple[str, str]:
@@ -315,4 +347,5 @@ class _Run:
         return SubmissionRun(load_status=load_status, load_message=load_message, defined=self.defined,
                              answers_json=self.answers if load_status == "ok" else None,
                              outcomes=tuple(outcomes), output=output, missing_layers=missing_layers(
-                                 self.box._hello, self.layers, self.cgroup, self.limits))
+                                 self.box._hello, self.layers, self.cgroup, self.limits),
+                             round_trips=self.round_trips)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 
 import numpy as np
 
@@ -35,20 +36,44 @@ def _read_header(fp, version):
         return reader(fp)
 
 
-# NumPy parses a header with ast.literal_eval, about 0.1 ms each; results repeat the same few
-# headers, so each distinct header (its exact bytes) is parsed by NumPy once and then looked up.
+# NumPy parses a header with ast.literal_eval, about 0.1 ms each. The headers NumPy itself
+# writes (a plain dtype code, the order, a shape of integers) are read by this pattern instead;
+# any other header goes to NumPy's own parser. Results repeat the same few headers, so each
+# distinct one (its exact bytes) is read once and then looked up.
 _HEADERS: dict[bytes, tuple[tuple, bool, np.dtype, int]] = {}
 _MAX_HEADERS = 1024
+_DIM = rb"(?:0|[1-9][0-9]{0,18})"
+_PLAIN = re.compile(rb"\{'descr': '([<>|=][a-zA-Z][0-9]{0,3})', 'fortran_order': (True|False), "
+                    rb"'shape': \((|" + _DIM + rb",|" + _DIM + rb"(?:, " + _DIM + rb")+)\), \} *\n\Z")
+
+
+def _plain_header(data: bytes, end: int) -> tuple[tuple, bool, np.dtype, int] | None:
+    """A header exactly as NumPy writes it for a plain dtype, read without ``ast``; else None."""
+    m = _PLAIN.match(data, 10, end)
+    if m is None:
+        return None
+    descr, order, dims = m.groups()
+    try:
+        dtype = np.dtype(descr.decode("ascii"))
+    except (TypeError, ValueError):
+        return None
+    return tuple(int(d) for d in dims.split(b",") if d), order == b"True", dtype, end
 
 
 def _header(data: bytes) -> tuple[tuple, bool, np.dtype, int]:
     """(shape, fortran, dtype, offset of the data) of ``.npy`` bytes; NumPy's own parser judges
     every header it has not seen before."""
-    if data[6:8] == b"\x01\x00" and len(data) >= 10:  # version 1.0: a 2-byte header length
+    if data[:8] == b"\x93NUMPY\x01\x00" and len(data) >= 10:  # version 1.0: a 2-byte header length
         end = 10 + int.from_bytes(data[8:10], "little")
         hit = _HEADERS.get(data[:end])
         if hit is not None:
             return hit
+        parsed = _plain_header(data, end) if end <= len(data) else None
+        if parsed is not None:
+            if len(_HEADERS) >= _MAX_HEADERS:
+                _HEADERS.clear()
+            _HEADERS[data[:end]] = parsed
+            return parsed
     fp = io.BytesIO(data)
     try:
         version = np.lib.format.read_magic(fp)

@@ -50,3 +50,4 @@ class SubmissionRun:
     output: str  # what the student code printed, escaped and trimmed
     missing_layers: tuple[str, ...]  # isolation layers that could not be applied here
     notes: tuple[str, ...] = ()  # files beside the submission that were refused (a symlink, a FIFO, …)
+    round_trips: int = 0  # commands the calls took: one per run of calls of one function, more after a crash

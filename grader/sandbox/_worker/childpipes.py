@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from .framing import FRAME_HEAD, FRAME_MAGIC, K_ERROR, K_EXIT, K_LOADED, K_MISSING, K_RESULT, K_SETUP, LOAD_SEQ, \
-    SMALL_FRAME
+from .framing import FRAME_HEAD, FRAME_MAGIC, K_BATCH, K_ERROR, K_EXIT, K_LOADED, K_MISSING, K_RESULT, K_SETUP, \
+    LOAD_SEQ, SMALL_FRAME
 
 
 class Child:
@@ -67,5 +67,5 @@ class Child:
         return None
 
 
-_FRAME_KINDS = (K_SETUP, K_LOADED, K_RESULT, K_ERROR, K_MISSING, K_EXIT)
+_FRAME_KINDS = (K_SETUP, K_LOADED, K_RESULT, K_ERROR, K_MISSING, K_EXIT, K_BATCH)
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

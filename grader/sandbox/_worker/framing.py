@@ -3,11 +3,18 @@
 parent <-> worker/supervisor: length-prefixed JSON headers with blobs (:class:`Channel`).
 child -> supervisor, on RESULT_FD: frames (magic, kind, sequence number, payload).
 supervisor -> child, on CMD_FD: u32 JSON length, JSON, then the ``.npy`` arguments.
+
+Calls travel in batches: every consecutive call of one function is one command to the child
+(each distinct argument array once) and one ``B`` reply frame holding one entry per call. While
+a batch runs, the child writes the number of the call it is in (from 1) into a word of memory it
+shares with its supervisor (:data:`PROGRESS`), so that a death or a timeout is still attributed
+to its call, and each call still gets its own CPU and wall-clock limit.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import select
 import struct
@@ -24,11 +31,24 @@ FRAME_MAGIC = b"GRF1"
 FRAME_HEAD = struct.Struct("<4scIQ")
 LOAD_SEQ = 0xFFFFFFFF
 K_SETUP, K_LOADED, K_RESULT, K_ERROR, K_MISSING, K_EXIT, K_FATAL = (b"S", b"L", b"R", b"E", b"M", b"X", b"F")
+K_BATCH = b"B"
 # An R payload is u32 item count, then per item: kind (N: .npy bytes, U: JSON describing an
 # unsupported value) and u64 length.
 ITEM_COUNT = struct.Struct("<I")
 ITEM_HEAD = struct.Struct("<cQ")
 MAX_ITEMS = 256
+# A B payload: the position of its first entry in the batch and the entry count (u32 each), then
+# per entry: kind (R, E, M or X, as the frames of one call) and u64 length, then the payload.
+# One frame per batch, unless the entries pass FLUSH_BYTES: then a frame each time they do.
+BATCH_HEAD = struct.Struct("<II")
+ENTRY_HEAD = ITEM_HEAD
+ENTRY_KINDS = (K_RESULT, K_ERROR, K_MISSING, K_EXIT)
+MAX_BATCH = 256  # calls in one command
+FLUSH_BYTES = 1 << 20
+BATCH_FRAME_SLACK = FLUSH_BYTES + (1 << 20)  # a B frame may exceed the result cap by this much
+# The progress word: the call of the current batch the child is in (1-based; 0: none yet).
+PROGRESS_WORD = struct.Struct("<I")
+PROGRESS: mmap.mmap | None = None  # set by a supervisor before it forks children, who inherit it
 SMALL_FRAME = 64 * 1024
 LOADED_FRAME = 4 << 20
 ANSWERS_BYTES = 1 << 20
@@ -155,6 +175,33 @@ def read_exact(fd: int, n: int, read=os.read, leave=os._exit) -> bytes:
         parts.append(chunk)
         need -= len(chunk)
     return b"".join(parts)
+
+
+def new_progress() -> mmap.mmap:
+    """An anonymous shared page for the progress word: a child forked after this writes, its
+    supervisor reads, no system call on either side."""
+    return mmap.mmap(-1, mmap.PAGESIZE)
+
+
+def parse_batch(payload: bytes, first: int, total: int) -> list[tuple[bytes, bytes]] | None:
+    """The (kind, payload) entries of a B frame that must start at entry ``first`` of a batch of
+    ``total`` calls; None when the bytes are not such a frame (written by student code)."""
+    if len(payload) < BATCH_HEAD.size:
+        return None
+    start, count = BATCH_HEAD.unpack_from(payload)
+    if start != first or count < 1 or first + count > total:
+        return None
+    pos, entries = BATCH_HEAD.size, []
+    for _ in range(count):
+        if len(payload) - pos < ENTRY_HEAD.size:
+            return None
+        kind, size = ENTRY_HEAD.unpack_from(payload, pos)
+        pos += ENTRY_HEAD.size
+        if kind not in ENTRY_KINDS or size > len(payload) - pos:
+            return None
+        entries.append((kind, payload[pos:pos + size]))
+        pos += size
+    return entries if pos == len(payload) else None
 
 
 def frame(kind: bytes, seq: int, payload) -> None:

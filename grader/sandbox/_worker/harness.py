@@ -7,8 +7,10 @@ import json
 import os
 import sys
 
-from .framing import ANSWERS_BYTES, CMD_FD, CMD_HEAD, ITEM_COUNT, ITEM_HEAD, K_ERROR, K_EXIT, K_LOADED, K_MISSING, \
-    K_RESULT, LOAD_SEQ, MAX_ITEMS, frame, read_exact
+from . import framing
+from .framing import ANSWERS_BYTES, BATCH_HEAD, CMD_FD, CMD_HEAD, ENTRY_HEAD, EXIT_CHANNEL, EXIT_HARNESS, FLUSH_BYTES, \
+    ITEM_COUNT, ITEM_HEAD, K_BATCH, K_ERROR, K_EXIT, K_LOADED, K_MISSING, K_RESULT, LOAD_SEQ, MAX_ITEMS, \
+    PROGRESS_WORD, RESULT_FD, frame, read_exact
 
 
 class Harness:
@@ -30,6 +32,10 @@ class Harness:
         self.BytesIO, self.dumps, self.loads = io.BytesIO, json.dumps, json.loads
         self.extract_tb, self.format_exc_only = traceback.extract_tb, traceback.format_exception_only
         self.read, self.getpid, self.exit = os.read, os.getpid, os._exit
+        self.fstat = os.fstat
+        self.channel = self._channel_ids()  # what fds CMD_FD and RESULT_FD must still be after each call
+        self.progress = framing.PROGRESS
+        self.pack_progress = PROGRESS_WORD.pack_into
         self.builtins = builtins.__dict__
         self.saved_builtins = dict(builtins.__dict__)
         self.theirs = dict(builtins.__dict__)
@@ -173,39 +179,78 @@ class Harness:
     def _read_exact(self, n: int) -> bytes:
         return read_exact(CMD_FD, n, self.read, self.exit)
 
+    def _channel_ids(self) -> tuple:
+        ids = []
+        for fd in (CMD_FD, RESULT_FD):
+            try:
+                st = self.fstat(fd)
+                ids.append((st.st_dev, st.st_ino))
+            except OSError:
+                ids.append(None)
+        return tuple(ids)
+
+    def _set_progress(self, n: int) -> None:
+        if self.progress is not None:
+            self.pack_progress(self.progress, 0, n)
+
     def _serve_one(self) -> None:
+        """One batch: every call in it is of one function; one B frame back with one entry per
+        call (more frames only past FLUSH_BYTES of entries)."""
         (size,) = CMD_HEAD.unpack(self._read_exact(CMD_HEAD.size))
         cmd = self.loads(self._read_exact(size))
-        seq, fname = cmd["seq"], cmd["function"]
-        args = []
-        for spec in cmd["args"]:
-            if spec["t"] == "n":
-                args.append(self._array(self._read_exact(spec["len"])))
-            else:
-                args.append(spec["v"])
+        seq, fname, lens = cmd["seq"], cmd["function"], cmd["blobs"]
+        data = self._read_exact(sum(lens)) if lens else b""
+        arrays, pos = [], 0
+        for n in lens:  # each distinct argument array decoded once; every call gets its own copy
+            arrays.append(self._array(data[pos:pos + n]))
+            pos += n
+        calls = cmd["calls"]
+        entries, held, first = [], 0, 0
+        for k, spec in enumerate(calls):
+            self._set_progress(k + 1)
+            args = [arrays[a["b"]].copy() if "b" in a else a["v"] for a in spec]
+            kind, payload = self._call(fname, args)
+            entries.append(ENTRY_HEAD.pack(kind, len(payload)) + payload)
+            held += len(payload)
+            now = self._channel_ids()
+            if now[1] != self.channel[1]:  # student code closed or replaced the result channel
+                self.exit(EXIT_CHANNEL)
+            broken = now[0] != self.channel[0]
+            if held >= FLUSH_BYTES or broken and k + 1 < len(calls):
+                frame(K_BATCH, seq, BATCH_HEAD.pack(first, len(entries)) + b"".join(entries))
+                entries, held, first = [], 0, k + 1
+                if broken:  # the next call would have found no command channel: it fails, as it would have
+                    self._set_progress(k + 2)
+                    self.exit(EXIT_HARNESS)
+        if entries:
+            frame(K_BATCH, seq, BATCH_HEAD.pack(first, len(entries)) + b"".join(entries))
+
+    def _call(self, fname: str, args: list) -> tuple[bytes, bytes]:
+        """One call: (entry kind, payload), as one call's own frame would have been."""
         fn = self.module.__dict__.get(fname)
         if fn is None or not callable(fn):
-            frame(K_MISSING, seq, {"function": fname, "reason": "not defined" if fn is None else "not callable"})
-            return
+            return K_MISSING, self._json({"function": fname, "reason": "not defined" if fn is None else "not callable"})
         try:
             self._student_builtins()
             value = fn(*args)
         except SystemExit as exc:
             self._after_student()
-            frame(K_EXIT, seq, {"code": repr(exc.code)[:200]})
-            return
+            return K_EXIT, self._json({"code": repr(exc.code)[:200]})
         except BaseException as exc:  # noqa: BLE001
             self._after_student()
-            frame(K_ERROR, seq, self._describe(exc))
-            return
+            return K_ERROR, self._json(self._describe(exc))
         self._after_student()
-        frame(K_RESULT, seq, self._encode(value))
+        return K_RESULT, self._encode(value)
+
+    def _json(self, obj: dict) -> bytes:
+        return self.dumps(obj, separators=(",", ":"), default=str).encode()
 
     _F8_HEAD = "{'descr': '<f8', 'fortran_order': False, 'shape': ("
 
     def _array(self, data: bytes):
-        """An argument from the grader's ``.npy`` bytes. The grader always writes C-ordered
-        float64 with NumPy's own header, read here without NumPy's ast-based header parser."""
+        """An argument from the grader's ``.npy`` bytes (read-only: each call gets a copy). The
+        grader always writes C-ordered float64 with NumPy's own header, read here without
+        NumPy's ast-based header parser."""
         size = int.from_bytes(data[8:10], "little") if data[6:8] == b"\x01\x00" else -1
         head = data[10:10 + size].decode("latin-1") if size >= 0 else ""
         if head.startswith(self._F8_HEAD) and ")" in head:
@@ -215,7 +260,7 @@ class Harness:
             for n in shape:
                 count *= n
             if len(data) - 10 - size == 8 * count:
-                return self.frombuffer(data, "<f8", count, 10 + size).reshape(shape).copy()
+                return self.frombuffer(data, "<f8", count, 10 + size).reshape(shape)
         return self.read_array(self.BytesIO(data), allow_pickle=False)
 
     def _encode(self, value) -> bytes:

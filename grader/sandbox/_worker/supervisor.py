@@ -9,11 +9,13 @@ import select
 import signal
 import time
 
+from . import framing
+from .batches import Batches
 from .child import child_main
 from .childpipes import Child
-from .framing import CMD_HEAD, FRAME_HEAD, FRAME_MAGIC, K_ERROR, K_EXIT, K_FATAL, K_LOADED, K_MISSING, K_RESULT, \
+from .framing import CMD_HEAD, FRAME_HEAD, FRAME_MAGIC, K_ERROR, K_EXIT, K_FATAL, K_LOADED, K_RESULT, \
     K_SETUP, LOAD_SEQ, LOADED_FRAME, EXIT_FATAL, EXIT_GONE, EXIT_QUIT, Channel, ChannelClosed, \
-    ProtocolError, write_all
+    ProtocolError, new_progress, write_all
 from .layers.cgroup import cgroup_limit, cgroup_ooms, cgroup_readback
 from .linux import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, prctl
 from .layers.pidns import start_init
@@ -58,6 +60,7 @@ class Supervisor:
                 self.pid_init, self.init_alive = start_init()  # the pipe is closed by each child
             except OSError:
                 pass  # the child reports the layer missing
+        self.progress = framing.PROGRESS = new_progress()  # shared with the children forked from here on
         child = self._fork()
         self._warm_up()
         # Wait for our turn: the supervisor before us may still be running its submission.
@@ -88,40 +91,18 @@ class Supervisor:
                 self.cg_error = f"limits could not be set: {exc}"
         self._write_files()
         calls = req["calls"]
-        index, first = 0, True
-        gave_up: dict[str, str] = {}
-        while index < len(calls) or first:
-            if child is None or first:
-                child, header, blobs = self._start(child or self._fork(), len(calls) - index)
-                if first:
-                    first = False
-                    self.emit(dict(header, event="load"), blobs)
-                    if child is None or not calls:
-                        break
-                elif child is None:  # the module code failed when run again in a fresh child
-                    for i in range(index, len(calls)):
-                        self.emit(dict(header, event="call", index=calls[i]["index"], reload=True), blobs)
-                    break
-            function = calls[index]["function"]
-            if function in gave_up:  # one timeout per function: the next cases would only wait too
-                self.emit({"event": "call", "index": calls[index]["index"], "status": "timeout",
-                           "message": f"not run: an earlier call of {function} {gave_up[function]}"}, [])
-                index += 1
-                continue
-            header, payload, keep = self._call(child, index, calls[index])
-            self.emit(header, payload)
-            if header.get("status") == "timeout" or header.get("signal") == signal.SIGXCPU:
-                gave_up[function] = str(header.get("message", "exceeded the CPU time limit"))
-            index += 1
-            if not keep:
-                self._end_child(child)
-                child = None
+        child, header, blobs = self._start(child, len(calls))
+        self.emit(dict(header, event="load"), blobs)
+        batches = Batches(self, self.progress)
+        if child is not None and calls:
+            child = batches.run(child, calls)
         if child is not None:
             self._end_child(child)
         self._end_namespace()
         self.reaper.sweep(self.pid)
         self._drain_output()
-        self.emit({"event": "done", "output_total": self.out_total}, [bytes(self.out_kept)])
+        self.emit({"event": "done", "output_total": self.out_total, "round_trips": batches.round_trips},
+                  [bytes(self.out_kept)])
         os._exit(0)
 
     def _warm_up(self) -> None:
@@ -209,21 +190,6 @@ class Supervisor:
             return None, header, blobs
         return child, header, blobs
 
-    def _call(self, child: Child, index: int, call: dict):
-        blobs, specs = [], []
-        for arg in call["args"]:
-            if "blob" in arg:
-                data = self.blobs[arg["blob"]]
-                specs.append({"t": "n", "len": len(data)})
-                blobs.append(data)
-            else:
-                specs.append({"t": "j", "v": arg["value"]})
-        cmd = json.dumps({"seq": index, "function": call["function"], "args": specs}).encode()
-        child.pending = memoryview(CMD_HEAD.pack(len(cmd)) + cmd + b"".join(blobs))
-        got = self._wait(child, K_RESULT + K_ERROR + K_MISSING + K_EXIT, index, child.cpu())
-        header, payload, keep = self._oom_judged(self._judge(child, got, "call"))
-        return dict(header, event="call", index=call["index"]), payload, keep
-
     def _oom_judged(self, judged: tuple):
         """A kill by the cgroup's OOM killer (of the child or of any process it forked) while the
         submission's code ran ends that code: memory_limit, whatever the child itself sent."""
@@ -260,11 +226,17 @@ class Supervisor:
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
         return {"status": "exit", "code": code}, [], False
 
-    def _wait(self, child: Child, kinds: bytes, seq: int, base_cpu: float):
-        caps = {K_RESULT: int(self.limits["result_bytes"]) + (1 << 20), K_LOADED: LOADED_FRAME}
+    def _wait(self, child: Child, kinds: bytes, seq: int, base_cpu: float, caps: dict | None = None,
+              progress=None, calls: int = 1):
+        """A frame of ``kinds`` and ``seq``, or why none came. With ``progress`` (a batch of
+        ``calls``), each call gets its own CPU and wall-clock limit from the moment the progress
+        word says it started."""
+        caps = caps or {K_LOADED: LOADED_FRAME}
         wall = float(self.limits["wall_seconds"])
         cpu = float(self.limits["cpu_seconds"])
         deadline = time.monotonic() + wall
+        batch_end = deadline + (calls - 1) * wall  # however the word moves
+        word = progress() if progress is not None else 0
         next_cpu_check = time.monotonic() + 0.02
         poller = select.poll()
         registered_cmd = False
@@ -294,7 +266,10 @@ class Supervisor:
                 return ("timeout", "wall")
             if now >= next_cpu_check:  # reading /proc costs; 20 ms granularity is plenty
                 next_cpu_check = now + 0.02
-                if child.cpu() - base_cpu > cpu:
+                used = child.cpu()
+                if progress is not None and progress() != word:  # the next call of the batch began
+                    word, base_cpu, deadline = progress(), used, min(now + wall, batch_end)
+                elif used - base_cpu > cpu:
                     return ("timeout", "cpu")
             for fd, ev in poller.poll(max(1, min(20, int((deadline - now) * 1000) + 1))):
                 if fd == self.out_r:
