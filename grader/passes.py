@@ -58,13 +58,14 @@ class _State:
     t: np.ndarray
 
     @classmethod
-    def of(cls, v: Values, copy_data: bool = True) -> _State:
-        """The internal layout of ``v``: always a copy of W and b (training works in place); x and t
-        without ``copy_data`` are views where the layout allows (one variant), for whoever never
-        writes them."""
-        last = lambda a: np.array(_last(np.asarray(a)), dtype=float, order="C")  # always a copy
-        data = last if copy_data else lambda a: np.ascontiguousarray(_last(np.asarray(a)), dtype=float)
-        return cls([last(w) for w in v.W], [last(c)[:, None, :] for c in v.b], data(v.x), data(v.t))
+    def of(cls, v: Values, copy: bool = True) -> _State:
+        """The internal layout of ``v``: a copy, or without ``copy`` views of ``v``'s own arrays where
+        the layout allows (one variant), for whoever never writes into them (training does not)."""
+        if copy:
+            last = lambda a: np.array(_last(np.asarray(a)), dtype=float, order="C")  # noqa: E731
+        else:
+            last = lambda a: np.ascontiguousarray(_last(np.asarray(a)), dtype=float)  # noqa: E731
+        return cls([last(w) for w in v.W], [last(c)[:, None, :] for c in v.b], last(v.x), last(v.t))
 
     def copy(self) -> _State:
         return _State([w.copy() for w in self.W], [c.copy() for c in self.b], self.x.copy(), self.t.copy())

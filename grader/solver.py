@@ -186,7 +186,7 @@ def solve(ex: Exercise, values: Values | None = None, sw: Switches | None = None
 
 
 def _solve(ex: Exercise, values: Values | None, sw: Switches | None, questions: tuple[Question, ...]) -> dict[str, np.ndarray]:
-    base = _State.of(values if values is not None else Values.of(ex))
+    base = _State.of(values if values is not None else Values.of(ex), copy=False)  # _given copies
     groups: dict[str, list[Question]] = {}
     for q in questions:
         groups.setdefault(json.dumps(q.given), []).append(q)

@@ -39,7 +39,7 @@ def _backprop(net: Network, s: _State) -> tuple[list[np.ndarray], list[np.ndarra
 def backprop(net: Network, values: Values) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
     r"""One forward and one backward pass of every variant: :math:`\partial E/\partial W^{(l)}`
     (V, n_l, n_{l-1}) and :math:`\partial E/\partial b^{(l)}` (V, n_l), in blocks of variants."""
-    s = _State.of(values)
+    s = _State.of(values, copy=False)  # read only
     with np.errstate(all="ignore"):
         dW, db = _backprop(net, s)
     return tuple(_first(g) for g in dW), tuple(_first(g[:, 0, :]) for g in db)
@@ -47,8 +47,8 @@ def backprop(net: Network, values: Values) -> tuple[tuple[np.ndarray, ...], tupl
 
 def _step(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray, t: np.ndarray,
           lr: Any, masks: tuple[list[Any], list[Any]], sw: Switches | None = None) -> None:
-    """One gradient-descent update in place; tied entries move by their summed gradient.
-    With switches, ``lr`` is one η per variant."""
+    """One gradient-descent update: the lists ``W`` and ``b`` get the new arrays; tied entries
+    move by their summed gradient. With switches, ``lr`` is one η per variant."""
     Wm, bm = masks
     fwd = forward(net, W, b, x, sw)
     dW, db = gradients(net, fwd, reverse(net, W, fwd, t, _E, sw, None if sw is None else (lr, Wm), inputs=False), sw,
@@ -58,7 +58,9 @@ def _step(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray,
         total = sum(parts[1:], parts[0]) if sw is None else sw.tie_total(parts)
         for kind, l, idx in group:
             (dW if kind == "W" else db)[l - 1][idx] = total
-    for l in range(net.L):  # θ −= η (dθ ⊙ mask), the step made in place in dθ (a new array)
+    # θ − η (dθ ⊙ mask) is written into dθ (a new array), which becomes θ: the arrays W and b
+    # held on entry are never written, so no caller's values need copying first
+    for l in range(net.L):
         gW, gb = dW[l], db[l]
         if Wm[l] is not None:
             gW *= Wm[l]
@@ -66,8 +68,8 @@ def _step(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray,
             gb *= bm[l]
         gW *= lr
         gb *= lr
-        W[l] -= gW
-        b[l] -= gb if sw is None else sw.bias_step(gb)
+        W[l] = np.subtract(W[l], gW, out=gW)
+        b[l] = np.subtract(b[l], gb if sw is None else sw.bias_step(gb), out=gb)
 
 
 def _masks(net: Network) -> tuple[list[Any], list[Any]]:
@@ -78,15 +80,18 @@ def _masks(net: Network) -> tuple[list[Any], list[Any]]:
 
 
 def _train(net: Network, s: _State, lr: float, epochs: int, mode: str, sw: Switches | None = None) -> None:
+    """Train ``s`` for ``epochs`` epochs: ``s.W`` and ``s.b`` get new arrays (the old ones are read only)."""
     V = s.x.shape[2]
     if V > BLOCK and epochs > 1 and sw is None:  # switched variants are few: one block
+        trained = [np.empty_like(a) for a in s.W + s.b]
         for lo in range(0, V, BLOCK):
-            part = slice(lo, lo + BLOCK)
-            block = _State([w[..., part].copy() for w in s.W], [c[..., part].copy() for c in s.b],
+            part = slice(lo, lo + BLOCK)  # the block's data compact, so that it stays in cache
+            block = _State([w[..., part] for w in s.W], [c[..., part] for c in s.b],
                            s.x[..., part].copy(), s.t[..., part].copy())
             _train_block(net, block, lr, epochs, mode)
-            for whole, trained in zip(s.W + s.b, block.W + block.b, strict=True):
-                whole[..., part] = trained
+            for whole, done in zip(trained, block.W + block.b, strict=True):
+                whole[..., part] = done
+        s.W[:], s.b[:] = trained[:net.L], trained[net.L:]
         return
     _train_block(net, s, lr, epochs, mode, sw)
 
@@ -112,7 +117,7 @@ def train(net: Network, values: Values, lr: float, epochs: int, mode: str = "bat
     on that sample's own loss (a batch of one: ``mean`` and ``sum`` take the same online steps). Fixed entries never move; a tied
     parameter moves once, by its summed gradient.
     """
-    s = _State.of(values, copy_data=False)  # training writes W and b only
+    s = _State.of(values, copy=epochs == 0)  # training never writes into the arrays it starts from
     with np.errstate(all="ignore"):
         _train(net, s, lr, epochs, mode)
     return Values(tuple(_first(w) for w in s.W), tuple(_first(c[:, 0, :]) for c in s.b),

@@ -86,3 +86,15 @@ def test_reverse_without_inputs_gives_the_same_deltas_and_no_dE_dx():
     assert short.ga[0] is None and full.ga[0].shape == (20, 3, 2)
     for a, b in zip(full.delta[1:] + full.ga[1:], short.delta[1:] + short.ga[1:], strict=True):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("epochs", [0, 1])
+def test_trained_values_never_share_memory_with_the_callers(epochs):
+    """Training starts from views of the caller's arrays (it never writes into them); what it
+    returns is its own, even after no epoch at all."""
+    net, vals = _net(), _values(1, 2, seed=3)
+    trained = solver.train(net, vals, 0.5, epochs)
+    for got, given in zip(trained.W + trained.b, vals.W + vals.b, strict=True):
+        assert not np.shares_memory(got, given)
+        if epochs == 0:
+            np.testing.assert_array_equal(got, given)
