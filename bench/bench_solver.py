@@ -14,8 +14,9 @@
    cache-sized chunks, the best of four chunk sizes), and the 784-64-10 epoch (the solver's
    ``train``, layout conversions included, against a plain hand-written epoch). Targets: within
    1.3x and 1.1x. Each side starts from its own layout, made once outside the timing, and writes
-   new gradient arrays. The two sides alternate for ``--rounds`` rounds; the ratio is of the
-   best times, and the spread of the per-round ratios is printed beside it.
+   new gradient arrays. Each side is timed as the best of several calls in a row, the two sides
+   alternating for ``--rounds`` rounds; the ratio is of the best times, and the spread of the
+   per-round ratios is printed beside it.
 
 Times are CPU time of this process (``time.process_time``) with BLAS single-threaded, as in the
 sandbox worker: on the shared 2-core machine wall time mostly measures who else is running, and a
@@ -143,28 +144,27 @@ def timings(ex: spec.Exercise, vals: solver.Values, net: spec.Network, big: solv
 
 def against_hand(ex: spec.Exercise, vals: solver.Values, net: spec.Network, big: solver.Values,
                  rounds: int) -> None:
-    """Part 4: the solver's time over the hand-written one. Within each round the two sides take
-    turns call by call (the hand-written 2-2-2 step at each of its chunk sizes per turn), so that
-    both meet the same moments of a shared machine; a round's ratio is of its best times."""
+    """Part 4: the solver's time over the hand-written one, each the best of several calls in a row
+    (its steady state, as in a batch that calls it over and over), the two sides alternating for
+    ``rounds`` rounds so that both meet the same load of a shared machine."""
     V = vals.V
     s, P = solver._State.of(vals), hand_layout(vals)
     cases = {
         "forward+backward, 2-2-2, per variant": (
-            lambda: training._backprop(ex.net, s), [lambda c=c: hand_222(P, c) for c in (1024, 2048, 4096, 8192)],
-            V, 4, 1.3),
+            lambda: best(lambda: training._backprop(ex.net, s), repeat=4),
+            lambda: min(best(lambda c=c: hand_222(P, c), repeat=4) for c in (1024, 2048, 4096, 8192)),
+            V, 1.3),
         "784-64-10 sigmoid epoch, 256 samples": (
-            lambda: solver.train(net, big, 0.1, 1), [lambda: hand_epoch(big, 0.1)], 1, 12, 1.1),
+            lambda: best(lambda: solver.train(net, big, 0.1, 1), repeat=12),
+            lambda: best(lambda: hand_epoch(big, 0.1), repeat=12), 1, 1.1),
     }
     print(f"{'against hand-written NumPy (CPU time)':44} {'solver':>12} {'by hand':>12} {'ratio':>8}  "
           f"{'per round':>11}  target")
-    for name, (mine, by_hand, per, turns, target) in cases.items():
+    for name, (mine, by_hand, per, target) in cases.items():
         ours, theirs = [], []
         for _ in range(rounds):
-            ours.append(float("inf"))
-            theirs.append(float("inf"))
-            for _ in range(turns):
-                ours[-1] = min(ours[-1], best(mine, repeat=1))
-                theirs[-1] = min([theirs[-1]] + [best(fn, repeat=1) for fn in by_hand])
+            ours.append(mine())
+            theirs.append(by_hand())
         a, b = min(ours) / per, min(theirs) / per
         each = sorted(x / y for x, y in zip(ours, theirs, strict=True))
         print(f"{name:44} {_t(a):>12} {_t(b):>12} {a / b:>7.2f}x  {each[0]:.2f}–{each[-1]:.2f}x  "

@@ -80,6 +80,22 @@ def _first(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.transpose(a.ndim - 1, *range(a.ndim - 1)))
 
 
+def _empty_like(arrays: list[np.ndarray], shapes: list[tuple[int, ...]] | None = None) -> list[np.ndarray]:
+    """New float64 arrays shaped like ``arrays`` (or as ``shapes``), carved from one buffer.
+
+    Why one: glibc maps each large array afresh and NumPy's many small page faults filling it
+    cost more here than computing a 2-2-2 gradient; one buffer of several MB is one mapping that
+    NumPy asks the kernel to back with huge pages."""
+    shapes = [a.shape for a in arrays] if shapes is None else shapes
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    buf = np.empty(sum(sizes))
+    out, k = [], 0
+    for shape, n in zip(shapes, sizes, strict=True):
+        out.append(buf[k:k + n].reshape(shape))
+        k += n
+    return out
+
+
 def _last(a: np.ndarray) -> np.ndarray:
     """A view of a public array with the variant axis moved last (``np.moveaxis(a, 0, -1)``)."""
     return a.transpose(*range(1, a.ndim), 0)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .passes import Values, _first, _State, forward, gradients, reverse
+from .passes import Values, _empty_like, _first, _State, forward, gradients, reverse
 from .spec import Network, Ref
 from .switches import Switches
 
@@ -25,8 +25,8 @@ BLOCK = 8192
 def _backprop(net: Network, s: _State) -> tuple[list[np.ndarray], list[np.ndarray]]:
     r"""dW (n, m, V) and db (n, 1, V) of E for every variant, block by block of variants."""
     V = s.x.shape[2]
-    dW = [np.empty_like(w) for w in s.W]
-    db = [np.empty_like(c) for c in s.b]
+    out = _empty_like(s.W + s.b)
+    dW, db = out[:len(s.W)], out[len(s.W):]
     for lo in range(0, V, BLOCK):
         part = slice(lo, lo + BLOCK)
         W, b = [w[..., part] for w in s.W], [c[..., part] for c in s.b]
@@ -42,7 +42,11 @@ def backprop(net: Network, values: Values) -> tuple[tuple[np.ndarray, ...], tupl
     s = _State.of(values, copy=False)  # read only
     with np.errstate(all="ignore"):
         dW, db = _backprop(net, s)
-    return tuple(_first(g) for g in dW), tuple(_first(g[:, 0, :]) for g in db)
+    grads = [g for g in dW] + [g[:, 0, :] for g in db]
+    public = _empty_like(grads, [(g.shape[-1], *g.shape[:-1]) for g in grads])  # variant axis first
+    for p, g in zip(public, grads, strict=True):
+        np.copyto(p, g.transpose(g.ndim - 1, *range(g.ndim - 1)))
+    return tuple(public[:len(dW)]), tuple(public[len(dW):])
 
 
 def _step(net: Network, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray, t: np.ndarray,
@@ -83,7 +87,7 @@ def _train(net: Network, s: _State, lr: float, epochs: int, mode: str, sw: Switc
     """Train ``s`` for ``epochs`` epochs: ``s.W`` and ``s.b`` get new arrays (the old ones are read only)."""
     V = s.x.shape[2]
     if V > BLOCK and epochs > 1 and sw is None:  # switched variants are few: one block
-        trained = [np.empty_like(a) for a in s.W + s.b]
+        trained = _empty_like(s.W + s.b)
         for lo in range(0, V, BLOCK):
             part = slice(lo, lo + BLOCK)  # the block's data compact, so that it stays in cache
             block = _State([w[..., part] for w in s.W], [c[..., part] for c in s.b],
