@@ -127,6 +127,15 @@ def pullrequest_13115198(x, t, W1, b1, W2, b2):
     return d1 * x.T, np.sum(d1, axis=1, keepdims=True), d2 * o.T, np.sum(d2, axis=1, keepdims=True)
 
 
+def deeplearning_ai_119220(x, t, W1, b1, W2, b2):
+    # dw = X (A − Y)ᵀ written with * and without the transpose: elementwise where the dot product
+    # belongs, a result of another shape
+    z1, o, z2, y = fwd(x, W1, b1, W2, b2)
+    d2 = (y - t) * y * (1 - y)
+    d1 = (W2.T @ d2) * o * (1 - o)
+    return d1 @ x.T, d1.sum(axis=1, keepdims=True), d2 * o, d2.sum(axis=1, keepdims=True)
+
+
 def bot_academy_3(x, t, W1, b1, W2, b2, lr, epochs):
     W1, b1, W2, b2 = (np.array(v, dtype=float) for v in (W1, b1, W2, b2))
     for _ in range(epochs):
@@ -261,6 +270,9 @@ BUGS = [
     Entry("http://pullrequest.ru/13115198", "with NumPy arrays * is the elementwise product (the matrix product "
           "only for np.matrix): W2 * deriv gives wrong values and shapes where a dot product belongs", "backward",
           pullrequest_13115198, frozenset({"elementwise_product"})),
+    Entry("https://community.deeplearning.ai/t/course-1-week-2-exercise-5-propagate/119220", "dw has the wrong "
+          "shape: an elementwise multiply is used where the formula X (A − Y)ᵀ is a dot product", "backward",
+          deeplearning_ai_119220, frozenset({"elementwise_product"})),
     Entry("https://github.com/Bot-Academy/NeuralNetworkFromScratch/pull/3", "the gradient misses the sigmoid "
           "derivative of the output layer, and the hidden weights are updated in a way that affects the input "
           "layer's update", "train", bot_academy_3, frozenset({"no_activation_derivative", "updated_weights_backprop"})),

@@ -25,7 +25,7 @@ MISTAKES = [("no_activation_derivative", 2), ("no_activation_derivative", 1), ("
             ("sigmoid_derivative_of_z", 1), ("derivative_of_output", 2), ("derivative_of_output", 1),
             ("derivative_twice", 2), ("derivative_twice", 1), ("hidden_delta_from_output_error", 0),
             ("sign_flipped", 0), ("half_dropped", 0), ("mean_over_samples", 0), ("bias_not_summed", 0),
-            ("one_sample_only", 0), ("half_doubled", 0)]
+            ("one_sample_only", 0), ("half_doubled", 0), ("updated_weights_backprop", 0)]
 EXTRA = [("binary_cross_entropy_gradient", 0), ("cross_entropy_gradient", 0), ("derivative_replaces_error", 1),
          ("derivative_replaces_error", 2), ("activation_for_derivative", 1), ("activation_for_derivative", 2)]
 ACT_IDS = {"no_activation_derivative", "sigmoid_derivative_of_z", "derivative_of_output", "derivative_twice",
@@ -58,6 +58,8 @@ def backward(flags: set, x, t, W1, b1, W2, b2):
         * (0.5 if "half_doubled" in ids else 1) / (x.shape[1] if "mean_over_samples" in ids else 1)
     d2 = f_prime(act.get(2), y, z2, g)
     back = g if "hidden_delta_from_output_error" in ids else d2
+    if "updated_weights_backprop" in ids:  # W2 moved by η dW2 (the exercise's η) before it is used
+        W2 = W2 - 0.5 * d2 @ o.T
     d1 = f_prime(act.get(1), o, z1, W2.T @ back)
     if "bias_not_summed" in ids:
         return d1 @ x.T, d1, d2 @ o.T, d2

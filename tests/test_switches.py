@@ -55,6 +55,14 @@ def elementwise_dW2(x, t, W1, b1, W2, b2):
     return d1 @ x.T, d1.sum(axis=1, keepdims=True), d2 * o, d2.sum(axis=1, keepdims=True)
 
 
+def elementwise_dW_returned(x, t, W1, b1, W2, b2):
+    """``d * a`` for ``d @ a.T`` with one sample: NumPy gives a column, returned as it is."""
+    o, y = _forward(x, W1, b1, W2, b2)
+    d2 = (y - t) * y * (1 - y)
+    d1 = (W2.T @ d2) * o * (1 - o)
+    return d1 * x, d1.sum(axis=1, keepdims=True), d2 * o, d2.sum(axis=1, keepdims=True)
+
+
 def in_place(x, t, W1, b1, W2, b2, lr=0.5):
     """W2 updated in place by η dW2 before the hidden δ is taken through it."""
     o, y = _forward(x, W1, b1, W2, b2)
@@ -99,6 +107,7 @@ def _values(fn, code):
 
 
 @pytest.mark.parametrize("code, want", [(elementwise_back, "elementwise_product"),
+                                        (elementwise_dW_returned, "elementwise_product"),
                                         (in_place, "updated_weights_backprop")])
 def test_the_search_names_the_switch_on_the_tutorial_cases(code, want):
     fn = _backward_fn(_exercise())
@@ -107,7 +116,7 @@ def test_the_search_names_the_switch_on_the_tutorial_cases(code, want):
     d = mistakes.diagnose_cases(fn, cases, values)
     assert d is not None and d.ids == (want,), d
     assert not re.search(r"\d\.\d", d.step)  # the step, never a number
-    if code is elementwise_back:  # the cases it cannot broadcast on raise: the shape-error reading stays
+    if code is not in_place:  # the cases it cannot broadcast on raise: the shape-error reading stays
         assert any(v is None for v in values)
 
 

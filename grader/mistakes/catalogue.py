@@ -188,6 +188,8 @@ def parts(net: Network, S: int, max_uses: int, training: bool, code: bool = Fals
     out += [Part("bias_not_summed", Variant(tie_use=u)) for u in range(min(max_uses, _USE_CAP))]
     if code and not training:
         out += [Part("bias_not_summed", form="db_delta"), Part("bias_axis", form="db_neurons")]
+        if any(_broadcasts_apart(net.sizes[l], net.sizes[l - 1], S) for l in range(1, L + 1)):
+            out.append(Part("elementwise_product", form="dW_mul"))
     if S > 1:
         out += [Part("one_sample_only", Variant(sample=0)), Part("one_sample_only", Variant(sample=-1))]
     out.append(Part("sign_flipped", Variant(loss_scale=-1.0)))
@@ -259,6 +261,12 @@ def compatible(ps: Sequence[Part]) -> np.ndarray:
             if pi.id == pj.id or (pi.form and pj.form) or any(k in a and a[k] != v for k, v in slots[j].items()):
                 ok[i, j] = ok[j, i] = False
     return ok
+
+
+def _broadcasts_apart(n: int, m: int, S: int) -> bool:
+    """Whether ``delta * a`` ((n, S) by (m, S)) broadcasts to a shape other than dW's (n, m): code
+    returns it as it is, and the search reads the returned dW as δ * a (form "dW_mul")."""
+    return (n == m or 1 in (n, m)) and (max(n, m), S) != (n, m)
 
 
 def combine(ps: Sequence[Part]) -> Candidate | None:

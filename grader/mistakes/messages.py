@@ -190,8 +190,9 @@ def step(p: Part, names: Names, ex: Exercise | None = None, q: Question | None =
                 "be used, which NumPy broadcasts to other numbers")
     if m == "elementwise_product":
         l = v.elementwise_dW
-        return (f"∂E/∂{names.W[l]}: it is the matrix product δ {names.out[l - 1]}ᵀ (@, np.dot) summing over the "
-                f"samples; an elementwise product δ * {names.out[l - 1]} seems to be used")
+        W, a = (names.W[l], names.out[l - 1]) if l else ("W", "a")  # the returned form: any layer
+        return (f"∂E/∂{W}: it is the matrix product δ {a}ᵀ (@, np.dot) summing over the samples, with the "
+                f"shape of {W}; an elementwise product δ * {a} seems to be used")
     if m in ("wrong_edge_input", "z_instead_of_a"):
         return _edge_step(m, v.edge[0], names, ex, q)
     if m == "bias_not_summed":

@@ -110,9 +110,11 @@ def _implied(first: Candidate, other: Candidate) -> bool:
 
 # ---------------------------------------------------------------------------- student functions
 def _returns(fn: Function) -> tuple[str, ...]:
-    """fn's returns, and δ of each layer whose db it returns (for a bias not summed, or summed wrongly)."""
-    extra = tuple(f"delta{r[2:]}" for r in fn.returns if r.startswith("db") and f"delta{r[2:]}" not in fn.returns)
-    return fn.returns + extra
+    """fn's returns, then δ of each layer whose db or dW it returns (for a bias not summed, or summed
+    wrongly) and the input of each layer whose dW it returns (for an elementwise δ * a)."""
+    extra = [f"delta{r[2:]}" for r in fn.returns if r[:2] in ("db", "dW")]
+    extra += [f"a{int(r[2:]) - 1}" for r in fn.returns if r.startswith("dW")]
+    return fn.returns + tuple(dict.fromkeys(e for e in extra if e not in fn.returns))
 
 
 def case_variants(fn: Function, case: Case, level: int) -> tuple[list[Candidate], tuple[np.ndarray, ...]] | None:
@@ -243,7 +245,7 @@ def _case_fit(fn: Function, cands: list[Candidate], outs: tuple[np.ndarray, ...]
     rest are right, with one wrong return explained (partial); and whether any return is wrong."""
     V = len(cands)
     forms = _cached(("forms", id(cands)), (cands,), lambda: np.array([c.form for c in cands]))
-    T, U, N = forms == "T", forms == "db_delta", forms == "db_neurons"
+    T, U, N, M = forms == "T", forms == "db_delta", forms == "db_neurons", forms == "dW_mul"
     names = _returns(fn)
     strict = np.ones(V, dtype=bool)
     explained = np.zeros(V, dtype=bool)
@@ -259,6 +261,11 @@ def _case_fit(fn: Function, cands: list[Candidate], outs: tuple[np.ndarray, ...]
         if T.any() and arr.ndim == 3:  # the transpose, where it differs from the right matrix
             flipped = np.swapaxes(arr[T], 1, 2)
             match[T] = _all_close(g, flipped, tol) & _differs(flipped, ref, tol)
+        if name.startswith("dW") and M.any():  # δ * a as NumPy broadcasts it, for δ @ a.T
+            l = int(name[2:])
+            d, a = (np.moveaxis(outs[names.index(n)][..., M], -1, 0) for n in (f"delta{l}", f"a{l - 1}"))
+            broadcasts = d.shape[1] == a.shape[1] or 1 in (d.shape[1], a.shape[1])  # else NumPy raises
+            match[M] = _all_close(g, d * a, tol) if broadcasts else False  # every dW so, as "T" every matrix
         if name.startswith("db") and (U.any() or N.any()):  # δ itself, or δ summed over the neurons
             delta = np.moveaxis(outs[names.index(f"delta{name[2:]}")], -1, 0)  # (V, n_l, S)
             match[U] = _all_close(g, delta[U], tol)  # with one sample δ is its own sum
