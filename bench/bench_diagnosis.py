@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from grader import mistakes, spec
-from grader.mistakes import search
+from grader.mistakes import catalogue, search
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -47,6 +47,14 @@ def wrong_backward(x, t, W1, b1, W2, b2):
     return d1 @ x.T, d1.sum(axis=1, keepdims=True), d2 @ o.T, d2.sum(axis=1, keepdims=True)
 
 
+def wrong_typed(x, t, W1, b1, W2, b2):
+    """dE/dW(1) typed from a hand computation with t − y and σ′ taken of z: a pair no single part explains."""
+    o = sig(W1 @ x + b1)
+    z2 = W2 @ o + b2
+    d2 = (t - sig(z2)) * z2 * (1 - z2)
+    return ((W2.T @ d2) * o * (1 - o)) @ x.T
+
+
 def timed(fn, repeat: int) -> float:
     """Median CPU time of one call (CPU, not wall: the machine is shared, and a diagnosis is one thread)."""
     times = []
@@ -59,13 +67,16 @@ def timed(fn, repeat: int) -> float:
 
 def inputs() -> tuple:
     """The tutorial, its backward, its plain cases, the wrong backward's returns on them, the
-    question dE/dW(1), the wrong backward's dW1 there and a value nothing explains."""
+    question dE/dW(1), a wrong typed dW1 and a value nothing explains."""
     ex = spec.load_exercise("tutorial-4")
     fn = next(f for f in ex.functions if f.name == "backward")
     cases = [c for c in fn.cases if not c.group]
     values = [wrong_backward(*[np.asarray(v, float) for _, v in c.inputs]) for c in cases]
     q = next(q for q in ex.questions if q.id == "dW1")
-    return ex, fn, cases, values, q, values[0][0], np.asarray(solver_key(ex)["dW1"]) * 1.37
+    x, t = np.asarray(ex.x, float), np.asarray(ex.t, float)
+    typed = wrong_typed(x, t, *(np.asarray(w, float) for w in (ex.W[0], np.reshape(ex.b[0], (-1, 1)), ex.W[1],
+                                                                np.reshape(ex.b[1], (-1, 1)))))
+    return ex, fn, cases, values, q, typed, np.asarray(solver_key(ex)["dW1"]) * 1.37
 
 
 def diagnosis_costs(repeat: int) -> None:
@@ -75,7 +86,8 @@ def diagnosis_costs(repeat: int) -> None:
 
     def cold(call):
         def run():
-            search._CACHE.clear()
+            search._CACHE.clear()  # the candidates' values per exercise
+            catalogue.clear()  # the candidates themselves per network shape
             call()
         return run
     rows = [

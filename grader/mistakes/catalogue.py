@@ -12,8 +12,9 @@ The order of :data:`PRIORITY` decides between candidates of the same size that f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -156,9 +157,33 @@ _ACT_IDS = (("none", "no_activation_derivative"), ("of_z", "sigmoid_derivative_o
             ("only", "derivative_replaces_error"))
 
 
+# What the catalogue builds depends on a network's shape only (sizes, activations, loss), never on
+# its values: one copy serves every case and question of that shape, in any exercise.
+_BUILT: dict[tuple, Any] = {}
+
+
+def _built(key: tuple, make: Callable[[], Any]) -> Any:
+    hit = _BUILT.get(key)
+    if hit is None:
+        if len(_BUILT) > 512:
+            _BUILT.clear()
+        hit = _BUILT[key] = make()
+    return hit
+
+
+def clear() -> None:
+    """Forget what was built (the benchmark's cold start)."""
+    _BUILT.clear()
+
+
 def parts(net: Network, S: int, max_uses: int, training: bool, code: bool = False) -> list[Part]:
     """Every single part that can apply to ``net`` with S samples, in the order of :data:`PRIORITY`
     (``code``: also the shapes a returned bias gradient can wrongly have)."""
+    key = ("parts", net.sizes, net.activations, net.loss, net.reduction, S, max_uses, training, code)
+    return list(_built(key, lambda: _parts(net, S, max_uses, training, code)))
+
+
+def _parts(net: Network, S: int, max_uses: int, training: bool, code: bool) -> tuple[Part, ...]:
     L = net.L
     out = [Part("transposed", form="T")]
     if training:
@@ -216,7 +241,7 @@ def parts(net: Network, S: int, max_uses: int, training: bool, code: bool = Fals
             out.append(Part("learning_rate_over_batch", Variant(lr="per_sample")))
     out += [Part("transposed_backprop", Variant(backprop_T=l)) for l in range(L, 0, -1)
             if net.sizes[l] == net.sizes[l - 1] >= 2]
-    return out
+    return tuple(out)
 
 
 def _elementwise(net: Network, S: int) -> list[Part]:
@@ -293,7 +318,11 @@ _BUDGET = 2e7  # candidates × parameters of one size: a 784-64-10 network tries
 def levels(ps: Sequence[Part], most: int = 3, params: int = 0) -> list[list[Candidate]]:
     """Candidates by size: [singles, pairs, triples]; triples only where they are few, and a size
     only while its candidates times the network's ``params`` stay within the memory budget.
-    Each candidate's parts are in the order of :data:`PRIORITY`."""
+    Each candidate's parts are in the order of :data:`PRIORITY`. Built once per set of parts."""
+    return _built(("levels", tuple(p.key for p in ps), most, params), lambda: _levels(ps, most, params))
+
+
+def _levels(ps: Sequence[Part], most: int, params: int) -> list[list[Candidate]]:
     out = [[Candidate((p,)) for p in ps]]
     many = sorted((p for p in ps if _combinable(p)), key=lambda p: _RANK[p.id])  # stable: combinations stay ordered
     n = len(many)
