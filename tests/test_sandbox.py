@@ -98,16 +98,14 @@ def descendants_of(pid: int, table=None) -> list[int]:
 
 
 def leftovers(box: Sandbox) -> list[int]:
-    """Processes of the worker's that are not the next supervisor, forked ahead of its turn,
-    with its one idle, isolated child (it has run no student code yet)."""
+    """Processes of the worker's other than the supervisor and the next submission's init and
+    one idle, isolated child, forked ahead of its turn (it has run no student code yet)."""
     members = namespace_members(box.worker_pid)
-    table = process_table()  # after: the next supervisor may have forked its child meanwhile
-    nxt = box._next_supervisor
-    spare = set()
-    if nxt is not None and table.get(nxt, (None,))[0] == box.worker_pid:
-        spare = {nxt, *descendants_of(nxt, table)}
-        # its PID namespace's init and its one idle child
-        assert len(spare) <= 3, f"the next supervisor has more than its init and one child: {spare}"
+    table = process_table()
+    spare = {p for p in box._spare if table.get(p, (None,))[0] == box.worker_pid}
+    assert len(box._spare) <= 3, f"more than the supervisor, the next init and one child: {box._spare}"
+    assert not [p for p in spare for c, (ppid, *_) in table.items() if ppid == p], \
+        f"a process forked ahead has a child of its own: {spare}"
     found = set(descendants_of(box.worker_pid, table)) | (members & set(table))
     return sorted(found - spare)
 
@@ -260,8 +258,7 @@ def assert_unharmed(box: Sandbox, cwd: str) -> None:
     pid = box.worker_pid
     assert pid is not None and alive(pid), "the worker is gone"
     left = leftovers(box)
-    assert not left, (f"a process of the submission outlived it (worker {pid}, next {box._next_supervisor} "
-                      f"{_describe_process(box._next_supervisor) if box._next_supervisor else ''}): "
+    assert not left, (f"a process of the submission outlived it (worker {pid}, spare {box._spare}): "
                       + "; ".join(_describe_process(p) for p in left))
     for name, original in ORIGINALS.items():
         module, attr = (json, "dumps") if name == "json.dumps" else \

@@ -228,8 +228,8 @@ class _Run:
             trips = header.get("round_trips")
             self.round_trips += trips if isinstance(trips, int) else 0
         elif event == "clean":
-            nxt, scratch = header.get("next"), header.get("next_scratch")
-            self.box._next_supervisor = nxt if isinstance(nxt, int) else None
+            spare, scratch = header.get("spare"), header.get("next_scratch")
+            self.box._spare = tuple(p for p in spare if isinstance(p, int)) if isinstance(spare, list) else ()
             self.box._next_scratch = scratch if isinstance(scratch, str) else None
             if self.load is None and self.fatal is None:
                 self.load = ("crashed", "internal sandbox error: the submission was not run")

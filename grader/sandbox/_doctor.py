@@ -147,7 +147,7 @@ def doctor(isolation: str = "best-effort") -> list[tuple[str, bool, str]]:
 
     rows["process"] = (bool(hello.get("pid")) and hello.get("pid") != os.getpid() and probe_ok,
                  f"worker pid {hello.get('pid')} (Python {hello.get('python')}, NumPy {hello.get('numpy')}); "
-                 "a supervisor and a child are forked per submission"
+                 "one long-lived supervisor; the worker forks a child (and a PID namespace's init) per submission"
                  + ("" if probe_ok else f"; the probe failed: {run.load_message or (outcome and outcome.message)}"))
     rows["isolated"] = (bool(hello.get("isolated")) and not hello.get("grader_imported"),
                  f"{hello.get('executable')} -I {Path(W.__file__).parent}; "

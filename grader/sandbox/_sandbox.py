@@ -112,7 +112,7 @@ class Sandbox:
         self._log = None
         self._hello: dict = {}
         self._ns: str | None = None  # the worker's mount namespace
-        self._next_supervisor: int | None = None  # forked ahead, waiting for the next submission
+        self._spare: tuple[int, ...] = ()  # the supervisor, and the next submission's init and child, forked ahead
         self._next_scratch: str | None = None  # and its scratch directory
         self._isolate_ms: float | None = None  # time the last child spent isolating itself
         self._cgroup: dict | None = None  # the last submission's cgroup as read back (for doctor)

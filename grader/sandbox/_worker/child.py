@@ -4,7 +4,6 @@ sets the late layers (rlimits, then seccomp, last) and hands over to the harness
 from __future__ import annotations
 
 import fcntl
-import io
 import json
 import os
 import signal
@@ -68,18 +67,18 @@ def _install_fds(out_w: int, cmd_r: int, res_w: int) -> None:
         os.close(fd)
 
 
-def child_main(plan, supervisor: int, scratch: str, out_w: int, cmd_r: int, res_w: int,
+def child_main(plan, parent: int, scratch: str, out_w: int, cmd_r: int, res_w: int,
                cg: dict | None = None, pid_init: int | None = None) -> None:
     """Runs in the forked child; never returns. The child isolates itself as soon as it exists
-    (the supervisor may fork it before a submission arrives), then waits for the submission."""
+    (the worker forks it before a submission arrives), then waits for the submission."""
     code = EXIT_SETUP_FAILED
     try:
         _install_fds(out_w, cmd_r, res_w)
         started = time.perf_counter()
         rep = isolate(plan, scratch, cg, pid_init)
         isolate_ms = (time.perf_counter() - started) * 1000
-        if os.getppid() not in (supervisor, 0):  # 0: the supervisor is outside our PID namespace
-            os._exit(EXIT_SETUP_FAILED)  # the supervisor died before pdeathsig was set
+        if os.getppid() not in (parent, 0):  # 0: the worker is outside our PID namespace
+            os._exit(EXIT_SETUP_FAILED)  # the worker died before pdeathsig was set
         os.closerange(5, HIGH_FD + 4096)
         os.chdir(scratch)
         os.environ.clear()
@@ -90,7 +89,6 @@ def child_main(plan, supervisor: int, scratch: str, out_w: int, cmd_r: int, res_
         sys.dont_write_bytecode = True
         if "tempfile" in sys.modules:
             sys.modules["tempfile"].tempdir = None
-        _warm_up()
         (size,) = CMD_HEAD.unpack(read_exact(CMD_FD, CMD_HEAD.size))
         load = json.loads(read_exact(CMD_FD, size))
         late_layers(plan, rep, {"scratch": scratch, "cg": cg, "limits": load["limits"],
@@ -106,40 +104,6 @@ def child_main(plan, supervisor: int, scratch: str, out_w: int, cmd_r: int, res_
             except BaseException:  # noqa: BLE001
                 pass
     os._exit(code)
-
-
-_WARM_UP = """
-import numpy as np
-def f(x, W, b):
-    return 1.0 / (1.0 + np.exp(-(W @ x + b)))
-y = f(np.ones((2, 3)), np.ones((2, 2)), np.zeros((2, 1)))
-z = (y * (1 - y)).sum(axis=1, keepdims=True), y @ y.T, y.T, np.zeros_like(y)
-"""
-
-
-def _warm_up() -> None:
-    """Run, while waiting for a submission, the paths every submission takes: a forked process
-    pays a page copy the first time it writes to each page it shares with the worker, and this
-    pays those copies off the grader's critical path. No student code has run yet."""
-    try:
-        import builtins
-        import traceback  # noqa: F401
-
-        import numpy as np
-
-        saved = dict(builtins.__dict__)
-        builtins.__dict__.update(saved)
-        ns: dict = {}
-        exec(compile(_WARM_UP, "<warm-up>", "exec"), ns)
-        for value in ns["z"] + (ns["y"], 0.5):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.asarray(value), allow_pickle=False)
-            np.lib.format.read_array(io.BytesIO(buf.getvalue()), allow_pickle=False)
-        json.loads(json.dumps({"seq": 0, "function": "f", "args": [{"t": "n", "len": 1}, {"t": "j", "v": 0.5}]}))
-        io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8",
-                         errors="backslashreplace", line_buffering=True)
-    except Exception:  # noqa: BLE001 - only an optimisation
-        pass
 
 
 class _NoGrader:

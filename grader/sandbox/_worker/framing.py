@@ -48,7 +48,7 @@ FLUSH_BYTES = 1 << 20
 BATCH_FRAME_SLACK = FLUSH_BYTES + (1 << 20)  # a B frame may exceed the result cap by this much
 # The progress word: the call of the current batch the child is in (1-based; 0: none yet).
 PROGRESS_WORD = struct.Struct("<I")
-PROGRESS: mmap.mmap | None = None  # set by a supervisor before it forks children, who inherit it
+PROGRESS: mmap.mmap | None = None  # in a child: its submission's page, mapped by the worker as it forks it
 SMALL_FRAME = 64 * 1024
 LOADED_FRAME = 4 << 20
 ANSWERS_BYTES = 1 << 20
@@ -61,7 +61,6 @@ HIGH_FD = 100
 EXIT_SETUP_FAILED = 70
 EXIT_HARNESS = 71
 EXIT_CHANNEL = 72
-EXIT_QUIT, EXIT_GONE, EXIT_FATAL = 80, 81, 82  # supervisor -> worker
 
 
 class ChannelClosed(Exception):
@@ -175,12 +174,6 @@ def read_exact(fd: int, n: int, read=os.read, leave=os._exit) -> bytes:
         parts.append(chunk)
         need -= len(chunk)
     return b"".join(parts)
-
-
-def new_progress() -> mmap.mmap:
-    """An anonymous shared page for the progress word: a child forked after this writes, its
-    supervisor reads, no system call on either side."""
-    return mmap.mmap(-1, mmap.PAGESIZE)
 
 
 def parse_batch(payload: bytes, first: int, total: int) -> list[tuple[bytes, bytes]] | None:

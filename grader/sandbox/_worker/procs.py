@@ -28,22 +28,24 @@ def _proc_children() -> dict[int, list[int]]:
     return children
 
 
-def descendants(root: int, spare: int | None = None, reaper: bool = False) -> list[int]:
-    """Every descendant of ``root``, except ``spare`` and its own descendants. ``reaper``: root
-    is single-threaded and adopts its orphans (this process, a subreaper; or a PID namespace's init)."""
+def descendants(root: int, spare: int | set[int] | None = None, reaper: bool = False) -> list[int]:
+    """Every descendant of ``root``, except ``spare`` (one pid or several) and their own
+    descendants. ``reaper``: root is single-threaded and adopts its orphans (this process, a
+    subreaper; or a PID namespace's init)."""
+    spare = spare if isinstance(spare, set) else {spare}
     if root == os.getpid() or reaper:
         # Fast path: a single-threaded subreaper whose only child is the spare has no other
         # descendants (orphans would have been handed to it): one small read, no /proc scan.
         try:
             with open(f"/proc/{root}/task/{root}/children", "rb") as f:
-                if {int(p) for p in f.read().split()} <= {spare}:
+                if {int(p) for p in f.read().split()} <= spare:
                     return []
         except (OSError, ValueError):
             pass
     tree, out, stack = _proc_children(), [], [root]
     while stack:
         for pid in tree.get(stack.pop(), ()):
-            if pid != spare:
+            if pid not in spare:
                 out.append(pid)
                 stack.append(pid)
     return out
@@ -81,7 +83,7 @@ class Reaper:
                 self.statuses[pid] = (status, usage)
         return self.statuses.get(pid)
 
-    def sweep(self, root: int, timeout: float = 5.0, spare: int | None = None, reaper: bool = False) -> None:
+    def sweep(self, root: int, timeout: float = 5.0, spare: int | set[int] | None = None, reaper: bool = False) -> None:
         """Kill every descendant of ``root`` (a subreaper, so orphans come back to it) but
         ``spare``, again and again until none is left: a fork bomb forks while being killed."""
         deadline = time.monotonic() + timeout

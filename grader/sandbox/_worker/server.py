@@ -1,6 +1,6 @@
 """The worker: a server started as ``python -I`` (see ``__main__``) that prepares the plan,
-checks with a probe child that an isolated child still runs Python, then forks one supervisor
-per submission, each ahead of its turn."""
+checks with a probe child that an isolated child still runs Python, then forks the one
+supervisor and serves it as zygote (zygote.py) until it leaves."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ import json
 import os
 import select
 import signal
+import socket
 import sys
 import time
 
 from .child import isolate, late_layers
-from .framing import EXIT_GONE, EXIT_QUIT, HIGH_FD, Channel, ChannelClosed, ProtocolError
+from .framing import HIGH_FD, Channel, ChannelClosed, ProtocolError
 from .layers.cgroup import CGROUP_PREFIX, cgroup_limit, cgroup_make, cgroup_remove, cgroup_sweep_stale
 from .linux import PR_SET_DUMPABLE, prctl
 from .plan import Plan, make_plan
-from .procs import Reaper, remove, wipe
+from .procs import Reaper, wipe
+from .slots import ZygoteLink
 from .supervisor import Supervisor
+from .zygote import Zygote
 
 
 def _probe(plan: Plan, numpy_dir: str) -> dict:
@@ -175,78 +178,22 @@ def main() -> None:
     wipe(plan.scratch_root)
 
 
-class _Slot:
-    """A supervisor forked ahead of its turn, with its scratch directory and its pipes."""
-
-    def __init__(self, chan: Channel, plan: Plan, private: list[int]):
-        self.scratch = os.path.join(plan.scratch_root, os.urandom(8).hex())
-        os.mkdir(self.scratch, 0o700)
-        self.cg = None
-        if "cgroup" in plan.enabled and plan.cgroup_parents:
-            try:
-                self.cg = cgroup_make(plan.cgroup_parents, f"{CGROUP_PREFIX}{os.getpid()}-{os.path.basename(self.scratch)}")
-            except OSError:
-                pass  # the child reports the layer missing
-        if plan.root and "user" in plan.enabled:
-            os.chown(self.scratch, plan.uid, plan.gid)
-        go_r, self.go_w = os.pipe()
-        self.got_r, got_w = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:
-            try:
-                for fd in private + [self.go_w, self.got_r]:  # the other supervisor's pipes
-                    os.close(fd)
-                Supervisor(chan, plan, self.scratch, go_r, got_w, self.cg).run()
-            except BaseException:  # noqa: BLE001 - logged for the parent's diagnostics
-                import traceback
-
-                traceback.print_exc()
-            finally:
-                os._exit(1)
-        os.close(go_r)
-        os.close(got_w)
-
-    def fds(self) -> list[int]:
-        return [self.go_w, self.got_r]
-
-    def close(self) -> None:
-        for fd in self.fds():
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
 def serve(chan: Channel, plan: Plan) -> None:
-    """One supervisor per submission, in turn; the next one is forked (and forks and isolates
-    its first child) while the current one runs, so that neither fork is on the grader's path."""
-    reaper = Reaper()
-    stale: list[dict] = []  # cgroups that could not be removed yet
-    current, spare = _Slot(chan, plan, []), None
-    os.write(current.go_w, b"g")
-    while True:
-        got = b""
+    """Fork the supervisor, which reads every submission from the grader, then serve as its
+    zygote (zygote.py) until it leaves. This process never reads a submission."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
         try:
-            got = os.read(current.got_r, 1)  # b"r": it has its submission; b"": it left without one
-        except OSError:
-            pass
-        if got:
-            spare = _Slot(chan, plan, current.fds())
-        reaper.reap(block_pid=current.pid)
-        status = reaper.statuses.pop(current.pid, (0, None))[0]
-        reaper.sweep(os.getpid(), spare=spare.pid if spare else None)
-        remove(current.scratch)
-        if current.cg is not None and not cgroup_remove(current.cg):
-            stale.append(current.cg)
-        stale[:] = [cg for cg in stale if not cgroup_remove(cg, timeout=0)]
-        current.close()
-        if os.WIFEXITED(status) and os.WEXITSTATUS(status) in (EXIT_QUIT, EXIT_GONE):
-            return
-        current, spare = spare or _Slot(chan, plan, []), None
-        try:
-            # The next supervisor (and its one idle child) is all that runs now.
-            chan.send({"event": "clean", "supervisor_status": status, "next": current.pid,
-                       "next_scratch": os.path.basename(current.scratch)})
-        except OSError:
-            return
-        os.write(current.go_w, b"g")
+            ours.close()
+            Supervisor(chan, plan, ZygoteLink(theirs)).serve()
+        except BaseException:  # noqa: BLE001 - logged for the parent's diagnostics
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(1)
+    theirs.close()
+    for fd in (chan.rfd, chan.wfd):  # the grader's channel is the supervisor's alone now
+        os.close(fd)
+    Zygote(plan, ours, pid).serve()

@@ -1,35 +1,39 @@
-"""The supervisor: runs one submission, forking its children, feeding them calls, enforcing
-CPU and wall time and the framing, and streaming events to the grader."""
+"""The supervisor: one long-lived process that runs every submission in turn, each in a slot
+the zygote (the worker) prepared ahead of its turn; it feeds the slot's children their calls,
+enforces CPU and wall time and the framing, and streams events to the grader. It forks nothing:
+the worker, which never holds a submission, forks every child."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import select
 import signal
 import time
 
-from . import framing
 from .batches import Batches
-from .child import child_main
 from .childpipes import Child
-from .framing import CMD_HEAD, FRAME_HEAD, FRAME_MAGIC, K_ERROR, K_EXIT, K_FATAL, K_LOADED, K_RESULT, \
-    K_SETUP, LOAD_SEQ, LOADED_FRAME, EXIT_FATAL, EXIT_GONE, EXIT_QUIT, Channel, ChannelClosed, \
-    ProtocolError, new_progress, write_all
-from .layers.cgroup import cgroup_limit, cgroup_ooms, cgroup_readback
-from .linux import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, prctl
-from .layers.pidns import start_init
-from .procs import Reaper, grow_pipe
+from .framing import CMD_HEAD, K_ERROR, K_EXIT, K_FATAL, K_LOADED, K_SETUP, LOAD_SEQ, \
+    LOADED_FRAME, Channel, ChannelClosed, ProtocolError, write_all
+from .layers.cgroup import cgroup_limit, cgroup_ooms, cgroup_readback, cgroup_remove
+from .linux import PR_SET_PDEATHSIG, prctl
+from .procs import remove
+from .slots import Slot, ZygoteGone, ZygoteLink
+
+
+class _Fatal(Exception):
+    """The submission cannot be run isolated as required (reported to the grader as fatal)."""
+
 
 class Supervisor:
-    """Runs one submission: forks children, feeds them calls, streams events to the parent."""
+    """Runs submissions in turn: feeds each slot's children calls, streams events to the parent."""
 
-    def __init__(self, chan: Channel, plan, scratch: str, go_r: int, got_w: int, cg: dict | None = None):
-        self.chan, self.plan, self.scratch = chan, plan, scratch
-        self.go_r, self.got_w = go_r, got_w
-        self.cg, self.ooms, self.cg_error = cg, 0, ""
-        self.reaper = Reaper()
+    def __init__(self, chan: Channel, plan, zygote: ZygoteLink):
+        self.chan, self.plan, self.zygote = chan, plan, zygote
         self.pid = os.getpid()
+        self.sids = itertools.count()
+        self.stale: list[dict] = []  # cgroups that could not be removed yet
 
     def emit(self, header: dict, blobs=()) -> None:
         try:
@@ -38,48 +42,43 @@ class Supervisor:
             self.abort()
 
     def abort(self) -> None:
-        """The parent is gone: kill everything and leave."""
-        self.reaper.sweep(self.pid)
+        """The parent (or the worker) is gone: leave; the worker kills every slot's processes."""
         os._exit(1)
 
-    def run(self) -> None:
-        """Prepare (scratch, a pre-isolated child) before the submission arrives, so that
-        forking and isolating are off the grader's critical path; then run the submission."""
+    def serve(self) -> None:
         try:
-            prctl(PR_SET_CHILD_SUBREAPER, 1)
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         except OSError:
             pass
-        self.out_r, self.out_w = os.pipe()
-        grow_pipe(self.out_r)
-        os.set_blocking(self.out_r, False)
-        self.out_kept, self.out_total = bytearray(), 0
-        self.pid_init = None  # the init of the submission's PID namespace (layers/pidns.py)
-        if "pidns" in self.plan.enabled:
-            try:
-                self.pid_init, self.init_alive = start_init()  # the pipe is closed by each child
-            except OSError:
-                pass  # the child reports the layer missing
-        self.progress = framing.PROGRESS = new_progress()  # shared with the children forked from here on
-        child = self._fork()
-        self._warm_up()
-        # Wait for our turn: the supervisor before us may still be running its submission.
-        if not os.read(self.go_r, 1):
-            self.reaper.sweep(self.pid)
-            os._exit(EXIT_GONE)
         try:
-            req, blobs = self.chan.recv(max_blob=1 << 30)
-        except (ChannelClosed, ProtocolError, OSError):
-            self.reaper.sweep(self.pid)
-            os._exit(EXIT_GONE)
-        if req.get("op") != "run":
-            self.reaper.sweep(self.pid)
-            os._exit(EXIT_QUIT)
-        os.write(self.got_w, b"r")  # the worker may now prepare the next supervisor
-        os.close(self.got_w)
-        if self.reaper.poll(child.pid) is not None:  # killed while waiting: start another
-            self._close_child(child)
-            child = self._fork()
+            slot = Slot(self.plan, self.zygote, next(self.sids))
+            while True:
+                try:
+                    req, blobs = self.chan.recv(max_blob=1 << 30)
+                except (ChannelClosed, ProtocolError, OSError):
+                    return
+                if req.get("op") != "run":
+                    return
+                slot = self.run(slot, req, blobs)
+        except ZygoteGone:
+            return
+
+    def _slot(self) -> Slot:
+        """The next submission's slot, asked for once this one's child is busy."""
+        if self.spare is None:
+            self.spare = Slot(self.plan, self.zygote, next(self.sids))
+        return self.spare
+
+    def run(self, slot: Slot, req: dict, blobs: list) -> Slot:
+        """Run one submission in its slot; returns the next submission's slot."""
+        self.slot, self.spare = slot, None
+        self.out_r, self.out_w, self.scratch = slot.out_r, slot.out_w, slot.scratch
+        self.out_kept, self.out_total = bytearray(), 0
+        self.cg, self.ooms, self.cg_error = slot.cg, 0, ""
+        child = slot.ready()
+        if self.zygote.poll(child.pid) is not None:  # killed while waiting: start another
+            self._end_child(child)
+            child = slot.fork()
         self.req, self.blobs = req, blobs
         self.limits = req["limits"]
         self.out_cap = int(self.limits["output_bytes"])
@@ -89,36 +88,41 @@ class Supervisor:
                 self.ooms = cgroup_ooms(self.cg)
             except OSError as exc:
                 self.cg_error = f"limits could not be set: {exc}"
-        self._write_files()
-        calls = req["calls"]
-        child, header, blobs = self._start(child, len(calls))
-        self.emit(dict(header, event="load"), blobs)
-        batches = Batches(self, self.progress)
-        if child is not None and calls:
-            child = batches.run(child, calls)
-        if child is not None:
-            self._end_child(child)
-        self._end_namespace()
-        self.reaper.sweep(self.pid)
-        self._drain_output()
-        self.emit({"event": "done", "output_total": self.out_total, "round_trips": batches.round_trips},
-                  [bytes(self.out_kept)])
-        os._exit(0)
-
-    def _warm_up(self) -> None:
-        """Take, while waiting, the page copies that the first use of each path costs after a
-        fork (see _warm_up in the child)."""
+        fatal, round_trips = False, 0
         try:
-            dummy = {"event": "call", "index": 0, "status": "frame", "kind": "R", "limits": {"wall_seconds": 1.0}}
-            json.loads(json.dumps(dummy).encode())
-            FRAME_HEAD.unpack_from(FRAME_HEAD.pack(FRAME_MAGIC, K_RESULT, 0, 0))
-            poller = select.poll()
-            poller.register(self.out_r, select.POLLIN)
-            poller.poll(0)
-            Child(0, -1, -1).take(K_RESULT, 0, {K_RESULT: 1})
-            self.reaper.reap()
-        except Exception:  # noqa: BLE001 - only an optimisation
-            pass
+            self._write_files()
+            calls = req["calls"]
+            child, header, blobs = self._start(child, len(calls))
+            self.emit(dict(header, event="load"), blobs)
+            batches = Batches(self, slot.progress)
+            if child is not None and calls:
+                child = batches.run(child, calls)
+            round_trips = batches.round_trips
+        except _Fatal:
+            fatal = True
+            child = None
+        slot.end()
+        if child is not None:
+            self._close_child(child)
+        if not fatal:
+            self._drain_output()
+            self.emit({"event": "done", "output_total": self.out_total, "round_trips": round_trips},
+                      [bytes(self.out_kept)])
+        remove(slot.scratch)
+        if slot.cg is not None and not cgroup_remove(slot.cg):
+            self.stale.append(slot.cg)
+        self.stale[:] = [cg for cg in self.stale if not cgroup_remove(cg, timeout=0)]
+        slot.close()
+        spare = self._slot()
+        spare.ready()
+        # The next submission's slot (its init and one idle child) is all that runs now.
+        self.emit({"event": "clean", "spare": [self.pid, *spare.pids()],
+                   "next_scratch": os.path.basename(spare.scratch)})
+        return spare
+
+    def _fork(self) -> Child:
+        """A fresh child for the current submission (the zygote forks it into its slot)."""
+        return self.slot.fork()
 
     def _write_files(self) -> None:
         files = [(self.req["filename"], self.req["code"].encode())]
@@ -135,27 +139,7 @@ class Supervisor:
             if self.plan.root and "user" in self.plan.enabled:
                 os.chown(path, self.plan.uid, self.plan.gid)
 
-    def _fork(self) -> Child:
-        """A child that isolates itself and waits for the submission."""
-        cmd_r, cmd_w = os.pipe()
-        res_r, res_w = os.pipe()
-        grow_pipe(cmd_w)
-        grow_pipe(res_r)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.close(cmd_w)
-                os.close(res_r)
-                os.close(self.out_r)
-            finally:
-                child_main(self.plan, self.pid, self.scratch, self.out_w, cmd_r, res_w, self.cg, self.pid_init)
-        os.close(cmd_r)
-        os.close(res_w)
-        os.set_blocking(res_r, False)
-        os.set_blocking(cmd_w, False)
-        return Child(pid, cmd_w, res_r)
-
-    def _start(self, child: Child, calls_left: int):
+    def _start(self, child: Child, calls_left: int, retried: bool = False):
         """Send the submission to a waiting child; (child or None if it did not load, event
         header, blobs)."""
         req = self.req
@@ -165,6 +149,9 @@ class Supervisor:
         child.pending = memoryview(CMD_HEAD.pack(len(data)) + data)
         base = child.cpu()  # a child forked ahead has already spent some CPU isolating itself
         setup = self._wait(child, K_SETUP + K_FATAL, LOAD_SEQ, base)
+        if setup[0] == "dead" and not retried:  # it died idle, before any student code: once more
+            self._end_child(child)
+            return self._start(self._fork(), calls_left, retried=True)
         missing = []
         if setup[0] == "frame" and setup[1][0] == K_SETUP:
             # Written before any student code ran: the child's own account can be trusted.
@@ -175,14 +162,14 @@ class Supervisor:
             detail = (f"required isolation missing: {', '.join(missing)}" if missing else
                       setup[1][1].decode(errors="replace")[:2000] if setup[0] == "frame" else repr(setup[:2]))
             self.emit({"event": "fatal", "message": f"the sandbox could not isolate the submission: {detail}"})
-            self.reaper.sweep(self.pid)
-            os._exit(EXIT_FATAL)
+            raise _Fatal()
         extra = {}
         if self.cg is not None:  # the limits as the kernel holds them, for missing_layers and doctor()
             extra["cgroup"] = cgroup_readback(self.cg, child.pid)
             if self.cg_error:
                 extra["cgroup"]["error"] = self.cg_error
         self.emit(dict(extra, event="setup"), [setup[1][1]])
+        self._slot()  # the zygote forks the next submission's while this child loads its module
         load = self._wait(child, K_LOADED + K_ERROR + K_EXIT, LOAD_SEQ, base)
         header, blobs, _ = self._oom_judged(self._judge(child, load, "load"))
         if header.get("kind") != "L":  # an exception or an exit at import: that child is done
@@ -243,6 +230,7 @@ class Supervisor:
         poller.register(self.out_r, select.POLLIN)
         poller.register(child.res_r, select.POLLIN)
         poller.register(self.chan.rfd, select.POLLIN)
+        poller.register(self.zygote.fileno(), select.POLLIN)  # a death, reported by the zygote
         while True:
             frame = child.take(kinds, seq, caps)
             if frame == "garbage":
@@ -252,7 +240,7 @@ class Supervisor:
             if child.pending and not registered_cmd:
                 poller.register(child.cmd_w, select.POLLOUT)
                 registered_cmd = True
-            dead = self.reaper.poll(child.pid)
+            dead = self.zygote.poll(child.pid)
             if dead is not None:
                 child.read_result()
                 frame = child.take(kinds, seq, caps)
@@ -295,40 +283,17 @@ class Supervisor:
                         registered_cmd = False
 
     def _end_child(self, child: Child) -> None:
-        for fn in (lambda: os.killpg(child.pid, signal.SIGKILL), lambda: os.kill(child.pid, signal.SIGKILL)):
-            try:
-                fn()
-            except OSError:
-                pass
-        self.reaper.reap(block_pid=child.pid)
-        self.reaper.sweep(self.pid, spare=self.pid_init)  # the namespace's init lives on, for the next child
-        if self.pid_init is not None:
-            self.reaper.sweep(self.pid_init, reaper=True)  # and the orphans it adopted go
+        self.slot.kill(child)  # and whatever it left; the namespace's init lives on, for the next child
         self._close_child(child)
         if self.cg is not None:  # kills while its processes died count against no later code
             self.ooms = cgroup_ooms(self.cg)
 
-    def _end_namespace(self, timeout: float = 2.0) -> None:
-        """Kill the PID namespace's init (the kernel kills what is left in the namespace) and
-        reap it; never a blocking wait: the init waits in turn for our dead children to be reaped."""
-        if self.pid_init is None:
-            return
-        try:
-            os.kill(self.pid_init, signal.SIGKILL)
-        except OSError:
-            pass
-        deadline = time.monotonic() + timeout
-        while self.reaper.poll(self.pid_init) is None and time.monotonic() < deadline:
-            self.reaper.reap()
-            time.sleep(0.0005)
-        self.pid_init = None
-
     def _close_child(self, child: Child) -> None:
         for fd in (child.cmd_w, child.res_r):
-            try:
+            if fd >= 0:
                 os.close(fd)
-            except OSError:
-                pass
+        child.cmd_w = child.res_r = -1
+        self.zygote.deaths.pop(child.pid, None)  # reaped: its pid may be a new process's soon
 
     def _drain_output(self, rounds: int = 16) -> None:
         for _ in range(rounds):  # bounded, so that a flood cannot starve the deadline checks

@@ -1,4 +1,4 @@
-"""pdeathsig: the child is killed when its supervisor dies (set after every uid change, which
+"""pdeathsig: the child is killed when the worker (its parent) dies (set after every uid change, which
 would clear it)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ class PdeathSig(Layer):
 
     def apply(self, plan, ctx):
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-        return "SIGKILL when the supervisor dies"
+        return "SIGKILL when the worker dies"
 
     def held(self, plan, ctx):
         return linux.prctl_get(linux.PR_GET_PDEATHSIG) == signal.SIGKILL

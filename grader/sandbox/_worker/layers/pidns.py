@@ -2,10 +2,11 @@
 ``/proc``, mounted by the filesystem view, is the namespace's), cannot signal anything outside
 it, and all die with it.
 
-The supervisor (root) makes it before its first child: ``unshare(CLONE_NEWPID)`` and a tiny
-init (pid 1, which reaps orphans), so that every child it forks is an ordinary process in the
-namespace (a pid 1 would ignore its own default signals, SIGXCPU among them). Killing the init
-at the end of the submission kills whatever is left in the namespace.
+The worker (root; zygote.py) makes it for each submission's slot, ahead of its turn:
+``unshare(CLONE_NEWPID)`` and a tiny init (pid 1, which reaps orphans), so that every child it
+then forks into the namespace (``setns``) is an ordinary process there (a pid 1 would ignore its
+own default signals, SIGXCPU among them). Killing the init at the end of the submission kills
+whatever is left in the namespace.
 """
 
 from __future__ import annotations
@@ -19,18 +20,18 @@ from . import Layer
 
 
 def start_init() -> tuple[int, int]:
-    """In the supervisor: a new PID namespace for its next children, and its init; returns the
-    init's pid and the write end of a pipe that the supervisor keeps open (each child closes
-    it). The init dies with the supervisor (its parent-death signal) and also leaves when that
-    pipe closes; its death kills whatever is left in the namespace. (It then waits in the
-    kernel until the dead supervisor's zombies are reaped: it is exiting, and runs no code.)"""
+    """In the worker: a new PID namespace for the next children it forks, and its init; returns
+    the init's pid and the write end of a pipe that the worker keeps open (each child closes
+    it). The init dies with the worker (its parent-death signal) and also leaves when that pipe
+    closes; its death kills whatever is left in the namespace. (It then waits in the kernel
+    until the worker has reaped the namespace's children: it is exiting, and runs no code.)"""
     alive_r, alive_w = os.pipe()
     linux.unshare(linux.CLONE_NEWPID)
     pid = os.fork()
     if pid == 0:
         try:
             linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a Ctrl-C is the supervisor's to handle
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a Ctrl-C is the grader's to handle
                 signal.signal(sig, signal.SIG_IGN)
             os.closerange(0, alive_r)
             os.closerange(alive_r + 1, 1 << 16)
@@ -59,11 +60,11 @@ class PidNs(Layer):
     def prepare(self, plan, info):
         plan.host["pid"] = linux.readlink("/proc/self/ns/pid")
         if self.key in plan.enabled and not plan.root:
-            plan.off(self.key, "not root: a PID namespace needs an init made by the supervisor")
+            plan.off(self.key, "not root: a PID namespace needs an init made by the worker")
 
     def apply(self, plan, ctx):
         if not ctx.get("pid_init"):
-            raise OSError("the supervisor could not make a PID namespace")
+            raise OSError("the worker could not make a PID namespace")
         return f"own PID namespace (this child is pid {os.getpid()} in it), its init reaps orphans"
 
     def held(self, plan, ctx):

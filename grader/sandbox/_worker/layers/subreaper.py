@@ -1,4 +1,4 @@
-"""Subreaper: the worker and each supervisor adopt their orphaned descendants, so that a
+"""Subreaper: the worker (which forks every child) adopts its orphaned descendants, so that a
 daemonised process of a submission is found and killed."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ class Subreaper(Layer):
     def prepare(self, plan, info):
         try:
             linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
-            info["subreaper"] = [True, "worker and supervisor adopt and kill orphaned descendants"]
+            info["subreaper"] = [True, "the worker adopts and kills orphaned descendants"]
         except (OSError, AttributeError) as exc:
             info["subreaper"] = [False, str(exc)]
 

@@ -1,0 +1,228 @@
+"""The worker as zygote: it forks every submission's processes (the PID namespace's init and
+the children), reaps them and kills them, on request of the one long-lived supervisor.
+
+The worker never holds a submission: it reads only these small requests (a slot id, a scratch
+path, a cgroup, the child's pipe ends passed as fds), never code, arguments or results. So a
+child, a fresh fork of the worker, cannot find an earlier student's code in its memory. The
+supervisor, which does hold submissions, forks nothing.
+
+Requests (JSON over a SOCK_SEQPACKET socketpair, fds by SCM_RIGHTS), each answered in turn:
+
+    slot  {sid, scratch, cg} + [cmd_r, res_w, out_w, progress]  -> {slot, init, child}: a new
+          PID namespace and its init (when that layer is on) and a first child in it
+    fork  {sid, scratch, cg} + [the same fds]  -> {forked, child}: another child in it
+    kill  {sid, pid}                                  -> {killed, status, maxrss}: one child
+          killed, reaped, and the orphans it left killed
+    end   {sid}                                       -> {ended}: all of the slot's processes
+          killed and reaped (killing the init ends the namespace)
+
+and, unasked, {dead, status, maxrss} as soon as a child of a slot exits.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import select
+import signal
+import socket
+
+from . import framing
+from .child import child_main
+from .layers.pidns import start_init
+from .linux import CLONE_NEWPID, setns
+from .procs import Reaper
+
+MAX_MSG = 1 << 16
+
+
+def send(sock: socket.socket, msg: dict, fds=()) -> None:
+    socket.send_fds(sock, [json.dumps(msg, separators=(",", ":")).encode()], list(fds))
+
+
+def recv(sock: socket.socket) -> tuple[dict | None, list[int]]:
+    """(message, fds), or (None, []) when the other end is gone."""
+    try:
+        data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MSG, 8)
+    except OSError:
+        return None, []
+    if not data:
+        return None, fds
+    return json.loads(data), fds
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # before Linux 5.3 / Python 3.9: the loop polls instead
+        return None
+
+
+class _Slot:
+    def __init__(self):
+        self.init: int | None = None
+        self.alive_w: int | None = None  # the init leaves when this closes
+        self.ns: int | None = None  # the namespace, to fork more children into
+        self.children: set[int] = set()
+
+
+class Zygote:
+    def __init__(self, plan, sock: socket.socket, supervisor: int):
+        self.plan, self.sock, self.supervisor = plan, sock, supervisor
+        self.reaper = Reaper()
+        self.slots: dict[int, _Slot] = {}
+        self.owner: dict[int, int] = {}  # child pid -> sid
+        self.pidfds: dict[int, int] = {}  # fd -> pid (children and the supervisor)
+        self.own_ns = None
+        if "pidns" in plan.enabled:
+            try:
+                self.own_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                pass
+        self._watch(supervisor)
+
+    def _watch(self, pid: int) -> None:
+        fd = _pidfd(pid)
+        if fd is not None:
+            self.pidfds[fd] = pid
+
+    def serve(self) -> None:
+        """Until the supervisor is gone (it leaves when the grader closes the channel)."""
+        while True:
+            fds = [self.sock.fileno(), *self.pidfds]
+            try:
+                # without pidfds (before Linux 5.3) a child's death is only seen by polling
+                ready = select.select(fds, [], [], 1.0 if self.pidfds else 0.005)[0]
+            except InterruptedError:
+                continue
+            if self.sock.fileno() in ready:
+                msg, passed = recv(self.sock)
+                if msg is None:
+                    return
+                try:
+                    self._handle(msg, passed)
+                finally:
+                    for fd in passed:
+                        os.close(fd)
+            self._reap()
+            if self.reaper.poll(self.supervisor) is not None:
+                return
+
+    def _reap(self) -> None:
+        self.reaper.reap()
+        for pid in [p for p in self.owner if p in self.reaper.statuses]:
+            self._report(pid, "dead")
+
+    def _forget(self, pid: int) -> tuple:
+        """The status of a reaped child, no longer watched."""
+        for fd in [fd for fd, p in self.pidfds.items() if p == pid]:
+            os.close(fd)
+            del self.pidfds[fd]
+        return self.reaper.statuses.pop(pid, (0, None))
+
+    def _report(self, pid: int, key: str) -> None:
+        sid = self.owner.pop(pid, None)
+        if sid in self.slots:
+            self.slots[sid].children.discard(pid)
+        status, usage = self._forget(pid)
+        try:
+            send(self.sock, {key: pid, "status": status, "maxrss": usage.ru_maxrss if usage else 0})
+        except OSError:
+            pass
+
+    def _handle(self, msg: dict, passed: list[int]) -> None:
+        op, sid = msg.get("op"), msg.get("sid")
+        if op == "slot":
+            slot = self.slots[sid] = _Slot()
+            if self.own_ns is not None:
+                try:
+                    setns(self.own_ns, CLONE_NEWPID)  # back to our own, to make a new one from it
+                    slot.init, slot.alive_w = start_init()
+                    slot.ns = os.open(f"/proc/{slot.init}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:  # the child reports the layer missing
+                    slot.init = slot.ns = None
+            child = self._fork(sid, msg, passed)
+            send(self.sock, {"slot": sid, "init": slot.init, "child": child})
+        elif op == "fork":
+            send(self.sock, {"forked": sid, "child": self._fork(sid, msg, passed)})
+        elif op == "kill":
+            self._kill(msg["pid"])
+            self._sweep(self.slots.get(sid))
+            self._report(msg["pid"], "killed")
+        elif op == "end":
+            self._end(sid)
+            send(self.sock, {"ended": sid})
+
+    def _fork(self, sid: int, msg: dict, passed: list[int]) -> int:
+        slot = self.slots[sid]
+        target = slot.ns if slot.ns is not None else self.own_ns
+        if target is not None:
+            setns(target, CLONE_NEWPID)  # the child is born in the slot's namespace (or ours)
+        cmd_r, res_w, out_w = passed[:3]
+        me = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            os.close(self.sock.fileno())
+            if len(passed) > 3:  # the slot's progress page, shared with the supervisor alone
+                framing.PROGRESS = mmap.mmap(passed[3], mmap.PAGESIZE)
+            child_main(self.plan, me, msg["scratch"], out_w, cmd_r, res_w, msg.get("cg"), slot.init)
+        slot.children.add(pid)
+        self.owner[pid] = sid
+        self._watch(pid)
+        return pid
+
+    def _kill(self, pid: int) -> None:
+        if pid not in self.owner or pid in self.reaper.statuses:
+            return  # reaped already: its pid (and group) may be another process's by now
+        for fn in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+            try:
+                fn()
+            except OSError:
+                pass
+        if pid not in self.reaper.statuses:
+            try:
+                got, status, usage = os.wait4(pid, 0)
+                self.reaper.statuses[got] = (status, usage)
+            except ChildProcessError:
+                pass
+
+    def _protected(self) -> set[int]:
+        """The supervisor and every process of the other slots (the next submission's)."""
+        keep = {self.supervisor}
+        for slot in self.slots.values():
+            keep |= slot.children | ({slot.init} if slot.init else set())
+        return keep
+
+    def _sweep(self, slot: _Slot | None) -> None:
+        """Kill the orphans a killed child left: in a PID namespace they are its init's, else ours."""
+        if slot is not None and slot.init is not None:
+            self.reaper.sweep(slot.init, reaper=True)
+        else:
+            self.reaper.sweep(os.getpid(), spare=self._protected())
+
+    def _end(self, sid: int) -> None:
+        slot = self.slots.get(sid)
+        if slot is None:
+            return
+        if slot.init is not None and slot.init not in self.reaper.statuses:  # its death ends the namespace
+            try:
+                os.kill(slot.init, signal.SIGKILL)
+            except OSError:
+                pass
+        for pid in list(slot.children):
+            self._kill(pid)
+            self.owner.pop(pid, None)
+            self._forget(pid)
+        slot.children.clear()
+        if slot.init is not None:
+            # never before the children are reaped: the init's exit waits for them
+            self.reaper.reap(block_pid=slot.init)
+            self._forget(slot.init)
+        else:
+            del self.slots[sid]  # not protected any more
+            self._sweep(None)
+        self.slots.pop(sid, None)
+        for fd in (slot.alive_w, slot.ns):
+            if fd is not None:
+                os.close(fd)
