@@ -70,10 +70,6 @@ class _State:
     def copy(self) -> _State:
         return _State([w.copy() for w in self.W], [c.copy() for c in self.b], self.x.copy(), self.t.copy())
 
-    def values(self) -> Values:
-        return Values(tuple(_first(w) for w in self.W), tuple(_first(c[:, 0, :]) for c in self.b),
-                      _first(self.x), _first(self.t))
-
 
 def _first(a: np.ndarray) -> np.ndarray:
     """The public layout of an internal array: the variant axis first."""
@@ -83,9 +79,9 @@ def _first(a: np.ndarray) -> np.ndarray:
 def _empty_like(arrays: list[np.ndarray], shapes: list[tuple[int, ...]] | None = None) -> list[np.ndarray]:
     """New float64 arrays shaped like ``arrays`` (or as ``shapes``), carved from one buffer.
 
-    Why one: glibc maps each large array afresh and NumPy's many small page faults filling it
-    cost more here than computing a 2-2-2 gradient; one buffer of several MB is one mapping that
-    NumPy asks the kernel to back with huge pages."""
+    Why one: glibc gives each large array a fresh mapping, and filling it takes a page fault per
+    4 KB, which costs more than computing a 2-2-2 gradient; one buffer of several MB is one
+    mapping, which NumPy asks the kernel to back with huge pages."""
     shapes = [a.shape for a in arrays] if shapes is None else shapes
     sizes = [int(np.prod(shape)) for shape in shapes]
     buf = np.empty(sum(sizes))
@@ -106,7 +102,7 @@ def _last(a: np.ndarray) -> np.ndarray:
 # matrices and many variants; for one variant, a plain 2-D product through BLAS (no batch axis, no
 # copies); else BLAS batched over the variants. ``out`` (the result's shape) receives the result.
 def _small(n: int, m: int, V: int) -> bool:
-    """Broadcast kernels win for tiny matrices over many variants; BLAS for the rest."""
+    """einsum along the variant axis wins for tiny matrices over many variants; BLAS for the rest."""
     return V >= 8 and n * m <= 256
 
 
