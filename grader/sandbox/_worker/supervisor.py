@@ -64,7 +64,7 @@ class Supervisor:
             return
 
     def _slot(self) -> Slot:
-        """The next submission's slot, asked for once this one's child is busy."""
+        """The next submission's slot, asked for as this one starts."""
         if self.spare is None:
             self.spare = Slot(self.plan, self.zygote, next(self.sids))
         return self.spare
@@ -79,6 +79,9 @@ class Supervisor:
         if self.zygote.poll(child.pid) is not None:  # killed while waiting: start another
             self._end_child(child)
             child = slot.fork()
+        # The zygote forks the next submission's slot while this one runs: early, so that its
+        # child's cgroup join (two RCU grace periods with cgroup v1) is over before our teardown.
+        self._slot()
         self.req, self.blobs = req, blobs
         self.limits = req["limits"]
         self.out_cap = int(self.limits["output_bytes"])
@@ -169,7 +172,6 @@ class Supervisor:
             if self.cg_error:
                 extra["cgroup"]["error"] = self.cg_error
         self.emit(dict(extra, event="setup"), [setup[1][1]])
-        self._slot()  # the zygote forks the next submission's while this child loads its module
         load = self._wait(child, K_LOADED + K_ERROR + K_EXIT, LOAD_SEQ, base)
         header, blobs, _ = self._oom_judged(self._judge(child, load, "load"))
         if header.get("kind") != "L":  # an exception or an exit at import: that child is done
