@@ -160,12 +160,13 @@ def _at_points(ex: Exercise, q: Question, got: np.ndarray, values: solver.Values
 def diagnose_answers(ex: Exercise, wrong: Mapping[str, np.ndarray]) -> dict[str, Mistake]:
     """One combination for every wrong typed answer of a student (question id -> the answer), the
     simplest that explains all of them, as each question's diagnosis; {} when there are fewer
-    than two or none explains them all (then each is diagnosed on its own, :func:`diagnose`)."""
+    than two or none explains them all (then each is diagnosed on its own, :func:`diagnose`).
+    Answers after many epochs are left to :func:`diagnose`: every candidate pair would train."""
     by_id = {q.id: q for q in ex.questions}
     qs, gs = [], []
     for qid, got in wrong.items():
         g = _squeezed(got)
-        if qid in by_id and g is not None:
+        if qid in by_id and g is not None and by_id[qid].after_epochs <= 1:
             qs.append(by_id[qid])
             gs.append(g)
     if len(qs) < 2:
