@@ -1,12 +1,13 @@
 """Whole-class grading: wall time and peak memory of ``grade batch``, and its cost per code
 submission against a fresh ``grade submission.py`` process per submission.
 
-    python bench/bench_batch.py [--jobs 2] [--code 500] [--answers 1000] [--fresh 20] [--no-dask]
+    python bench/bench_batch.py [--jobs 2] [--code 500] [--answers 1000] [--fresh 20] [--grade-file 9] [--no-dask]
 
 Per code submission, in one run: ``grade batch --jobs 2``, ``grade batch --scheduler local:2``
 (a LocalCluster of as many processes; its start-up is included) and the sandbox floor (the same
 submissions and calls through one bare sandbox worker, nothing graded), in wall and CPU time
-(the whole process tree's), each as a ratio to the floor.
+(the whole process tree's), each as a ratio to the floor. Then one ``grade FILE`` (the README's
+first command) from process start to exit, several runs: min, median and the load average.
 
 Classes are generated in a temporary folder: code submissions mix the correct solution, the
 partly correct one and small mutations of the correct one (a missing ``* y * (1 - y)``, gradient
@@ -167,6 +168,18 @@ def fresh_processes(folder: Path, count: int, parallel: int) -> float:
     return time.perf_counter() - start
 
 
+def one_grade_file(runs: int) -> list[float]:
+    """Wall seconds of ``grade solutions/submission.py -e tutorial-4`` (the README's first command),
+    from process start to its exit, ``runs`` times one after the other (the first warms the caches)."""
+    times = []
+    for _ in range(runs + 1):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "grader.cli", str(SOLUTIONS / "submission.py"), "-e", EXERCISE],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, cwd=ROOT)
+        times.append(time.perf_counter() - start)
+    return times[1:]
+
+
 # ---------------------------------------------------------------------------- the table
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -174,6 +187,7 @@ def main() -> None:
     ap.add_argument("--code", type=int, default=500, help="code submissions in the large class")
     ap.add_argument("--answers", type=int, default=1000, help="answers files in the large class")
     ap.add_argument("--fresh", type=int, default=20, help="submissions graded by a fresh process each")
+    ap.add_argument("--grade-file", type=int, default=9, help="runs of one `grade FILE` (the README's first command)")
     ap.add_argument("--variants", action="store_true", help="grade every student on their own variant")
     ap.add_argument("--no-dask", dest="dask", action="store_false", help="skip --scheduler local:JOBS")
     args = ap.parse_args()
@@ -201,6 +215,9 @@ def main() -> None:
         floor = run_batch(big_folder, tmp / "floor", args.jobs, floor=True)
         fresh_seq = fresh_processes(tmp / f"code-{args.code}", args.fresh, 1) / args.fresh
         fresh_par = fresh_processes(tmp / f"code-{args.code}", args.fresh, args.jobs) / args.fresh
+        load = os.getloadavg()[0]
+        single = sorted(one_grade_file(args.grade_file))
+        load = (load + os.getloadavg()[0]) / 2
         ncpu = os.cpu_count()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -241,6 +258,11 @@ def main() -> None:
     print(f"  extrapolated to {args.code}: {fresh_seq * args.code:.0f} s one at a time, "
           f"{fresh_par * args.code:.0f} s {args.jobs} at a time, against {big['wall']:.1f} s in one batch")
 
+    print()
+    median = single[len(single) // 2]
+    print(f"one `grade FILE` of solutions/submission.py, process start to exit, {len(single)} runs: "
+          f"min {1000 * single[0]:.0f} ms, median {1000 * median:.0f} ms (load average {load:.1f} on {ncpu} cores); "
+          f"target 350 ms: {'met' if median <= 0.35 else 'NOT met'}")
     print()
     print(f"{'memory against class size':<40} {'small':>10} {'large':>10} {'ratio':>7}")
     print("-" * 70)

@@ -75,6 +75,8 @@ def _late_options(f):
 
 
 def _add_exercise_dirs(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+    if not value:  # eager: without this, every command would import the spec machinery (and NumPy) first
+        return
     from . import spec
 
     spec.add_dirs(value)
@@ -142,20 +144,27 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
     if file.endswith((".py", ".ipynb")):  # the sandbox worker starts first and loads while the grader does
         from .sandbox import Sandbox
 
-        box = Sandbox(isolation)
+        box = Sandbox(isolation, single=True)
         box.launch()
+    # the late-penalty and overrides machinery is imported only when one of its options is given
+    adjust = overrides or any(v is not None for v in (deadline, late_penalty, grace, late_cap))
     try:
         from . import grading
-        from .lms import course, single
 
-        policy = course.options(deadline=deadline, late_penalty=late_penalty, grace=grace, late_cap=late_cap).policy
+        if adjust:
+            from .lms import course
+
+            policy = course.options(deadline=deadline, late_penalty=late_penalty, grace=grace, late_cap=late_cap).policy
         results = grading.grade_path(file, exercise, reveal=show_expected, isolation=isolation, student=student,
                                      box=box)
     finally:
         if box is not None:
             box.close()
-    results = single.adjusted(results, grading.submission_file(file), student, metadata, submitted_at, policy,
-                              overrides)
+    if adjust:
+        from .lms import single
+
+        results = single.adjusted(results, grading.submission_file(file), student, metadata, submitted_at, policy,
+                                  overrides)
     text = report.render(results, fmt, show_expected, execution_time=time.perf_counter() - started)
     _emit(text, output)
     if fmt == "classroom":  # the runner result GitHub Classroom's reporter reads

@@ -16,10 +16,19 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = r"""
 import io, contextlib, json, sys
 from grader.cli import main
+from grader.sandbox import _sandbox
+launched = []
+real_launch = _sandbox.Sandbox.launch
+def launch(self):  # what was imported when the worker was launched
+    launched.append(sorted(m for m in ("numpy", "grader.grading", "grader.spec") if m in sys.modules))
+    return real_launch(self)
+_sandbox.Sandbox.launch = launch
 with contextlib.redirect_stdout(io.StringIO()) as out:
     code = main(sys.argv[1:])
 print(json.dumps({"code": code, "jsonschema": "jsonschema" in sys.modules, "nbformat": "nbformat" in sys.modules,
-                  "out": out.getvalue()}))
+                  "out": out.getvalue(), "launched": launched,
+                  "unneeded": sorted(m for m in ("grader.lms.course", "grader.mistakes", "grader.discover",
+                                                 "grader.sandbox._doctor") if m in sys.modules)}))
 """
 
 
@@ -38,6 +47,28 @@ def test_a_valid_spec_is_validated_once_and_a_py_file_needs_no_notebook_reader(t
     again = grade(tmp_path, *args)
     assert again["code"] == 0 and not again["jsonschema"] and not again["nbformat"]
     assert json.loads(again["out"]) == json.loads(first["out"])
+    # the worker is launched before NumPy or the grader's machinery is imported; a correct
+    # submission without late-penalty options needs no diagnosis, LMS code, folder discovery or doctor
+    assert again["launched"][0] == [] and again["unneeded"] == []
+    # the answer key and a correct solution's outputs came from disk the second time
+    assert len(list((tmp_path / "values").iterdir())) == 2
+
+
+def test_a_single_run_sandbox_leaves_with_its_run():
+    from grader import grading, spec
+    from grader.submission import load_source
+
+    calls, _ = grading.sandbox_calls(spec.load_exercise("tutorial-4"))
+    box = Sandbox(single=True)
+    pids = []
+    for _ in range(2):  # a second run starts a new worker
+        box.launch()
+        pids.append(box.worker_pid)
+        run = box.run(load_source(ROOT / "solutions" / "submission.py"), calls)
+        assert run.load_status == "ok" and {o.status for o in run.outcomes} == {"ok"} and run.output == ""
+        assert box.worker_pid is None and box._spare == ()  # gone, and nothing prepared for a next one
+    assert pids[0] != pids[1]
+    box.close()
 
 
 def test_an_invalid_spec_is_never_remembered(tmp_path):

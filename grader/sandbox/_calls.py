@@ -87,9 +87,10 @@ def _encode_calls(calls: Sequence[Call]) -> tuple[list, list[bytes]]:
     return call_msgs, blobs
 
 
-def encode_request(source: Source, calls: Sequence[Call], limits: Limits,
-                   require: list[str]) -> tuple[dict, list, list[bytes], list[str]]:
-    """(request, call messages, blobs, refused helper notes) for running ``calls`` on ``source``."""
+def encode_request(source: Source, calls: Sequence[Call], limits: Limits, require: list[str],
+                   last: bool = False) -> tuple[dict, list, list[bytes], list[str]]:
+    """(request, call messages, blobs, refused helper notes) for running ``calls`` on ``source``;
+    ``last``: the worker leaves after it."""
     call_msgs, blobs = _encode_calls(calls)
     blobs = list(blobs)
     helpers, refused = helper_files(source)
@@ -105,6 +106,8 @@ def encode_request(source: Source, calls: Sequence[Call], limits: Limits,
     req = {"filename": filename, "display_name": source.path.name, "module": _module_name(stem),
            "notebook": notebook, "code": source.code, "helpers": helper_msgs,
            "limits": dataclasses.asdict(limits), "require": require}
+    if last:
+        req["last"] = True
     return req, call_msgs, blobs, refused
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from ..errors import SandboxUnavailable
 from ..submission import Source
 from . import _worker as W
-from ._calls import _Run, encode_request
 from ._files import secret_paths
 from ._missing import applied
 from .model import Call, Limits, SubmissionRun
@@ -98,13 +97,16 @@ class Sandbox:
     """Runs submissions in isolated children of one worker server process.
 
     ``isolation="strict"`` refuses to run code (SandboxUnavailable) where the network cannot be
-    isolated. ``_disable`` (internal, for the benchmark) switches child layers off.
+    isolated. ``single=True`` (one ``grade FILE``): the worker prepares no supervisor for a next
+    submission and leaves after the first (a later run starts a new worker). ``_disable``
+    (internal, for the benchmark) switches child layers off.
     """
 
-    def __init__(self, isolation: str = "best-effort", *, _disable: Sequence[str] = ()):
+    def __init__(self, isolation: str = "best-effort", *, single: bool = False, _disable: Sequence[str] = ()):
         if isolation not in ISOLATION_MODES:
             raise ValueError(f"isolation must be one of {', '.join(ISOLATION_MODES)}, not {isolation!r}")
         self.isolation = isolation
+        self.single = single
         self._disable = tuple(_disable)
         self._proc: subprocess.Popen | None = None
         self._chan: W.Channel | None = None
@@ -237,8 +239,14 @@ class Sandbox:
 
     # -- running
     def run(self, source: Source, calls: Sequence[Call], limits: Limits = DEFAULT_LIMITS) -> SubmissionRun:
+        from ._calls import _Run, encode_request  # NumPy: imported after the worker was launched
+
         req, call_msgs, blobs, refused = encode_request(
-            source, calls, limits, list(STRICT) if self.isolation == "strict" else [])
+            source, calls, limits, list(STRICT) if self.isolation == "strict" else [], last=self.single)
         with self._lock:
-            run = _Run(self, req, call_msgs, blobs, limits).go()
+            try:
+                run = _Run(self, req, call_msgs, blobs, limits).go()
+            finally:
+                if self.single:  # the worker leaves after this run: wait for it (a next run starts another)
+                    self._shutdown()
         return dataclasses.replace(run, notes=tuple(refused)) if refused else run

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,9 +104,9 @@ _VALID: set[str] = set()
 
 
 def _cache_folder() -> Path | None:
-    base = os.environ.get("GRADER_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "backprop-grader")
-    return Path(base, "valid-specs") if base else None
+    from ..cachedir import cache_base
+
+    return cache_base() / "valid-specs"
 
 
 def _fingerprint(data: Any) -> str | None:

@@ -60,6 +60,8 @@ class Supervisor:
                 if req.get("op") != "run":
                     return
                 slot = self.run(slot, req, blobs)
+                if slot is None:  # that was the last submission (one `grade FILE`)
+                    return
         except ZygoteGone:
             return
 
@@ -69,8 +71,9 @@ class Supervisor:
             self.spare = Slot(self.plan, self.zygote, next(self.sids))
         return self.spare
 
-    def run(self, slot: Slot, req: dict, blobs: list) -> Slot:
-        """Run one submission in its slot; returns the next submission's slot."""
+    def run(self, slot: Slot, req: dict, blobs: list) -> Slot | None:
+        """Run one submission in its slot; returns the next submission's slot (None after the
+        last one: ``req["last"]``)."""
         self.slot, self.spare = slot, None
         self.out_r, self.out_w, self.scratch = slot.out_r, slot.out_w, slot.scratch
         self.out_kept, self.out_total = bytearray(), 0
@@ -81,7 +84,8 @@ class Supervisor:
             child = slot.fork()
         # The zygote forks the next submission's slot while this one runs: early, so that its
         # child's cgroup join (two RCU grace periods with cgroup v1) is over before our teardown.
-        self._slot()
+        if req.get("last") is not True:  # after the last one (one `grade FILE`) the worker leaves
+            self._slot()
         self.req, self.blobs = req, blobs
         self.limits = req["limits"]
         self.out_cap = int(self.limits["output_bytes"])
@@ -116,6 +120,9 @@ class Supervisor:
             self.stale.append(slot.cg)
         self.stale[:] = [cg for cg in self.stale if not cgroup_remove(cg, timeout=0)]
         slot.close()
+        if req.get("last") is True:  # nothing prepared for a next submission: the worker leaves
+            self.emit({"event": "clean", "spare": [], "next_scratch": None})
+            return None
         spare = self._slot()
         spare.ready()
         # The next submission's slot (its init and one idle child) is all that runs now.

@@ -1,0 +1,186 @@
+"""What depends only on an exercise: computed once per process (:func:`once`), and the answer
+key and the outputs of a correct solution on every function case also kept on disk, so that a
+``grade FILE`` in a fresh process does not solve the exercise again.
+
+On disk: one file per exercise content and grader code in ``$GRADER_CACHE_DIR/values/`` (default
+``~/.cache/backprop-grader/values/``, made 0700): named by the SHA-256 of the exercise's parsed
+content, the grader version, NumPy's version and the size and mtime of every module of the
+installed grader (an edited solver is a new name); a student's variant is never written. Read
+back strictly (any doubt: solved again), float64 bytes only, nothing unpickled.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import solver
+from .cachedir import cache_base
+from .errors import SpecError
+from .spec import Case, Exercise, Function
+
+_ONCE: dict[tuple, tuple[tuple, Any]] = {}
+
+
+def once(what: str, objs: tuple, compute: Any) -> Any:
+    """``compute()``, once per ``what`` and per identity of ``objs`` (cached exercises, their
+    functions and cases are immutable): what depends only on the exercise is not recomputed per
+    submission. The objects are kept with the value, so an id is never reused while cached."""
+    key = (what, *map(id, objs))
+    hit = _ONCE.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], objs, strict=True)):
+        return hit[1]
+    value = compute()
+    if len(_ONCE) > 256:  # per-student variants are new objects each: keep only the latest few
+        _ONCE.clear()
+    _ONCE[key] = (objs, value)
+    return value
+
+
+def _read_only(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    for arr in arrays:
+        if isinstance(arr, np.ndarray):
+            arr.setflags(write=False)
+    return arrays
+
+
+def reference(ex: Exercise) -> dict[str, np.ndarray]:
+    """The exercise's own answers (one variant, read-only arrays, solved once per cached
+    exercise); a question whose answer is not a finite number (an overflow, log 0 in the loss)
+    is an error of the spec, never a key to grade against."""
+    return dict(once("reference", (ex,), lambda: _reference(ex)))
+
+
+def _reference(ex: Exercise) -> dict[str, np.ndarray]:
+    stored = _load(ex, "reference")  # (question id, "s" for a NumPy scalar or "a" for an array)
+    if stored is not None and {name[0] for name in stored} == {q.id for q in ex.questions} \
+            and len(stored) == len(ex.questions):
+        return {qid: arr[()] if kind == "s" else arr for (qid, kind), arr in stored.items()}
+    key = {qid: v[0] for qid, v in solver.solve(ex).items()}
+    _read_only(tuple(key.values()))
+    for i, q in enumerate(ex.questions):
+        if not np.all(np.isfinite(key[q.id])):
+            raise SpecError(f"{ex.path}: questions[{i}]: the answer to {q.ask!r} ({q.id}) is not a finite number "
+                            "(an overflow, or log(0) in the loss): change the exercise's values")
+    if all(isinstance(v, (np.ndarray, np.float64)) for v in key.values()):
+        _store(ex, "reference", {(qid, "a" if isinstance(v, np.ndarray) else "s"): np.asarray(v)
+                                 for qid, v in key.items()})
+    return key
+
+
+def expected_outputs(fn: Function, case: Case) -> tuple[np.ndarray, ...]:
+    """What a correct ``fn`` returns on ``case``, computed once per worker for a cached exercise
+    (read-only arrays)."""
+    return once("expected", (fn, case), lambda: _read_only(solver.function_outputs(fn, case)))
+
+
+def function_outputs(ex: Exercise) -> dict[tuple[str, str], tuple[np.ndarray, ...]]:
+    """:func:`expected_outputs` of every case of every function of ``ex`` (from disk when
+    known), by (function name, case id)."""
+    return once("expected-all", (ex,), lambda: _function_outputs(ex))
+
+
+def _function_outputs(ex: Exercise) -> dict[tuple[str, str], tuple[np.ndarray, ...]]:
+    cases = [(fn, case) for fn in ex.functions for case in fn.cases]
+    stored = _load(ex, "functions")
+    if stored is not None:
+        out: dict[tuple[str, str], list] = {(fn.name, case.id): [] for fn, case in cases}
+        for (fname, cid, k), arr in sorted(stored.items(), key=lambda kv: (kv[0][0], kv[0][1], int(kv[0][2]))):
+            if (fname, cid) in out and int(k) == len(out[(fname, cid)]):
+                out[(fname, cid)].append(arr)
+        if all(len(out[(fn.name, case.id)]) == len(fn.returns) for fn, case in cases):
+            return {k: tuple(v) for k, v in out.items()}
+    out = {(fn.name, case.id): expected_outputs(fn, case) for fn, case in cases}
+    _store(ex, "functions", {(name, cid, str(k)): arr for (name, cid), arrs in out.items()
+                             for k, arr in enumerate(arrs)})
+    return out
+
+
+# ---------------------------------------------------------------------------- on disk
+_MAGIC = b"grader-values 1\n"
+_HEAD = struct.Struct("<I")
+
+
+@functools.lru_cache(maxsize=1)
+def _code_signature() -> str:
+    from . import __version__
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256(f"{__version__}\0{np.__version__}".encode())
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(f for f in files if f.endswith(".py")):
+            st = os.stat(os.path.join(folder, name))
+            h.update(f"\0{os.path.relpath(os.path.join(folder, name), root)}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def _file(ex: Exercise, what: str) -> Path | None:
+    if ex.variant_seed is not None or ex.student is not None:  # a student's variant stays in memory
+        return None
+    try:
+        text = json.dumps(ex.raw, sort_keys=True, ensure_ascii=False, allow_nan=False)
+        h = hashlib.sha256(f"{what}\0{_code_signature()}\0".encode() + text.encode("utf-8", "surrogatepass"))
+    except (TypeError, ValueError, OSError):
+        return None
+    return cache_base() / "values" / f"{h.hexdigest()}.bin"
+
+
+def _load(ex: Exercise, what: str) -> dict[tuple[str, ...], np.ndarray] | None:
+    """The arrays stored for ``ex`` (read-only), or None when there is no valid file."""
+    path = _file(ex, what)
+    try:
+        data = path.read_bytes() if path is not None else None
+    except OSError:
+        return None
+    if not data or not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + _HEAD.size:
+        return None
+    (size,) = _HEAD.unpack_from(data, len(_MAGIC))
+    start = len(_MAGIC) + _HEAD.size + size
+    try:
+        entries = json.loads(data[len(_MAGIC) + _HEAD.size:start])
+        out = {}
+        for *name, shape, offset in entries:
+            count = 1
+            for d in shape:
+                count *= int(d)
+            if not all(isinstance(n, str) for n in name) or offset < 0 or start + 8 * (offset + count) > len(data):
+                return None
+            out[tuple(name)] = np.frombuffer(data, "<f8", count, start + 8 * offset).reshape(shape)
+    except (ValueError, TypeError, KeyError):
+        return None
+    return out
+
+
+def _store(ex: Exercise, what: str, arrays: dict[tuple[str, ...], np.ndarray]) -> None:
+    """Write ``arrays`` (float64 only; anything else is not stored) atomically; a folder that
+    cannot be written only means solving again next time."""
+    path = _file(ex, what)
+    if path is None or not all(isinstance(a, np.ndarray) and a.dtype == np.float64 for a in arrays.values()):
+        return
+    entries, chunks, offset = [], [], 0
+    for name, arr in arrays.items():
+        entries.append([*name, list(arr.shape), offset])
+        chunks.append(np.ascontiguousarray(arr, "<f8").tobytes())
+        offset += arr.size
+    head = json.dumps(entries).encode()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(_MAGIC + _HEAD.pack(len(head)) + head + b"".join(chunks))
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass
