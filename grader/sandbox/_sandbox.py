@@ -46,34 +46,48 @@ def _rmtree(path: str) -> None:
         shutil.rmtree(path, onerror=fix)
 
 
-def _namespace(pid: int) -> str | None:
-    """The worker's own mount namespace (as root it makes one), or None."""
+def _namespace(pid: int) -> int | None:
+    """An fd of the worker's own mount namespace (as root it makes one), or None. Held open, it
+    keeps the namespace, and so its inode number, from being freed and given to a namespace made
+    later (by another sandbox) while the worker's leftovers are looked for by that number."""
     try:
-        ns = os.readlink(f"/proc/{pid}/ns/mnt")
-        return ns if ns != os.readlink("/proc/self/ns/mnt") else None
+        fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        if os.path.samestat(os.fstat(fd), os.stat("/proc/self/ns/mnt")):
+            os.close(fd)
+            return None
+    except OSError:
+        pass
+    return fd
 
 
-def _kill_namespace(ns: str | None, timeout: float = 2.0) -> None:
+def _kill_namespace(ns: int | None, timeout: float = 2.0) -> None:
     """Kill every process left in a dead worker's mount namespace: a daemon of a submission
     that was running when its worker was killed has no supervisor left to kill it."""
-    deadline = time.monotonic() + timeout
-    while ns is not None and time.monotonic() < deadline:
-        found = False
-        for name in os.listdir("/proc"):
-            try:
-                if name.isdigit() and os.readlink(f"/proc/{name}/ns/mnt") == ns:
-                    os.kill(int(name), signal.SIGKILL)
-                    found = True
-            except OSError:
-                pass
-        if not found:
-            return
-        time.sleep(0.01)
+    if ns is None:
+        return
+    try:
+        want = os.fstat(ns)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = False
+            for name in os.listdir("/proc"):
+                try:
+                    if name.isdigit() and os.path.samestat(os.stat(f"/proc/{name}/ns/mnt"), want):
+                        os.kill(int(name), signal.SIGKILL)
+                        found = True
+                except OSError:
+                    pass
+            if not found:
+                return
+            time.sleep(0.01)
+    finally:
+        os.close(ns)
 
 
-def _stop(proc: subprocess.Popen | None, scratch: str | None, ns: str | None = None) -> None:
+def _stop(proc: subprocess.Popen | None, scratch: str | None, ns: int | None = None) -> None:
     """Stop a worker (killing it if it does not leave), whatever it left, and its scratch root."""
     if proc is not None:
         for stream in (proc.stdin, proc.stdout):
@@ -113,7 +127,7 @@ class Sandbox:
         self._scratch: str | None = None
         self._log = None
         self._hello: dict = {}
-        self._ns: str | None = None  # the worker's mount namespace
+        self._ns: int | None = None  # an fd of the worker's mount namespace
         self._spare: tuple[int, ...] = ()  # the supervisor, and the next submission's init and child, forked ahead
         self._next_scratch: str | None = None  # and its scratch directory
         self._isolate_ms: float | None = None  # time the last child spent isolating itself
