@@ -1,6 +1,8 @@
 """grader: an autograder for backpropagation exercises."""
 
-__version__ = "0.1.0"
+from ._about import DEFAULT_EXERCISE, __version__
+
+__all__ = ["DEFAULT_EXERCISE", "__version__", "check"]
 
 
 def check(exercise=None, function=None, *, answers=None, show_expected=False, isolation="best-effort"):
@@ -15,4 +17,3 @@ def check(exercise=None, function=None, *, answers=None, show_expected=False, is
 
     return _check(exercise, function, answers=answers, show_expected=show_expected, isolation=isolation,
                   _depth=3)
-DEFAULT_EXERCISE = "tutorial-4"  # what a submission is graded against when nothing names an exercise

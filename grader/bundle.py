@@ -123,7 +123,7 @@ def _minimal_setup_cfg(grader_pkg: Path) -> str:
                    for p in grader_pkg.rglob("__init__.py") if "__pycache__" not in p.parts)
     packages = sorted(set(found) | {"grader.exercises"})
     return (
-        "[metadata]\nname = backprop-grader\nversion = attr: grader.__version__\n\n[options]\npython_requires = >=3.10\n"
+        "[metadata]\nname = backprop-grader\nversion = attr: grader._about.__version__\n\n[options]\npython_requires = >=3.10\n"
         "packages =\n" + "".join(f"    {name}\n" for name in packages)
         + "package_dir =\n    grader.exercises = exercises\ninstall_requires =\n    numpy>=1.22\n    click>=8.0\n"
         "    jsonschema>=4.18\n    nbformat>=5.1\n\n[options.package_data]\ngrader.exercises = *.json\n"

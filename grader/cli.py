@@ -13,7 +13,8 @@ import time
 
 import click
 
-from . import DEFAULT_EXERCISE, __version__, interrupts, report
+from . import interrupts, report
+from ._about import DEFAULT_EXERCISE, __version__
 from .errors import GraderError
 
 EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_UNSAFE, EXIT_INTERRUPTED = 0, 1, 2, 3, interrupts.EXIT_INTERRUPTED

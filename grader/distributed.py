@@ -104,7 +104,8 @@ class SandboxPlugin(_PluginBase):
     def prepare(self) -> None:
         """Blocking set-up (run in a thread by ``setup``): the exercise file, the doctor's
         layers, the warm sandbox; or the reason to refuse."""
-        from . import __version__, batch, sandbox
+        from . import batch, sandbox
+        from ._about import __version__
         from .variants import SECRET_ENV
 
         self.folder = tempfile.mkdtemp(prefix="grader-dask-")
@@ -285,7 +286,7 @@ class Cluster:
         except (OSError, TimeoutError) as exc:
             self._close_local()
             raise UsageError(f"--scheduler {address}: cannot connect: {exc}") from None
-        from . import __version__
+        from ._about import __version__
         from .variants import SECRET_ENV
 
         self.batch = f"grader-{uuid.uuid4().hex[:12]}"  # names this batch's tasks

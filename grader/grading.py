@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import DEFAULT_EXERCISE, compare, solver, spec
+from . import _about, compare, solver, spec
+from ._about import DEFAULT_EXERCISE
 from .code_grade import CODE_TOLERANCE, Probe, _function_tests, _placeholders, sandbox_calls, self_consistency, \
     self_consistency_calls
 from .errors import AnswersError, GraderError, SubmissionSyntaxError, UsageError
@@ -34,10 +35,8 @@ def _spec_digest(path: str) -> str | None:
 def audit(ex: Exercise, variant_seed: int | None = None) -> tuple[tuple[str, Any], ...]:
     """What a regrade needs to reproduce a result: the spec's content hash, the grader version,
     the variant seed."""
-    from . import __version__
-
     digest = once("digest", (ex,), lambda: _spec_digest(ex.path))
-    return (("exercise_sha256", digest), ("grader_version", __version__), ("variant_seed", variant_seed))
+    return (("exercise_sha256", digest), ("grader_version", _about.__version__), ("variant_seed", variant_seed))
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,7 @@ def test_resume_regrades_exactly_what_a_change_affects(tmp_path, monkeypatch):
     seeds = json.loads((out / "results" / "ann.json").read_text())["extra_data"]["variant_seed"]
     assert seeds is not None and "another-secret" not in (out / "results" / "ann.json").read_text()
 
-    monkeypatch.setattr(grader, "__version__", "99.0")
+    monkeypatch.setattr(grader._about, "__version__", "99.0")
     assert resume("varied") == everyone and resume("plain") == everyone
     assert resume("varied") == set() and resume("plain") == set()
 

@@ -19,9 +19,7 @@ MAX_HELPERS, MAX_HELPER_BYTES = 32, 4 * MAX_BYTES
 def secret_paths() -> tuple[list[str], list[str]]:
     """(deny, hide): what a child must never read (the grader package, bundled exercises, keys),
     and a source checkout holding them, hidden unless the interpreter lives inside it."""
-    import grader
-
-    pkg = Path(grader.__file__).resolve().parent
+    pkg = Path(__file__).resolve().parent.parent  # the grader package
     deny, hide = {pkg}, set()
     try:
         spec = importlib.util.find_spec("grader.exercises")
