@@ -111,7 +111,7 @@ _HEAD = struct.Struct("<I")
 
 @functools.lru_cache(maxsize=1)
 def _code_signature() -> str:
-    from . import __version__
+    from ._about import __version__
 
     root = Path(__file__).resolve().parent
     h = hashlib.sha256(f"{__version__}\0{np.__version__}".encode())
