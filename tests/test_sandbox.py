@@ -752,6 +752,17 @@ def test_a_killed_worker_is_replaced(box, tmp_path):
     assert_unharmed(box, os.getcwd())
 
 
+def test_idle_child_killed_before_its_submission_is_replaced(box):
+    """The next submission's child, forked and isolated ahead of time, may die before its turn
+    (the OOM killer, an administrator): the next run gets a fresh child and is graded."""
+    run_correct(box)
+    idle = box._spare[-1]  # the supervisor, the next init (in a PID namespace), the next child
+    assert process_table()[idle][0] == box.worker_pid, f"not a child of the worker: {box._spare}"
+    os.kill(idle, signal.SIGKILL)
+    assert_correct(run_correct(box))
+    assert_unharmed(box, os.getcwd())
+
+
 def test_strict_isolation_follows_doctor(layers):
     if layers["network namespace"][0] and layers["seccomp filter"][0]:
         with Sandbox("strict") as sandbox:
