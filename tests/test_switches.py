@@ -149,3 +149,16 @@ def test_no_elementwise_part_where_numpy_cannot_broadcast():
     from grader.mistakes import catalogue
     net = _backward_fn(_exercise()).cases[1].net  # 3-4-2 with 4 samples
     assert not [p for p in catalogue.parts(net, 4, 0, False, code=True) if p.id == "elementwise_product"]
+
+
+@pytest.mark.parametrize("code, want", [(elementwise_back, "elementwise_product"),
+                                        (in_place, "updated_weights_backprop")])
+def test_a_train_built_on_such_a_backward_is_named_too(code, want):
+    def train(x, t, W1, b1, W2, b2, lr, epochs):
+        for _ in range(int(epochs)):
+            dW1, db1, dW2, db2 = code(x, t, W1, b1, W2, b2)
+            W1, b1, W2, b2 = W1 - lr * dW1, b1 - lr * db1, W2 - lr * dW2, b2 - lr * db2
+        return W1, b1, W2, b2
+    fn = next(f for f in _exercise().functions if f.name == "train")
+    d = mistakes.diagnose_cases(fn, [c for c in fn.cases if not c.group], _values(fn, train))
+    assert d is not None and d.ids == (want,), d

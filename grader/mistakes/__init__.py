@@ -5,15 +5,16 @@ Each known mistake and convention is a *switch of the solver's own passes*
 (:mod:`grader.switches`), not a table of numbers and not a copy of the solver: σ′ left out,
 taken of z, of the output, twice, or replaced by the activation; the hidden δ from the output
 error; one path only; another neuron's output (or z) as an edge's input; the bias gradient not
-summed; one sample only; t − y; the ½ applied twice; W instead of Wᵀ; the update uphill, without
-η, or through already-updated weights; and, named rather than blamed, the mean instead of the
+summed; one sample only; t − y; the ½ applied twice; W instead of Wᵀ; ``*`` where ``@`` belongs,
+as NumPy broadcasts it; the update uphill, without η, or through already-updated weights (in
+training, or inside backward with the exercise's η); and, named rather than blamed, the mean instead of the
 sum over samples (or the reverse), no ½ (or a ½ added), the cross-entropy or binary
 cross-entropy gradient, no biases, biases never trained, η divided by the batch size.
 
-The search (:mod:`grader.mistakes.search`) tries every single part, then pairs, then triples
-where cheap, each size in one batched solver call, and reports the simplest combination that
-reproduces every value the student gave (every entry of a typed answer; every return of every
-case of a function). Within one size the order of :data:`PRIORITY` decides:
+The search (:mod:`grader.mistakes.search`; typed answers in :mod:`grader.mistakes.typed`) tries
+every single part, then pairs, then triples where cheap, each size in one batched solver call,
+and reports the simplest combination that reproduces every value the student gave (every entry
+of every wrong typed answer; every return of every case of a function). Within one size the order of :data:`PRIORITY` decides:
 
 - a transposed answer is exactly the right numbers in the wrong layout, the most specific finding;
 - in training questions a wrong update explains every parameter at once and is indistinguishable
