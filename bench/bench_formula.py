@@ -18,7 +18,7 @@ import argparse
 import dataclasses
 import time
 
-from grader import compare, formula_grade, grading, mistakes, solver, spec
+from grader import answer_grade, formula_grade, grading, mistakes, solver, spec
 
 
 def per_point(ex: spec.Exercise, q: spec.Question, values: solver.Values) -> None:
@@ -60,7 +60,7 @@ def main() -> None:
         batched = timed(cold, args.repeat)
         warm = timed(lambda ex=ex, q=q, value=value: formula_grade.check(ex, q, value), args.repeat)
         looped = timed(lambda ex=ex, q=q, values=values: per_point(ex, q, values), max(1, args.repeat // 4))
-        number = timed(lambda q=q, key=key, ex=ex: compare.grade_question(q, solver.to_plain(key[q.id]), key[q.id],
+        number = timed(lambda q=q, key=key, ex=ex: answer_grade.grade_question(q, solver.to_plain(key[q.id]), key[q.id],
                                                                       False, ex), args.repeat)
         assert formula_grade.check(ex, q, value).status == "passed"
         rows.append((f"{label}: right formula, 65 points batched", batched, None))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import _about, compare, solver, spec
+from . import _about, answer_grade, compare, solver, spec
 from ._about import DEFAULT_EXERCISE
 from .code_grade import CODE_TOLERANCE, Probe, _function_tests, _placeholders, sandbox_calls, self_consistency, \
     self_consistency_calls
@@ -228,7 +228,7 @@ def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: s
             compile_error is None and (run is None or run.load_status == "ok"):
         warnings.append("no ANSWERS defined and no answers file: the exercise's questions score 0 (missing)")
     key = reference(ex)
-    graded = compare.grade_answers(ex, merged, key, reveal=reveal, diagnose=_diagnose, diagnose_all=_diagnose_answers)
+    graded = answer_grade.grade_answers(ex, merged, key, reveal=reveal, diagnose=_diagnose, diagnose_all=_diagnose_answers)
     questions = list(graded.tests)
     if typed_error is not None and not merged:  # nothing readable: each question says why
         questions = [dataclasses.replace(t, status="invalid", feedback=typed_error) if t.status == "missing" else t

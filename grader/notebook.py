@@ -259,7 +259,7 @@ def check(exercise: str | None = None, function: str | None = None, *, answers: 
 
 
 def _grade_answers(name: str, answers: Any, warnings: list[str], show: bool) -> Results:
-    from . import compare, grading, jsonio, mistakes, spec
+    from . import answer_grade, compare, grading, jsonio, mistakes, spec
     from .errors import AnswersError
 
     try:  # numpy values become plain JSON data first, as an answers file would hold
@@ -268,7 +268,7 @@ def _grade_answers(name: str, answers: Any, warnings: list[str], show: bool) -> 
         raise AnswersError(f"answers: cannot be read as an answers file: {exc}") from None
     data, _ = compare.answers_object(plain, "answers")
     ex = spec.load_exercise(name)
-    results = compare.grade_answers(ex, data, grading.reference(ex), reveal=show, warnings=tuple(warnings),
+    results = answer_grade.grade_answers(ex, data, grading.reference(ex), reveal=show, warnings=tuple(warnings),
                                     diagnose=mistakes.diagnose, diagnose_all=mistakes.diagnose_answers)
     return dataclasses.replace(results, extra=grading.audit(ex, ex.variant_seed))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import compare, solver, spec
+from grader import answer_grade, solver, spec
 from grader.errors import SpecError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def grade(ex, answers):
     key = {q: v[0] for q, v in solver.solve(ex).items()}
-    return {t.id: t for t in compare.grade_answers(ex, answers, key).tests}
+    return {t.id: t for t in answer_grade.grade_answers(ex, answers, key).tests}
 
 
 def key_answers(ex):

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader import compare, solver, spec
+from grader import answer_grade, compare, solver, spec
 from grader.errors import AnswersError
 from grader.results import STATUSES, Results
 from grader.spec import Tolerance
@@ -124,14 +124,14 @@ def test_tolerance_per_question_else_per_exercise_else_default():
     key = key_of(ex)
     e = float(key["E"])
     rounded2 = float(f"{e:.2g}")
-    res = compare.grade_answers(ex, {"E": rounded2, "y1": round(float(key["y1"]), 2)}, key)
+    res = answer_grade.grade_answers(ex, {"E": rounded2, "y1": round(float(key["y1"]), 2)}, key)
     status = {t.id: t.status for t in res.tests}
     assert status["E"] == "passed" and status["y1"] == "passed"
     # two figures pass under the exercise's sigfig 2, not under the default relative 1e-2
     plain = small_exercise()
     off = e * 1.02
-    assert compare.grade_answers(plain, {"E": off}, key_of(plain)).tests[0].status == "wrong"
-    assert compare.grade_answers(ex, {"E": float(f"{e:.3g}")}, key).tests[0].status == "passed"
+    assert answer_grade.grade_answers(plain, {"E": off}, key_of(plain)).tests[0].status == "wrong"
+    assert answer_grade.grade_answers(ex, {"E": float(f"{e:.3g}")}, key).tests[0].status == "passed"
 
 
 # ---------------------------------------------------------------------------- matrices
@@ -140,27 +140,27 @@ def test_matrix_question_earns_the_fraction_of_entries():
     key = key_of(ex)
     dW = key["dW"].tolist()
     three = [[dW[0][0], dW[0][1]], [dW[1][0], dW[1][1] * 1.5 + 1]]
-    res = compare.grade_answers(ex, {"dW": three}, key)
+    res = answer_grade.grade_answers(ex, {"dW": three}, key)
     t = {t.id: t for t in res.tests}["dW"]
     assert (t.status, t.score, t.max_score) == ("partial", 1.5, 2.0)
     assert "3 of 4" in t.feedback and "[1][1]" in t.feedback
     assert repr(dW[1][1])[:6] not in t.feedback  # feedback names the entry, never the expected number
     half = [[dW[0][0], 9.0], [9.0, dW[1][1]]]
-    assert {t.id: t for t in compare.grade_answers(ex, {"dW": half}, key).tests}["dW"].score == 1.0
+    assert {t.id: t for t in answer_grade.grade_answers(ex, {"dW": half}, key).tests}["dW"].score == 1.0
     wrong = [[9.0, 9.0], [9.0, 9.0]]
-    t = {t.id: t for t in compare.grade_answers(ex, {"dW": wrong}, key).tests}["dW"]
+    t = {t.id: t for t in answer_grade.grade_answers(ex, {"dW": wrong}, key).tests}["dW"]
     assert (t.status, t.score) == ("wrong", 0.0)
-    t = {t.id: t for t in compare.grade_answers(ex, {"dW": dW[0]}, key).tests}["dW"]
+    t = {t.id: t for t in answer_grade.grade_answers(ex, {"dW": dW[0]}, key).tests}["dW"]
     assert (t.status, t.score) == ("wrong", 0.0) and "shape" in t.feedback
     # a bias vector may be written as a column: singleton axes are squeezed
     col = [[v] for v in key["db"].tolist()]
-    assert {t.id: t for t in compare.grade_answers(ex, {"db": col}, key).tests}["db"].status == "passed"
+    assert {t.id: t for t in answer_grade.grade_answers(ex, {"db": col}, key).tests}["db"].status == "passed"
 
 
 def test_statuses_and_warnings():
     ex = small_exercise()
     key = key_of(ex)
-    res = compare.grade_answers(ex, {"E": "not a number", "dWW": 1, "y1": [float(key["y1"])]}, key)
+    res = answer_grade.grade_answers(ex, {"E": "not a number", "dWW": 1, "y1": [float(key["y1"])]}, key)
     t = {t.id: t for t in res.tests}
     assert t["E"].status == "invalid" and t["dW"].status == "missing" and t["db"].status == "missing"
     assert t["y1"].status == "passed"  # [y1] squeezes to y1
@@ -211,12 +211,12 @@ def test_the_key_graded_as_answers_scores_full_marks(name, write_file):
     text = json.dumps({"exercise": ex.id, "answers": solver.answer_key(ex)})
     answers, named = compare.read_answers(write_file("key.json", text))
     assert named == ex.id
-    res = compare.grade_answers(ex, answers, key)
+    res = answer_grade.grade_answers(ex, answers, key)
     assert res.score == res.max_score > 0 and all(t.status == "passed" for t in res.tests)
     assert not res.warnings
     # the same numbers as strings, with a Unicode minus
     as_text = {qid: json.loads(json.dumps(v), parse_float=lambda s: s.replace("-", "−")) for qid, v in answers.items()}
-    res = compare.grade_answers(ex, as_text, key)
+    res = answer_grade.grade_answers(ex, as_text, key)
     assert res.score == res.max_score, [t.feedback for t in res.tests if t.status != "passed"]
 
 
@@ -229,7 +229,7 @@ def test_the_key_scores_full_marks_on_random_exercises():
         data["questions"] += [{"id": f"d{k}", "ask": f"dE/d{n}", "after_epochs": k % 3} for k, n in enumerate(o.names)]
         ex = spec.compile_spec(data, "random.json")
         answers = json.loads(json.dumps(solver.answer_key(ex)))
-        res = compare.grade_answers(ex, answers, key_of(ex))
+        res = answer_grade.grade_answers(ex, answers, key_of(ex))
         assert res.score == res.max_score, (seed, [t.name for t in res.tests if t.status != "passed"])
 
 
@@ -258,7 +258,7 @@ def test_any_json_document_as_answers(value):
     except AnswersError as exc:
         assert str(exc).startswith("fuzz.json: ")
         return
-    check_results(compare.grade_answers(EX, answers, KEY))
+    check_results(answer_grade.grade_answers(EX, answers, KEY))
 
 
 VALUES = st.one_of(
@@ -272,7 +272,7 @@ VALUES = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(IDS) | st.text(max_size=6), VALUES, max_size=len(IDS) + 2))
 def test_any_json_value_as_an_answer(answers):
-    check_results(compare.grade_answers(EX, answers, KEY))
+    check_results(answer_grade.grade_answers(EX, answers, KEY))
 
 
 @pytest.mark.parametrize("mode, digits, exp, good, bad", [

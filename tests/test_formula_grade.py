@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from grader import chain, compare, formula_grade, grading, mistakes, spec
+from grader import answer_grade, chain, formula_grade, grading, mistakes, spec
 from grader.cli import cli
 
 # The seed sheet's own formulas (tutorial-4-gradient-hints.txt), typed as a student would: the
@@ -30,7 +30,7 @@ SEED_HIDDEN = {
 
 
 def grade(ex, answers):
-    tests = compare.grade_answers(ex, answers, grading.reference(ex), diagnose=mistakes.diagnose).tests
+    tests = answer_grade.grade_answers(ex, answers, grading.reference(ex), diagnose=mistakes.diagnose).tests
     return {t.id: t for t in tests}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader import compare, formula_grade, mistakes, solver, spec
+from grader import answer_grade, formula_grade, mistakes, solver, spec
 
 sig = lambda z: 1.0 / (1.0 + np.exp(-z))
 
@@ -60,16 +60,16 @@ def test_graded_answers_carry_the_joint_step(ex):
     answers = {qid: v.tolist() for qid, v in _two_mistakes(ex).items()}
     key = solver.solve(ex)
     key = {qid: v[0] for qid, v in key.items()}
-    graded = compare.grade_answers(ex, answers, key, diagnose=mistakes.diagnose,
+    graded = answer_grade.grade_answers(ex, answers, key, diagnose=mistakes.diagnose,
                                    diagnose_all=mistakes.diagnose_answers)
     by_id = {t.id: t for t in graded.tests}
     for qid in answers:
         assert by_id[qid].status == "wrong"
         assert "2 mistakes together" in by_id[qid].feedback and "pre-activation" in by_id[qid].feedback
-    alone = compare.grade_answers(ex, answers, key, diagnose=mistakes.diagnose)
+    alone = answer_grade.grade_answers(ex, answers, key, diagnose=mistakes.diagnose)
     assert "2 mistakes together" not in {t.id: t for t in alone.tests}["dW1"].feedback
     right = {qid: np.asarray(key[qid]).tolist() for qid in answers}  # right answers: nothing to diagnose
-    assert all("Step" not in t.feedback for t in compare.grade_answers(
+    assert all("Step" not in t.feedback for t in answer_grade.grade_answers(
         ex, right, key, diagnose=mistakes.diagnose, diagnose_all=mistakes.diagnose_answers).tests if t.id in right)
 
 
