@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import Network
+from .spec.model import Network
 
 # ---------------------------------------------------------------------------- activations
 def activate(name: str, z: np.ndarray) -> np.ndarray:

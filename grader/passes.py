@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .activations import activate, activation_vjp, loss_grad
-from .spec import Exercise, Network, Ref
+from .spec.model import Exercise, Network, Ref
 from .switches import Switches
 
 # ---------------------------------------------------------------------------- state

@@ -39,7 +39,7 @@ import numpy as np
 
 from .activations import activate, activation_vjp, loss, loss_grad
 from .passes import Backward, Forward, Values, _outer, _State, forward, gradients, reverse, seed
-from .spec import Case, Exercise, Function, Question, Ref
+from .spec.model import Case, Exercise, Function, Question, Ref
 from .switches import Switches
 from .training import _E, BLOCK, _train, backprop, train
 

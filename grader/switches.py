@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .spec import Network
+from .spec.model import Network
 
 # how f′ is taken in one layer; "" is the reference f′(z)
 ACT_MODES = ("none", "of_z", "of_a", "twice", "as_f", "only")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .passes import Values, _empty_like, _first, _State, forward, gradients, reverse
-from .spec import Network, Ref
+from .spec.model import Network, Ref
 from .switches import Switches
 
 _E = Ref("E", "E")

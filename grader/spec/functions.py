@@ -90,7 +90,8 @@ def _zero_gradient(case: Case, returns: list[str], grads: list[str]) -> bool:
     """Is one of the gradients ``grads`` that a correct function returns on ``case`` zero?"""
     from types import SimpleNamespace
 
-    from ..solver import function_outputs  # the solver builds on the spec stage: imported when used
+    # the compiler builds on the solver (which builds on spec.model alone): imported when used
+    from ..solver import function_outputs
 
     out = function_outputs(SimpleNamespace(activation=None, returns=tuple(returns)), case)
     return any(not np.any(np.abs(v) > 1e-9) for name, v in zip(returns, out, strict=True) if name in grads)
