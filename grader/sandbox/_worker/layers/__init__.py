@@ -19,41 +19,9 @@ Every layer is an object with
 
 from __future__ import annotations
 
-PHASES = ("join", "ns", "user", "drop", "late")
-
-
-class Layer:
-    key = name = ""
-    scope, phase = "child", "drop"
-
-    def prepare(self, plan, info: dict) -> None:
-        pass
-
-    def apply(self, plan, ctx: dict) -> str:
-        return ""
-
-    def held(self, plan, ctx: dict) -> bool:
-        return True
-
-
-class Note(Layer):
-    scope = "note"
-
-    def __init__(self, key: str, name: str):
-        self.key, self.name = key, name
-
-
-def run(layer: Layer, plan, ctx: dict) -> list:
-    """[applied and held?, note] for one child layer."""
-    if layer.key not in plan.enabled:
-        return [False, plan.notes.get(layer.key, "disabled")]
-    try:
-        note = layer.apply(plan, ctx)
-    except OSError as exc:
-        return [False, str(exc)]
-    if not layer.held(plan, ctx):
-        return [False, f"{note}; but it did not hold when read back"]
-    return [True, note]
+from . import (cgroup, dumpable, fsview, ipcns, landlock, mountns, netns, pdeathsig, pidns, rlimits, seccomp,
+               subreaper, user, userns)
+from .base import PHASES, Layer, Note, run  # noqa: F401 - the interface, named here too
 
 
 def child_order(root: bool) -> list[Layer]:
@@ -63,9 +31,6 @@ def child_order(root: bool) -> list[Layer]:
         return "join" if layer.key == "userns" and not root else layer.phase
     return sorted((lay for lay in TABLE if lay.scope == "child"), key=lambda lay: PHASES.index(phase(lay)))
 
-
-from . import (cgroup, dumpable, fsview, ipcns, landlock, mountns, netns, pdeathsig,  # noqa: E402 - they subclass Layer
-               pidns, rlimits, seccomp, subreaper, user, userns)
 
 TABLE: tuple[Layer, ...] = (
     Note("process", "separate process"),

@@ -9,7 +9,7 @@ import signal
 import time
 
 from .. import linux
-from . import Layer
+from .base import Layer
 
 # One cgroup per submission, made by the worker (root) under the worker's own cgroup: the child
 # joins it before dropping privileges, so all its descendants share one memory and process limit.

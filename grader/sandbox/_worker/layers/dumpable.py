@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import linux
-from . import Layer
+from .base import Layer
 
 
 class Dumpable(Layer):

@@ -18,7 +18,7 @@ import stat
 
 from .. import linux
 from ..linux import MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT
-from . import Layer
+from .base import Layer
 
 VIEW_NAME = ".root"  # under the scratch root, which the worker mounts as a tmpfs of its own
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")

@@ -4,7 +4,7 @@ submission are invisible to every other and are freed with the child."""
 from __future__ import annotations
 
 from .. import linux
-from . import Layer
+from .base import Layer
 
 
 class IpcNs(Layer):

@@ -13,7 +13,7 @@ import struct
 import sys
 
 from .. import linux
-from . import Layer
+from .base import Layer
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
                "/sys/devices/system/cpu")

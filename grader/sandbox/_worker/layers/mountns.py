@@ -10,7 +10,7 @@ import sys
 
 from .. import linux
 from ..linux import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT
-from . import Layer
+from .base import Layer
 
 
 def find_gate(needed: list[str]):

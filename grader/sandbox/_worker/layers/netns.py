@@ -8,7 +8,7 @@ own inside its user namespace."""
 from __future__ import annotations
 
 from .. import linux
-from . import Layer
+from .base import Layer
 
 
 class NetNs(Layer):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 
 from .. import linux
-from . import Layer
+from .base import Layer
 
 
 class PdeathSig(Layer):

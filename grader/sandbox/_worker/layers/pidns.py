@@ -16,7 +16,7 @@ import select
 import signal
 
 from .. import linux
-from . import Layer
+from .base import Layer
 
 
 def start_init() -> tuple[int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from . import Layer
+from .base import Layer
 
 MB = 1024 * 1024
 

@@ -14,7 +14,7 @@ import errno
 import struct
 
 from .. import linux
-from . import Layer
+from .base import Layer
 
 # The refused syscalls: io_uring (it runs operations past any filter), tracing and reading
 # other processes, the kernel keyring, BPF, perf, userfaultfd (a race-widening primitive),

@@ -4,7 +4,7 @@ daemonised process of a submission is found and killed."""
 from __future__ import annotations
 
 from .. import linux
-from . import Layer
+from .base import Layer
 
 
 class Subreaper(Layer):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from .. import linux
-from . import Layer
+from .base import Layer
 
 NOBODY = 65534
 

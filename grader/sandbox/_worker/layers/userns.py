@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from .. import linux
-from . import Layer
+from .base import Layer
 
 
 class UserNs(Layer):
