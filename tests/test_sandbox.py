@@ -338,13 +338,18 @@ def check_no_results_json_outside(run, ctx):
 
 
 def pid_namespace_members(ns: str) -> list[int]:
-    """Every process on the machine in the PID namespace ``ns`` (pid:[…])."""
+    """Every process on the machine in the PID namespace ``ns`` (pid:[…]) that was started
+    before now: once a namespace is freed its number goes to the next one made on the machine
+    (another test run's sandbox), whose processes are younger than this call."""
+    now = time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK")
     found = []
     for name in os.listdir("/proc"):
         try:
             if name.isdigit() and os.readlink(f"/proc/{name}/ns/pid") == ns and alive(int(name)):
-                found.append(int(name))
-        except OSError:
+                stat = Path(f"/proc/{name}/stat").read_bytes()
+                if int(stat[stat.rfind(b")") + 2:].split()[19]) < now:  # field 22: start time
+                    found.append(int(name))
+        except (OSError, ValueError, IndexError):
             pass
     return found
 

@@ -113,6 +113,10 @@ class Zygote:
         self.reaper.reap()
         for pid in [p for p in self.owner if p in self.reaper.statuses]:
             self._report(pid, "dead")
+        # orphans handed to us (no PID namespace): nobody asks for their status
+        keep = {self.supervisor, *(slot.init for slot in self.slots.values() if slot.init)}
+        for pid in [p for p in self.reaper.statuses if p not in keep]:
+            del self.reaper.statuses[pid]
 
     def _forget(self, pid: int) -> tuple:
         """The status of a reaped child, no longer watched."""
