@@ -4,7 +4,7 @@ Every dask worker gets :class:`SandboxPlugin`: it writes the exercise (sent as b
 private folder, runs ``grade doctor``'s probe, and, when its layers are enough, starts one
 sandbox worker that it keeps warm for the whole batch. Each submission travels as bytes (the
 file and the helper modules it imports), is written into a fresh folder on the worker, graded
-there by the same ``batch.grade_one`` as a local run, and comes back as its results object with
+there by the same ``batch_worker.grade_one`` as a local run, and comes back as its results object with
 the worker's paths turned back into the client's: results, gradebook and summary are those of a
 local ``--jobs`` run, byte for byte.
 
@@ -104,7 +104,7 @@ class SandboxPlugin(_PluginBase):
     def prepare(self) -> None:
         """Blocking set-up (run in a thread by ``setup``): the exercise file, the doctor's
         layers, the warm sandbox; or the reason to refuse."""
-        from . import batch, sandbox
+        from . import batch_worker, sandbox
         from ._about import __version__
         from .variants import SECRET_ENV
 
@@ -126,7 +126,7 @@ class SandboxPlugin(_PluginBase):
             except Exception as exc:  # a sandbox that cannot start here: this worker refuses
                 self.refused = f"the sandbox cannot start: {exc}"
             else:
-                self.box = batch._BOX = box  # grade_one grades with the process's warm sandbox
+                self.box = batch_worker._BOX = box  # grade_one grades with the process's warm sandbox
         self.ready = True
 
     async def setup(self, worker) -> None:
@@ -135,12 +135,12 @@ class SandboxPlugin(_PluginBase):
         await asyncio.get_running_loop().run_in_executor(None, self.prepare)
 
     def teardown(self, worker=None) -> None:
-        from . import batch
+        from . import batch_worker
         from .variants import SECRET_ENV
 
         if self.box is not None:
-            if batch._BOX is self.box:
-                batch._BOX = None
+            if batch_worker._BOX is self.box:
+                batch_worker._BOX = None
             self.box.close()
             self.box = None
         if self._old_secret is None:
@@ -158,7 +158,7 @@ class SandboxPlugin(_PluginBase):
         """Grade one submission sent as ``files``: ``names`` are its code and answers files (either
         may be None); paths in the result are the client's (``back``: the client's path of each
         file and of their folder, and the files ignored with their reasons)."""
-        from . import batch
+        from . import batch_worker
 
         if self.refused is not None or self.folder is None:
             raise SandboxUnavailable(f"this worker does not grade: {self.refused or 'not set up'}")
@@ -168,7 +168,7 @@ class SandboxPlugin(_PluginBase):
             for fname, data in files:
                 (folder / fname).write_bytes(data)
             code, answers = (str(folder / n) if n else None for n in names)
-            data = batch.grade_one(code, answers, self.spec_path, self.isolation, variant_of,
+            data = batch_worker.grade_one(code, answers, self.spec_path, self.isolation, variant_of,
                                    tuple(tuple(i) for i in back.get("ignored", ())))
         finally:
             shutil.rmtree(folder.parent, ignore_errors=True)

@@ -33,7 +33,7 @@ from batchkit import (
     batch_environment,
 )
 
-from grader import batch, discover, grading, report, spec
+from grader import batch, batch_worker, discover, grading, report, spec
 
 SOLUTIONS = ROOT / "solutions"
 HOSTILE = Path(__file__).parent / "hostile"
@@ -501,5 +501,5 @@ def test_library_run_in_process_leaves_no_process(tmp_path):
     before = processes_now()
     summary = batch.run(small, EXERCISE, tmp_path / "out", jobs=1)
     assert (summary.graded, summary.reused, summary.total) == (2, 0, 2)
-    assert batch._BOX is None
+    assert batch_worker._BOX is None
     assert_no_stray_processes(before, grace=2.0)

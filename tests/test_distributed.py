@@ -32,7 +32,7 @@ from test_batch import CODE_ONLY as CORRECT  # noqa: E402 - the functions alone 
 from test_batch import EXERCISE, SECRET, SOLUTIONS, _copy, make_class  # noqa: E402
 from test_batch import _key as _key_json  # noqa: E402
 
-from grader import __version__, batch, report, sandbox, spec  # noqa: E402
+from grader import __version__, batch, batch_worker, report, sandbox, spec  # noqa: E402
 from grader import distributed as gd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +94,7 @@ def test_plugin_grades_bytes_like_grade_one_grades_the_file(tmp_path):
     try:
         assert plugin.refused is None
         assert plugin.layers == gd.layers_of(sandbox.doctor())
-        assert batch._BOX is plugin.box and plugin.box.worker_pid is not None  # warm before any task
+        assert batch_worker._BOX is plugin.box and plugin.box.worker_pid is not None  # warm before any task
         pid = plugin.box.worker_pid
         back = {"file": str(on_disk), "folder": str(on_disk.parent), "spec": EXERCISE}
         got = plugin.grade("carol", ("submission.py", None), [("submission.py", hostile)], "carol", back)
@@ -105,13 +105,13 @@ def test_plugin_grades_bytes_like_grade_one_grades_the_file(tmp_path):
         assert not list(Path(plugin.folder).glob("*/*")), "a submission's files were left on the worker"
     finally:
         plugin.teardown()
-    assert batch._BOX is None and not Path(plugin.folder).exists()
+    assert batch_worker._BOX is None and not Path(plugin.folder).exists()
     assert "crashed" in {t["status"] for t in got["tests"]}, "the segfaulting submission is graded crashed"
-    batch._BOX = None
-    want = batch.grade_one(str(on_disk), None, EXERCISE, "best-effort", "carol")
-    if batch._BOX is not None:
-        batch._BOX.close()
-        batch._BOX = None
+    batch_worker._BOX = None
+    want = batch_worker.grade_one(str(on_disk), None, EXERCISE, "best-effort", "carol")
+    if batch_worker._BOX is not None:
+        batch_worker._BOX.close()
+        batch_worker._BOX = None
     assert report.dumps(got) == report.dumps(want)
     functions = [t for t in again["tests"] if "/" in t["id"]]  # its functions; no ANSWERS, so no questions
     top = sum(t["max_score"] for t in functions)
@@ -127,7 +127,7 @@ def test_plugin_refuses_work(required, version, reason):
     plugin.prepare()
     try:
         assert plugin.refused == reason
-        assert plugin.box is None and batch._BOX is None  # no sandbox started for a refusing worker
+        assert plugin.box is None and batch_worker._BOX is None  # no sandbox started for a refusing worker
         assert plugin.state() == {"layers": plugin.layers, "refused": reason, "ready": True}
         with pytest.raises(gd.SandboxUnavailable, match="does not grade"):
             plugin.grade("x", ("x.py", None), [("x.py", CORRECT.encode())], None, {"file": "x", "folder": ".", "spec": "e"})
