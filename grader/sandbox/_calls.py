@@ -9,7 +9,7 @@ import io
 import signal
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -21,8 +21,24 @@ from ._files import _module_name, helper_files
 from ._missing import missing_layers
 from .model import Call, CallOutcome, Limits, SubmissionRun
 
-if TYPE_CHECKING:
-    from ._sandbox import Sandbox
+
+
+class _Box(Protocol):
+    """What a run reads and sets of its :class:`~grader.sandbox.Sandbox` (it is the sandbox's own
+    machinery, kept apart from the launch code; typed so that this module needs no import of it)."""
+
+    _chan: Any
+    _proc: Any
+    _hello: dict
+    _cgroup: Any
+    _layers: Any
+    _isolate_ms: float | None
+    _spare: tuple
+    _next_scratch: str | None
+
+    def start(self) -> Any: ...
+
+    def _kill_worker(self) -> None: ...
 
 _NPY: dict[int, tuple[np.ndarray, bytes]] = {}  # read-only arrays (a cached exercise's) -> their .npy bytes
 
@@ -131,7 +147,7 @@ class _WorkerLost(Exception):
 class _Run:
     """The state of one submission while its events come in."""
 
-    def __init__(self, box: Sandbox, req: dict, call_msgs: list, blobs: list, limits: Limits):
+    def __init__(self, box: _Box, req: dict, call_msgs: list, blobs: list, limits: Limits):
         self.box, self.req, self.call_msgs, self.blobs, self.limits = box, req, call_msgs, blobs, limits
         self.names = [c["function"] for c in call_msgs]
         self.outcomes: list[CallOutcome | None] = [None] * len(call_msgs)
