@@ -85,3 +85,17 @@ def test_a_formula_is_diagnosed_at_all_its_points_in_one_call():
     out = formula_grade.check(output, q, value, counting)
     assert out.status == "wrong" and out.mistake == "no_activation_derivative", out
     assert len(calls) == 1 and calls[0]["values"].V == formula_grade.DIAGNOSE_POINTS
+
+
+def test_a_long_training_is_searched_for_single_mistakes_only():
+    from grader.mistakes import search
+
+    assert [search.levels(e) for e in (0, 1, search.LONG_TRAINING, search.LONG_TRAINING + 1, 1000)] == [3, 2, 2, 1, 1]
+    ex = spec.load_exercise("tutorial-4-matrix")
+    q = _q(ex, "E_1000")
+    assert q.after_epochs > search.LONG_TRAINING
+    key = solver.solve(ex, questions=(q,))[q.id]
+    search._CACHE.clear()
+    mistakes.diagnose(ex, q, np.asarray(key) * 1.5)  # a number no single mistake gives
+    sizes = {k[3] for k in search._CACHE if isinstance(k, tuple) and k[:1] == ("q",) and k[2] == q.id}
+    assert sizes == {0}, f"combination sizes searched for {q.id}: {sorted(sizes)}"

@@ -31,6 +31,13 @@ TRAINED_TOLERANCE = spec.Tolerance("relabs", 1e-3, 1e-6)
 def _trains(case: Case) -> bool:
     return any(name == "epochs" for name, _ in case.inputs)
 _TRAINING_LEVELS = 2  # pairs at most when a question or case trains (each variant trains)
+LONG_TRAINING = 10  # epochs: past this, single mistakes only (every pair would train as long, for a
+# typed number that a pair matches by coincidence as often as by cause)
+
+
+def levels(epochs: int) -> int:
+    """How many sizes of combination to search for a question or case that trains ``epochs``."""
+    return 3 if epochs <= 0 else (_TRAINING_LEVELS if epochs <= LONG_TRAINING else 1)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from ..spec import Exercise, Question
 from ..switches import Switches
 from . import catalogue, messages
 from .catalogue import REFERENCE, Candidate
-from .search import (_TRAINING_LEVELS, Mistake, _all_close, _cached, _differs, _max_uses, _pick,
-                     _squeeze_variants, align)
+from .search import (Mistake, _all_close, _cached, _differs, _max_uses, _pick,
+                     _squeeze_variants, align, levels)
 
 
 def _candidates(ex: Exercise, q: Question, level: int) -> list[Candidate]:
@@ -118,7 +118,7 @@ def diagnose(ex: Exercise, q: Question, got: np.ndarray, values: solver.Values |
     g = _squeezed(got)
     if g is None:
         return None
-    for level in range(_TRAINING_LEVELS if q.after_epochs > 0 else 3):
+    for level in range(levels(q.after_epochs)):
         tol = _level_tolerance(q, g.size, level)
         if tol is None:
             break
@@ -138,7 +138,7 @@ def _at_points(ex: Exercise, q: Question, got: np.ndarray, values: solver.Values
     P = values.V
     if got.shape[0] != P:
         return None
-    for level in range(_TRAINING_LEVELS if q.after_epochs > 0 else 3):
+    for level in range(levels(q.after_epochs)):
         cands, answers = _answers(ex, q, level, values)
         ans = [_squeeze_variants(answers[p]) for p in range(P)]
         gs = [np.squeeze(got[p]) for p in range(P)]
@@ -172,7 +172,7 @@ def diagnose_answers(ex: Exercise, wrong: Mapping[str, np.ndarray]) -> dict[str,
     if len(qs) < 2:
         return {}
     entries = sum(g.size for g in gs)
-    for level in range(_TRAINING_LEVELS if any(q.after_epochs > 0 for q in qs) else 3):
+    for level in range(levels(max(q.after_epochs for q in qs))):
         tols = [_level_tolerance(q, entries, level) for q in qs]
         if any(t is None for t in tols):
             break
