@@ -158,16 +158,16 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
             policy = course.options(deadline=deadline, late_penalty=late_penalty, grace=grace, late_cap=late_cap).policy
         results = grading.grade_path(file, exercise, reveal=show_expected, isolation=isolation, student=student,
                                      box=box)
-    finally:
-        if box is not None:
-            box.close()
-    if adjust:
-        from .lms import single
+        if adjust:
+            from .lms import single
 
-        results = single.adjusted(results, grading.submission_file(file), student, metadata, submitted_at, policy,
-                                  overrides)
-    text = report.render(results, fmt, show_expected, execution_time=time.perf_counter() - started)
-    _emit(text, output)
+            results = single.adjusted(results, grading.submission_file(file), student, metadata, submitted_at,
+                                      policy, overrides)
+        text = report.render(results, fmt, show_expected, execution_time=time.perf_counter() - started)
+        _emit(text, output)
+    finally:
+        if box is not None:  # after the report: the worker's exit is not on its path
+            box.close()
     if fmt == "classroom":  # the runner result GitHub Classroom's reporter reads
         from .lms import classroom
 

@@ -4,6 +4,7 @@ sandbox worker launched before the rest of the grader loads."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,7 +69,11 @@ def test_a_single_run_sandbox_leaves_with_its_run():
         assert run.load_status == "ok" and {o.status for o in run.outcomes} == {"ok"} and run.output == ""
         assert box.worker_pid is None and box._spare == ()  # gone, and nothing prepared for a next one
     assert pids[0] != pids[1]
+    assert box._leaving  # the last run's worker is reaped by close(), after the report: not on its path
     box.close()
+    assert box._leaving == []
+    for pid in pids:  # reaped: no zombie, no process left
+        assert not os.path.exists(f"/proc/{pid}"), f"worker {pid} was not reaped by close()"
 
 
 def test_an_invalid_spec_is_never_remembered(tmp_path):

@@ -136,6 +136,7 @@ class Sandbox:
         self._lock = threading.RLock()
         self._finalizer = None
         self._greeting = False  # launched, its hello not read yet
+        self._leaving: list[tuple] = []  # single runs' workers on their way out, with their finalizers
 
     # -- lifecycle
     def __enter__(self) -> Sandbox:
@@ -170,7 +171,9 @@ class Sandbox:
         with self._lock:
             self._shutdown()
 
-    def _shutdown(self) -> None:
+    def _shutdown(self, wait: bool = True) -> None:
+        """Stop the worker. ``wait=False`` (after a single run, whose worker leaves by itself): it
+        is reaped, with what it leaves, by :meth:`close`, so the report need not wait for its exit."""
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
@@ -179,7 +182,15 @@ class Sandbox:
                 self._chan.send({"op": "quit"})
             except OSError:
                 pass
-        _stop(self._proc, self._scratch, self._ns)
+        if wait:
+            _stop(self._proc, self._scratch, self._ns)
+            for left, finalizer in self._leaving:
+                finalizer.detach()
+                _stop(*left)
+            self._leaving = []
+        elif self._proc is not None:
+            left = (self._proc, self._scratch, self._ns)
+            self._leaving.append((left, weakref.finalize(self, _stop, *left)))
         if self._log is not None:
             self._log.close()
         self._proc = self._chan = self._scratch = self._log = self._ns = None
@@ -261,6 +272,6 @@ class Sandbox:
             try:
                 run = _Run(self, req, call_msgs, blobs, limits).go()
             finally:
-                if self.single:  # the worker leaves after this run: wait for it (a next run starts another)
-                    self._shutdown()
+                if self.single:  # the worker leaves after this run (a next run starts another); close() reaps it
+                    self._shutdown(wait=False)
         return dataclasses.replace(run, notes=tuple(refused)) if refused else run
