@@ -23,26 +23,19 @@ from typing import Any
 import numpy as np
 
 from . import solver
+from .identity import IdentityCache
 from .cachedir import cache_base
 from .errors import SpecError
 from .spec import Case, Exercise, Function
 
-_ONCE: dict[tuple, tuple[tuple, Any]] = {}
+_ONCE = IdentityCache()
 
 
 def once(what: str, objs: tuple, compute: Any) -> Any:
     """``compute()``, once per ``what`` and per identity of ``objs`` (cached exercises, their
     functions and cases are immutable): what depends only on the exercise is not recomputed per
-    submission. The objects are kept with the value, so an id is never reused while cached."""
-    key = (what, *map(id, objs))
-    hit = _ONCE.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], objs, strict=True)):
-        return hit[1]
-    value = compute()
-    if len(_ONCE) > 256:  # per-student variants are new objects each: keep only the latest few
-        _ONCE.clear()
-    _ONCE[key] = (objs, value)
-    return value
+    submission."""
+    return _ONCE.value((what, *map(id, objs)), objs, compute)
 
 
 def _read_only(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import compare, formula, solver, spec
+from .identity import IdentityCache
 from .spec import Exercise, Question
 
 VARIANTS = 64  # random variants besides the exercise's own values
@@ -65,20 +66,13 @@ def formula_names(ex: Exercise) -> dict[str, tuple[str, Any]]:
     return out
 
 
-_CACHE: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+_CACHE = IdentityCache()
 
 
 def _cached(key: tuple[Any, ...], ex: Exercise, make: Any) -> Any:
-    """One value per exercise object and key (the object is kept, so its id is never reused):
-    a class's answers to one exercise share the variants, names' values and references."""
-    hit = _CACHE.get((id(ex), *key))
-    if hit is not None and hit[0] is ex:
-        return hit[1]
-    if len(_CACHE) > 256:
-        _CACHE.clear()
-    value = make()
-    _CACHE[(id(ex), *key)] = (ex, value)
-    return value
+    """One value per exercise object and key: a class's answers to one exercise share the
+    variants, names' values and references."""
+    return _CACHE.value((id(ex), *key), (ex,), make)
 
 
 def _seed(ex: Exercise) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import solver, spec
+from ..identity import IdentityCache
 from ..compare import within
 from ..spec import Case, Exercise, Function, Question
 from ..switches import Switches
@@ -52,19 +53,12 @@ class Mistake:
     alternatives: tuple[tuple[str, ...], ...] = ()  # other combinations giving the same values
 
 
-_CACHE: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_CACHE = IdentityCache()
 
 
 def _cached(key: tuple[Any, ...], keep: tuple[Any, ...], make: Any) -> Any:
-    """One value per exercise object and key; the objects are kept, so an id is never reused."""
-    hit = _CACHE.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], keep, strict=True)):
-        return hit[1]
-    if len(_CACHE) > 256:
-        _CACHE.clear()
-    value = make()
-    _CACHE[key] = (keep, value)
-    return value
+    """One value per exercise object and key (see :class:`grader.identity.IdentityCache`)."""
+    return _CACHE.value(key, keep, make)
 
 
 def _max_uses(ex: Exercise) -> int:
