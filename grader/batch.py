@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import gradebook, interrupts, report, safefs
-from .batch_worker import _init_worker, _kill_box, grade_one
+from .batch_worker import WORKER_DIED, _init_worker, _kill_box, grade_one
 from .discover import ClassFolder, Submission, discover
 from .results import Results
 
@@ -66,9 +66,6 @@ def resume_key(ex: Any, student: str, per_student: bool) -> dict[str, Any]:
 
     variant = seed(ex.raw["id"], student, os.environ[SECRET_ENV]) if per_student else None
     return dict(grading.audit(ex, variant))
-
-
-WORKER_DIED = "the grading worker died"  # not the submission's doing: --resume grades it again
 
 
 def reusable(target: Path, sub: Submission, key: dict[str, Any]) -> bool:

@@ -15,6 +15,8 @@ from . import interrupts, report
 from .errors import GraderError
 
 
+WORKER_DIED = "the grading worker died"  # a result's feedback when it never came back: --resume grades it again
+
 _BOX: Any = None
 
 

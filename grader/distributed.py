@@ -374,7 +374,9 @@ class Cluster:
                 submit(k, task, tries + 1)
                 continue
             except Exception as exc:  # KilledWorker: the submission took down worker after worker
-                data = f"the grading worker died: {type(exc).__name__}"
+                from .batch_worker import WORKER_DIED
+
+                data = f"{WORKER_DIED}: {type(exc).__name__}"
             fut.release()
             yield owner.pop(k), data
             yield from ((s, None) for s in fill())
