@@ -100,6 +100,7 @@ def descendants_of(pid: int, table=None) -> list[int]:
 def leftovers(box: Sandbox) -> list[int]:
     """Processes of the worker's other than the supervisor and the next submission's init and
     one idle, isolated child, forked ahead of its turn (it has run no student code yet)."""
+    box.settle()  # a run returns with its results; the worker reaps its processes meanwhile
     members = namespace_members(box.worker_pid)
     table = process_table()
     spare = {p for p in box._spare if table.get(p, (None,))[0] == box.worker_pid}
@@ -391,6 +392,7 @@ def check_victim_intact(run, ctx):
 
 
 def check_scratch_emptied(run, ctx):
+    ctx["box"].settle()
     root = ctx["box"]._scratch
     # In its own mount namespace the worker's scratch is a tmpfs only visible through it.
     view = f"/proc/{ctx['box'].worker_pid}/root{root}"
@@ -429,6 +431,7 @@ def check_escapes_failed(run, ctx):
 
 def worker_cgroups(box: Sandbox) -> set[str]:
     """The cgroups (in every hierarchy) made by this sandbox's worker."""
+    box.settle()
     parents, _ = CG.cgroup_parents()  # the worker is in this process's cgroups
     prefix = f"{CG.CGROUP_PREFIX}{box.worker_pid}-"
     found = set()
@@ -761,6 +764,7 @@ def test_idle_child_killed_before_its_submission_is_replaced(box):
     """The next submission's child, forked and isolated ahead of time, may die before its turn
     (the OOM killer, an administrator): the next run gets a fresh child and is graded."""
     run_correct(box)
+    box.settle()
     idle = box._spare[-1]  # the supervisor, the next init (in a PID namespace), the next child
     assert process_table()[idle][0] == box.worker_pid, f"not a child of the worker: {box._spare}"
     os.kill(idle, signal.SIGKILL)

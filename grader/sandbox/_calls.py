@@ -33,10 +33,11 @@ class _Box(Protocol):
     _cgroup: Any
     _layers: Any
     _isolate_ms: float | None
-    _spare: tuple
-    _next_scratch: str | None
+    _unsettled: bool
 
     def start(self) -> Any: ...
+
+    def _cleaned(self, header: dict) -> None: ...
 
     def _kill_worker(self) -> None: ...
 
@@ -240,22 +241,21 @@ class _Run:
                         self._call(item, data)
         elif event == "fatal":
             self.fatal = text(header.get("message")) or "the sandbox failed"
-        elif event == "done":
+        elif event == "done":  # the last event of a run: the worker cleans up while the grader goes on
             self.output += blob
             total = header.get("output_total")
             self.output_total += total if isinstance(total, int) else len(blob)
             trips = header.get("round_trips")
             self.round_trips += trips if isinstance(trips, int) else 0
-        elif event == "clean":
-            spare, scratch = header.get("spare"), header.get("next_scratch")
-            self.box._spare = tuple(p for p in spare if isinstance(p, int)) if isinstance(spare, list) else ()
-            self.box._next_scratch = scratch if isinstance(scratch, str) else None
             if self.load is None and self.fatal is None:
                 self.load = ("crashed", "internal sandbox error: the submission was not run")
             for i, outcome in enumerate(self.outcomes):
                 if outcome is None and self.load is not None and self.load[0] == "ok":
                     self.outcomes[i] = CallOutcome("crashed", (), "internal sandbox error: this call was not run")
+            self.box._unsettled = True
             return True
+        elif event == "clean":  # an earlier submission's processes, scratch and cgroup are gone
+            self.box._cleaned(header)
         return False
 
     def _call(self, item: dict, blob: bytes) -> None:

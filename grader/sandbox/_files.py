@@ -7,6 +7,7 @@ import ast
 import importlib.util
 import keyword
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def _module_name(stem: str) -> str:
     return stem if ok else "submission"
 
 
+_WORD = re.compile(r"\w+")
+
+
 def _imported_names(code: str) -> set[str]:
     """Top-level module names a source imports (statically), for copying helpers beside it."""
     try:
@@ -76,10 +80,11 @@ def helper_files(source: Source) -> tuple[list[tuple[str, bytes]], list[str]]:
     each one refused (a symlink, a FIFO, …: read through :mod:`grader.safefs`, never followed).
     Only imported ones: a folder may hold other students' submissions too."""
     folder = source.path.parent
-    try:  # most submissions sit alone: no need to parse anything
-        if not any(p.suffix == ".py" and p.name != source.path.name for p in folder.iterdir()):
-            return [], []
+    try:  # most submissions sit alone, or import nothing beside them: no need to parse anything
+        stems = {p.stem for p in folder.iterdir() if p.suffix == ".py" and p.name != source.path.name}
     except OSError:
+        return [], []
+    if not stems or stems.isdisjoint(_WORD.findall(source.code)):  # a static import names its module
         return [], []
     found: dict[str, bytes] = {}
     refused: list[str] = []

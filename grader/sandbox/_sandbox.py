@@ -130,6 +130,7 @@ class Sandbox:
         self._ns: int | None = None  # an fd of the worker's mount namespace
         self._spare: tuple[int, ...] = ()  # the supervisor, and the next submission's init and child, forked ahead
         self._next_scratch: str | None = None  # and its scratch directory
+        self._unsettled = False  # a run is done, and the worker may still be cleaning up after it
         self._isolate_ms: float | None = None  # time the last child spent isolating itself
         self._cgroup: dict | None = None  # the last submission's cgroup as read back (for doctor)
         self._layers: dict = {}  # the last submission's child's layers
@@ -170,6 +171,31 @@ class Sandbox:
     def close(self) -> None:
         with self._lock:
             self._shutdown()
+
+    def settle(self) -> None:
+        """Wait until the worker has cleaned up after the last run: a run returns as soon as its
+        results are in, while the worker kills and reaps the submission's processes and removes
+        its scratch directory and cgroup (during the next run, in a batch)."""
+        with self._lock:
+            if self._unsettled and self._chan is not None and self.worker_pid is not None:
+                try:
+                    self._chan.send({"op": "settle"})
+                    while True:
+                        header, _ = self._chan.recv(deadline=time.monotonic() + START_TIMEOUT)
+                        if header.get("event") == "settled":
+                            break
+                        if header.get("event") == "clean":
+                            self._cleaned(header)
+                except (OSError, W.ChannelClosed, W.ChannelTimeout, W.ProtocolError):
+                    self._kill_worker()
+            self._unsettled = False
+
+    def _cleaned(self, header: dict) -> None:
+        """A clean event: what the worker runs now besides the supervisor (the next submission's
+        init and idle child, forked ahead) and the next scratch directory."""
+        spare, scratch = header.get("spare"), header.get("next_scratch")
+        self._spare = tuple(p for p in spare if isinstance(p, int)) if isinstance(spare, list) else ()
+        self._next_scratch = scratch if isinstance(scratch, str) else None
 
     def _shutdown(self, wait: bool = True) -> None:
         """Stop the worker. ``wait=False`` (after a single run, whose worker leaves by itself): it

@@ -42,9 +42,57 @@ class Batches:
         self.emitted: set[int] = set()
         self.gave_up: dict[str, str] = {}
         self.round_trips = 0
+        self.waiting = 0  # the sequence number of the batch waited for
+        self.queued: list[tuple[object, int, list[int]]] = []  # (child, seq, call indices) written ahead
+
+    def _raw_word(self) -> int:
+        return PROGRESS_WORD.unpack_from(self.progress, 0)[0] if self.progress is not None else 0
 
     def _word(self) -> int:
-        return PROGRESS_WORD.unpack_from(self.progress, 0)[0] if self.progress is not None else 0
+        """The call of the batch waited for that the child is in (1-based), 0 before it began."""
+        word = self._raw_word()
+        return word & 0xFFFFFFFF if word >> 32 == self.waiting else 0
+
+    # -- commands
+    def _command(self, chunk: list[dict]) -> tuple[int, bytes]:
+        """(sequence number, bytes) of one command: every call of ``chunk``, each distinct
+        argument array once."""
+        sup = self.sup
+        self.seq += 1
+        blob_of: dict[int, int] = {}
+        specs = []
+        for call in chunk:
+            spec = []
+            for arg in call["args"]:
+                if "blob" in arg:
+                    spec.append({"b": blob_of.setdefault(arg["blob"], len(blob_of))})
+                else:
+                    spec.append({"v": arg["value"]})
+            specs.append(spec)
+        order = sorted(blob_of, key=blob_of.get)
+        cmd = json.dumps({"seq": self.seq, "function": chunk[0]["function"],
+                          "blobs": [len(sup.blobs[b]) for b in order], "calls": specs}).encode()
+        return self.seq, CMD_HEAD.pack(len(cmd)) + cmd + b"".join(sup.blobs[b] for b in order)
+
+    def ahead(self, child, calls: list[dict]) -> bytes:
+        """The commands of every group of ``calls`` for a child about to load the module, written
+        behind it: the child runs them back to back, with no round trip in between. Each is what
+        :meth:`run` would send for that group on the path where nothing fails; on any other path
+        the child is ended first, and what it had queued dies with it."""
+        self.queued, out = [], []
+        for group in groups(calls):
+            if len(group) > MAX_BATCH:  # sent in chunks: from here on, one command at a time
+                break
+            seq, data = self._command(group)
+            self.queued.append((child, seq, [c["index"] for c in group]))
+            out.append(data)
+        return b"".join(out)
+
+    def _in_order(self, child, chunk: list[dict]) -> bool:
+        """Whether ``chunk`` may go to ``child`` now: it has no command queued ahead, or its next
+        queued one is this chunk's."""
+        self.queued = [q for q in self.queued if q[0] is child]  # an ended child's queue died with it
+        return not self.queued or self.queued[0][2] == [c["index"] for c in chunk]
 
     # -- events
     def _emit(self, items: list[tuple[dict, bytes]]) -> None:
@@ -87,6 +135,11 @@ class Batches:
                                     for c in rest])
                         return None
                 chunk = seg[:1] if single else seg[:MAX_BATCH]
+                if not self._in_order(child, chunk):  # never reached on purpose: it would run other calls first
+                    self.sup._end_child(child)
+                    child = None
+                    segments.insert(0, (seg, end_after, single))
+                    continue
                 rest = seg[len(chunk):]
                 answers, failure = self._batch(child, chunk, exact_only=single)
                 if failure is None:
@@ -117,29 +170,18 @@ class Batches:
         the first calls, in order; ``failure``: None, or (position in chunk or None when it
         cannot be attributed, header, payload)."""
         sup = self.sup
-        self.seq += 1
         self.round_trips += 1
-        blob_of: dict[int, int] = {}
-        specs = []
-        for call in chunk:
-            spec = []
-            for arg in call["args"]:
-                if "blob" in arg:
-                    spec.append({"b": blob_of.setdefault(arg["blob"], len(blob_of))})
-                else:
-                    spec.append({"v": arg["value"]})
-            specs.append(spec)
-        order = sorted(blob_of, key=blob_of.get)
-        cmd = json.dumps({"seq": self.seq, "function": chunk[0]["function"],
-                          "blobs": [len(sup.blobs[b]) for b in order], "calls": specs}).encode()
-        if self.progress is not None:
-            PROGRESS_WORD.pack_into(self.progress, 0, 0)
-        child.pending = memoryview(CMD_HEAD.pack(len(cmd)) + cmd + b"".join(sup.blobs[b] for b in order))
+        if self.queued:  # written ahead, behind the module (_in_order checked it is this chunk)
+            _, seq, _ = self.queued.pop(0)
+        else:
+            seq, data = self._command(chunk)
+            child.pending = memoryview(bytes(child.pending) + data)
+        self.waiting = seq
         ooms = sup.ooms
         cap = int(sup.limits["result_bytes"]) + BATCH_FRAME_SLACK
         entries: list[tuple[bytes, bytes]] = []
         while len(entries) < len(chunk):
-            got = sup._wait(child, K_BATCH, self.seq, child.cpu(), caps={K_BATCH: cap},
+            got = sup._wait(child, K_BATCH, seq, child.cpu(), caps={K_BATCH: cap},
                             progress=self._word if self.progress is not None else None, calls=len(chunk))
             if got[0] == "frame":
                 parsed = parse_batch(got[1][1], len(entries), len(chunk))
@@ -158,7 +200,8 @@ class Batches:
         if sup.cg is not None:
             judged = sup._oom_judged(({"status": "frame"}, [], True))
             if judged[0].get("status") == "memory_limit":  # another process of the submission was OOM-killed
-                if len(chunk) == 1:
+                # by the next queued batch, perhaps, if the child has begun it: then not this call's
+                if len(chunk) == 1 and self._raw_word() >> 32 <= seq:
                     return [], (0, judged[0], b"")
                 return [], (None, judged[0], b"")
         return self._answers(chunk, entries), None

@@ -5,8 +5,9 @@ child -> supervisor, on RESULT_FD: frames (magic, kind, sequence number, payload
 supervisor -> child, on CMD_FD: u32 JSON length, JSON, then the ``.npy`` arguments.
 
 Calls travel in batches: every consecutive call of one function is one command to the child
-(each distinct argument array once) and one ``B`` reply frame holding one entry per call. While
-a batch runs, the child writes the number of the call it is in (from 1) into a word of memory it
+(each distinct argument array once) and one ``B`` reply frame holding one entry per call; the
+commands of a submission are written behind its module, so that the child runs them back to back.
+While a batch runs, the child writes the batch and the call it is in into a word of memory it
 shares with its supervisor (:data:`PROGRESS`), so that a death or a timeout is still attributed
 to its call, and each call still gets its own CPU and wall-clock limit.
 """
@@ -46,8 +47,10 @@ ENTRY_KINDS = (K_RESULT, K_ERROR, K_MISSING, K_EXIT)
 MAX_BATCH = 256  # calls in one command
 FLUSH_BYTES = 1 << 20
 BATCH_FRAME_SLACK = FLUSH_BYTES + (1 << 20)  # a B frame may exceed the result cap by this much
-# The progress word: the call of the current batch the child is in (1-based; 0: none yet).
-PROGRESS_WORD = struct.Struct("<I")
+# The progress word: the batch the child is in (its sequence number, high 32 bits) and the call
+# of that batch (1-based, low 32 bits). One 64-bit store, so that the supervisor never reads half
+# of it, and unique across batches: commands are queued back to back, nobody resets it between.
+PROGRESS_WORD = struct.Struct("<Q")
 PROGRESS: mmap.mmap | None = None  # in a child: its submission's page, mapped by the worker as it forks it
 SMALL_FRAME = 64 * 1024
 LOADED_FRAME = 4 << 20

@@ -189,9 +189,9 @@ class Harness:
                 ids.append(None)
         return tuple(ids)
 
-    def _set_progress(self, n: int) -> None:
+    def _set_progress(self, seq: int, n: int) -> None:
         if self.progress is not None:
-            self.pack_progress(self.progress, 0, n)
+            self.pack_progress(self.progress, 0, (seq << 32) | n)
 
     def _serve_one(self) -> None:
         """One batch: every call in it is of one function; one B frame back with one entry per
@@ -207,7 +207,7 @@ class Harness:
         calls = cmd["calls"]
         entries, held, first = [], 0, 0
         for k, spec in enumerate(calls):
-            self._set_progress(k + 1)
+            self._set_progress(seq, k + 1)
             args = [arrays[a["b"]].copy() if "b" in a else a["v"] for a in spec]
             kind, payload = self._call(fname, args)
             entries.append(ENTRY_HEAD.pack(kind, len(payload)) + payload)
@@ -220,7 +220,7 @@ class Harness:
                 frame(K_BATCH, seq, BATCH_HEAD.pack(first, len(entries)) + b"".join(entries))
                 entries, held, first = [], 0, k + 1
                 if broken:  # the next call would have found no command channel: it fails, as it would have
-                    self._set_progress(k + 2)
+                    self._set_progress(seq, k + 2)
                     self.exit(EXIT_HARNESS)
         if entries:
             frame(K_BATCH, seq, BATCH_HEAD.pack(first, len(entries)) + b"".join(entries))

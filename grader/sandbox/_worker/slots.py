@@ -51,6 +51,14 @@ class ZygoteLink:
             raise ZygoteGone()
         self._take(msg)
 
+    def take(self, key: str, value) -> dict | None:
+        """The reply whose ``key`` is ``value`` if it has come, without waiting."""
+        self.pump()
+        for i, msg in enumerate(self.replies):
+            if msg.get(key) == value:
+                return self.replies.pop(i)
+        return None
+
     def pump(self) -> None:
         """Take every message waiting, without blocking."""
         while select.select([self.sock], [], [], 0)[0]:
@@ -93,6 +101,7 @@ class Slot:
         self.progress_fd, self.progress = _progress_page()  # the submission's progress word (framing)
         self.pid_init: int | None = None
         self.first: Child | None = None
+        self.children: list[int] = []  # every child forked in the slot
         self._pending = self._ask("slot")
 
     def _ask(self, op: str) -> tuple[int, int]:
@@ -116,23 +125,28 @@ class Slot:
             got = self.zygote.reply("slot", self.sid)
             self.pid_init = got.get("init")
             self.first = Child(got["child"], *self._pending)
+            self.children.append(self.first.pid)
         return self.first
 
     def fork(self) -> Child:
         """Another child in the slot (the module code run again after a call ended the last one)."""
         pending = self._ask("fork")
-        return Child(self.zygote.reply("forked", self.sid)["child"], *pending)
+        child = Child(self.zygote.reply("forked", self.sid)["child"], *pending)
+        self.children.append(child.pid)
+        return child
 
     def kill(self, child: Child) -> None:
         """Kill one child, and any process it left, and reap it."""
         self.zygote.request({"op": "kill", "sid": self.sid, "pid": child.pid})
         self.zygote.reply("killed", child.pid)
 
-    def end(self) -> None:
-        """Every process of the slot killed and reaped (its PID namespace with them)."""
+    def end(self, wait: bool = True) -> None:
+        """Every process of the slot killed and reaped (its PID namespace with them); without
+        ``wait`` the zygote's "ended" reply is left to be taken later."""
         self.ready()
         self.zygote.request({"op": "end", "sid": self.sid})
-        self.zygote.reply("ended", self.sid)
+        if wait:
+            self.zygote.reply("ended", self.sid)
 
     def pids(self) -> list[int]:
         return [p for p in (self.pid_init, self.first.pid if self.first else None) if p]

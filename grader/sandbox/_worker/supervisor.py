@@ -34,6 +34,9 @@ class Supervisor:
         self.pid = os.getpid()
         self.sids = itertools.count()
         self.stale: list[dict] = []  # cgroups that could not be removed yet
+        self.retiring: list[Slot] = []  # ended slots whose processes the zygote is reaping
+        self.slot: Slot | None = None
+        self.spare: Slot | None = None
 
     def emit(self, header: dict, blobs=()) -> None:
         try:
@@ -51,12 +54,17 @@ class Supervisor:
         except OSError:
             pass
         try:
-            slot = Slot(self.plan, self.zygote, next(self.sids))
+            slot = self.slot = Slot(self.plan, self.zygote, next(self.sids))
             while True:
                 try:
+                    self._idle()
                     req, blobs = self.chan.recv(max_blob=1 << 30)
                 except (ChannelClosed, ProtocolError, OSError):
                     return
+                if req.get("op") == "settle":  # the grader waits until the last submission is cleaned up
+                    self._retire(block=True)
+                    self.emit({"event": "settled"})
+                    continue
                 if req.get("op") != "run":
                     return
                 slot = self.run(slot, req, blobs)
@@ -95,40 +103,62 @@ class Supervisor:
                 self.ooms = cgroup_ooms(self.cg)
             except OSError as exc:
                 self.cg_error = f"limits could not be set: {exc}"
-        fatal, round_trips = False, 0
+        fatal = False
+        calls = req["calls"]
+        batches = Batches(self, slot.progress)
         try:
             self._write_files()
-            calls = req["calls"]
-            child, header, blobs = self._start(child, len(calls))
+            child, header, blobs = self._start(child, len(calls), ahead=lambda c: batches.ahead(c, calls))
             self.emit(dict(header, event="load"), blobs)
-            batches = Batches(self, slot.progress)
             if child is not None and calls:
                 child = batches.run(child, calls)
-            round_trips = batches.round_trips
         except _Fatal:
             fatal = True
             child = None
-        slot.end()
+        if not fatal:
+            self._drain_output()  # the harness flushed the child's streams before its last frame
+        # The zygote kills the slot's processes now and reaps them while the next submission runs;
+        # its scratch and cgroup go once it has (_retire).
+        slot.end(wait=False)
         if child is not None:
             self._close_child(child)
-        if not fatal:
-            self._drain_output()
-            self.emit({"event": "done", "output_total": self.out_total, "round_trips": round_trips},
-                      [bytes(self.out_kept)])
-        remove(slot.scratch)
-        if slot.cg is not None and not cgroup_remove(slot.cg):
-            self.stale.append(slot.cg)
-        self.stale[:] = [cg for cg in self.stale if not cgroup_remove(cg, timeout=0)]
-        slot.close()
+        self.retiring.append(slot)
+        self.emit({"event": "done", "output_total": self.out_total, "round_trips": batches.round_trips},
+                  [bytes(self.out_kept)])
         if req.get("last") is True:  # nothing prepared for a next submission: the worker leaves
-            self.emit({"event": "clean", "spare": [], "next_scratch": None})
             return None
         spare = self._slot()
         spare.ready()
-        # The next submission's slot (its init and one idle child) is all that runs now.
-        self.emit({"event": "clean", "spare": [self.pid, *spare.pids()],
-                   "next_scratch": os.path.basename(spare.scratch)})
+        self._retire()
         return spare
+
+    def _retire(self, block: bool = False) -> None:
+        """Finish the ended slots the zygote has reaped (all of them with ``block``): their
+        scratch, cgroup and pipes go, and a clean event each names what runs now (the supervisor
+        and the slot prepared for the next submission: its init and one idle child)."""
+        while self.retiring:
+            slot = self.retiring[0]
+            if (self.zygote.reply if block else self.zygote.take)("ended", slot.sid) is None:
+                return
+            self.retiring.pop(0)
+            for pid in slot.children:  # reaped: each pid may be a new process's soon
+                self.zygote.deaths.pop(pid, None)
+            remove(slot.scratch)
+            if slot.cg is not None and not cgroup_remove(slot.cg):
+                self.stale.append(slot.cg)
+            self.stale[:] = [cg for cg in self.stale if not cgroup_remove(cg, timeout=0)]
+            slot.close()
+            ready = self.spare if self.spare is not None else self.slot
+            self.emit({"event": "clean", "spare": [self.pid, *ready.pids()],
+                       "next_scratch": os.path.basename(ready.scratch)})
+
+    def _idle(self) -> None:
+        """Until the grader sends something: slots are retired as the zygote reaps them."""
+        while not select.select([self.chan.rfd], [], [], 0)[0]:
+            ready = select.select([self.chan.rfd, self.zygote.fileno()], [], [])[0]
+            if self.zygote.fileno() in ready:
+                self.zygote.pump()
+                self._retire()
 
     def _fork(self) -> Child:
         """A fresh child for the current submission (the zygote forks it into its slot)."""
@@ -149,19 +179,19 @@ class Supervisor:
             if self.plan.root and "user" in self.plan.enabled:
                 os.chown(path, self.plan.uid, self.plan.gid)
 
-    def _start(self, child: Child, calls_left: int, retried: bool = False):
-        """Send the submission to a waiting child; (child or None if it did not load, event
-        header, blobs)."""
+    def _start(self, child: Child, calls_left: int, retried: bool = False, ahead=None):
+        """Send the submission to a waiting child, and behind it the commands ``ahead(child)``
+        gives (if any); (child or None if it did not load, event header, blobs)."""
         req = self.req
         load = {k: req.get(k) for k in ("code", "filename", "display_name", "module", "notebook", "limits")}
         load["cpu_total"] = float(self.limits["cpu_seconds"]) * (calls_left + 1) + 1
         data = json.dumps(load).encode()
-        child.pending = memoryview(CMD_HEAD.pack(len(data)) + data)
+        child.pending = memoryview(CMD_HEAD.pack(len(data)) + data + (ahead(child) if ahead else b""))
         base = child.cpu()  # a child forked ahead has already spent some CPU isolating itself
         setup = self._wait(child, K_SETUP + K_FATAL, LOAD_SEQ, base)
         if setup[0] == "dead" and not retried:  # it died idle, before any student code: once more
             self._end_child(child)
-            return self._start(self._fork(), calls_left, retried=True)
+            return self._start(self._fork(), calls_left, retried=True, ahead=ahead)
         missing = []
         if setup[0] == "frame" and setup[1][0] == K_SETUP:
             # Written before any student code ran: the child's own account can be trusted.
