@@ -100,3 +100,83 @@ def test_a_launched_worker_is_waited_for_by_start_and_closed_either_way(started)
     box.close()
     assert box.worker_pid is None
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+# -- the probe's verdict, remembered between single runs
+def _single_run(calls, **kw) -> Sandbox:
+    from grader.submission import load_source
+
+    box = Sandbox(single=True, **kw)
+    try:
+        box.launch()
+        run = box.run(load_source(ROOT / "solutions" / "submission.py"), calls)
+        assert run.load_status == "ok" and {o.status for o in run.outcomes} == {"ok"}
+    finally:
+        box.close()
+    return box
+
+
+@pytest.fixture
+def calls(tmp_path, monkeypatch):
+    from grader import grading, spec
+
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path))
+    return grading.sandbox_calls(spec.load_exercise("tutorial-4"))[0]
+
+
+def _verdicts(tmp_path) -> list:
+    return json.loads((tmp_path / "sandbox-probe.json").read_text())
+
+
+def test_a_single_run_takes_the_probe_verdict_of_an_earlier_one_on_the_same_machine(tmp_path, calls):
+    first = _single_run(calls)._hello["probe"]
+    assert "remembered" not in first and first["layers"]  # probed, and kept
+    assert [v["key"] for v in _verdicts(tmp_path)] == [first["key"]]
+    again = _single_run(calls)._hello
+    assert again["probe"] == {"key": first["key"], "remembered": True} and again["layers"] == first["layers"]
+    # a verdict of another machine (another key) is not taken: the worker probes
+    kept = _verdicts(tmp_path)
+    kept[0]["key"] = "0" * 64
+    (tmp_path / "sandbox-probe.json").write_text(json.dumps(kept))
+    other = _single_run(calls)._hello["probe"]
+    assert "remembered" not in other and other["key"] == first["key"]
+    assert [v["key"] for v in _verdicts(tmp_path)] == [first["key"], "0" * 64]
+    # a run that is not single (a batch's worker, grade doctor) always probes
+    with Sandbox() as box:
+        box.start()
+        assert "remembered" not in box._hello["probe"]
+
+
+def test_a_remembered_verdict_can_only_switch_off_what_a_probe_could(tmp_path, calls):
+    key = _single_run(calls)._hello["probe"]["key"]
+    enabled = set(_single_run(calls)._hello["enabled"])
+    if "landlock" not in enabled:
+        pytest.skip("Landlock is not available here")
+    forged = {"key": key, "off": {"seccomp": "forged"}, "layers": {}}
+    (tmp_path / "sandbox-probe.json").write_text(json.dumps([forged]))
+    box = _single_run(calls)
+    assert "remembered" not in box._hello["probe"] and "seccomp" in box._hello["enabled"]  # ignored: probed
+    (tmp_path / "sandbox-probe.json").write_text(json.dumps([{"key": key, "off": {"landlock": "broke Python (test)"},
+                                                              "layers": {}}]))
+    box = _single_run(calls)
+    assert box._hello["probe"]["remembered"] and "landlock" not in box._hello["enabled"]
+    assert box._layers["landlock"] == [False, "broke Python (test)"]  # the child did without it, and says why
+
+
+def test_strict_refuses_on_what_the_child_applied_whatever_a_verdict_says(tmp_path, calls):
+    from grader.errors import SandboxUnavailable
+
+    with pytest.raises(SandboxUnavailable, match="netns|network"):
+        _single_run(calls, isolation="strict", _disable=("netns",))
+    kept = _verdicts(tmp_path)  # the verdict of that configuration, forged to claim the network isolated
+    kept[0]["layers"]["netns"] = [True, "forged"]
+    (tmp_path / "sandbox-probe.json").write_text(json.dumps(kept))
+    from grader.submission import load_source
+
+    box = Sandbox("strict", single=True, _disable=("netns",))
+    try:
+        with pytest.raises(SandboxUnavailable, match="required isolation missing: netns"):
+            box.run(load_source(ROOT / "solutions" / "submission.py"), calls)
+        assert box._hello["probe"]["remembered"]  # past the hello's check, on the forged layers
+    finally:
+        box.close()

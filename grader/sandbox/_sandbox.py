@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import SandboxUnavailable
 from ..submission import Source
+from . import _verdicts
 from . import _worker as W
 from ._files import secret_paths
 from ._missing import applied
@@ -249,7 +250,8 @@ class Sandbox:
         self._finalizer = weakref.finalize(self, _stop, self._proc, self._scratch)
         self._chan = W.Channel(self._proc.stdout.fileno(), self._proc.stdin.fileno(), buffered=True)
         config = {"op": "config", "deny": deny, "hide": hide, "scratch_root": self._scratch,
-                  "disable": list(self._disable), "strict": self.isolation == "strict"}
+                  "disable": list(self._disable), "strict": self.isolation == "strict",
+                  "probes": _verdicts.remembered() if self.single else []}  # one grade FILE: no probe child
         try:
             self._chan.send(config)
         except OSError as exc:
@@ -272,6 +274,7 @@ class Sandbox:
             self._shutdown()
             raise SandboxUnavailable(str(hello.get("error", "the sandbox worker answered nonsense")))
         self._hello = hello
+        _verdicts.remember(hello.get("probe"))  # a fresh probe's verdict, for the next grade FILE
         self._ns = _namespace(self._proc.pid)
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _stop, self._proc, self._scratch, self._ns)
