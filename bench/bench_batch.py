@@ -6,21 +6,28 @@ submission against a fresh ``grade submission.py`` process per submission.
 Per code submission, in one run: ``grade batch --jobs 2``, ``grade batch --scheduler local:2``
 (a LocalCluster of as many processes; its start-up is included) and the sandbox floor (the same
 submissions and calls through one bare sandbox worker, nothing graded), in wall and CPU time
-(the whole process tree's), each as a ratio to the floor. Then one ``grade FILE`` (the README's
-first command) from process start to exit, several runs: min, median and the load average.
+(the whole process tree's), each as a ratio to the floor; and the student's own code alone (the
+same submissions, each module's code compiled and run and then every call the grader makes, in
+one warm plain Python process with NumPy, nothing sandboxed or graded: the CPU time of that loop),
+with each row's CPU over it (what grading adds to the student's own work). At steady state: the
+batch's CPU per submission between the small and the large class (its start-up cancels out). Then
+one ``grade FILE`` (the README's first command) from process start to exit, several runs: min,
+median and the load average.
 
-Classes are generated in a temporary folder: code submissions mix the correct solution, the
-partly correct one and small mutations of the correct one (a missing ``* y * (1 - y)``, gradient
-ascent…); answers files mix the key, the sample answers and spoilt keys. The default exercise has
-per-student variants; without ``--variants`` the course secret is unset and everyone is graded on
-the exercise as written (so the key earns full marks). With ``--variants`` each student gets their
-own variant, and the shared answers files are then wrong everywhere: every answer is diagnosed,
-the worst case for answers files. Every ``grade batch`` runs as a new process, under a small wrapper process whose
+Classes are generated in a temporary folder: code submissions mix the correct solution, the partly
+correct one and small mutations of the correct one (a missing ``* y * (1 - y)``, gradient
+ascent…), each ending in a comment with the student's number, so that no two files are the same
+bytes (as in a real class: nothing keyed by a source's text is reused); answers files mix the key,
+the sample answers and spoilt keys. The default exercise has per-student variants; without
+``--variants`` the course secret is unset and everyone is graded on the exercise as written (so
+the key earns full marks). With ``--variants`` each student gets their own variant, and the shared
+answers files are then wrong everywhere: every answer is diagnosed, the worst case for answers
+files. Every ``grade batch`` runs as a new process, under a small wrapper process whose
 ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` is the largest resident set of any one process of that
 run (the grader, its pool workers, their sandbox workers and the children they fork); the sum over
 the whole process tree (RSS, and PSS, which counts pages shared by forked processes once) is
-sampled from /proc every 10 ms. Memory that does not grow with the
-class is the check: the same kind of class at two sizes, and the ratio of their peaks.
+sampled from /proc every 10 ms. Memory that does not grow with the class is the check: the same
+kind of class at two sizes, and the ratio of their peaks.
 """
 
 from __future__ import annotations
@@ -71,6 +78,42 @@ for f in files:
 box.close()
 print("Graded", len(files), ",")
 """
+# The student's own code alone: each submission's module code compiled and run, then every call
+# the grader makes (each with its own copies of the arguments, as the sandbox child gives them),
+# in this one warm process, unsandboxed (the bench's own generated class), nothing graded. The
+# CPU time of that loop only: the process start, NumPy's import and the calls' making are not
+# the student's.
+OWN = r"""
+import contextlib, io, json, sys, time, types
+from pathlib import Path
+import numpy as np
+from grader import grading, spec
+calls, _ = grading.sandbox_calls(spec.load_exercise(sys.argv[1]))
+files = sorted(Path(sys.argv[2]).glob("*.py"))
+sources = [(f.stem, str(f), f.read_text("utf-8")) for f in files]
+def run(name, path, text):
+    module = types.ModuleType(name)
+    module.__file__ = path
+    try:
+        exec(compile(text, path, "exec", dont_inherit=True), module.__dict__)
+    except Exception:
+        return
+    for call in calls:
+        fn = module.__dict__.get(call.function)
+        if callable(fn):
+            try:
+                fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in call.args])
+            except Exception:
+                pass
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    for item in sources[:4]:  # warm: one of each kind of the class
+        run(*item)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for item in sources:
+        run(*item)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+print(json.dumps({"n": len(sources), "cpu": cpu, "wall": wall}))
+"""
 CORRECT = (SOLUTIONS / "submission.py").read_text("utf-8")
 MUTATIONS = [
     ("delta2 = (y - t) * y * (1 - y)", "delta2 = (y - t)"),
@@ -91,7 +134,7 @@ def code_class(folder: Path, n: int) -> Path:
             text = partly
         else:
             text = CORRECT
-        (folder / f"s{k:05d}.py").write_text(text, encoding="utf-8")
+        (folder / f"s{k:05d}.py").write_text(f"{text}\n# student {k}\n", encoding="utf-8")
     return folder
 
 
@@ -162,6 +205,14 @@ def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, 
             "tree_rss_mb": peak_rss / 1024, "tree_pss_mb": peak_pss / 1024, "n": n}
 
 
+def own_code(folder: Path) -> dict:
+    """The student's own code alone (:data:`OWN`): wall and CPU seconds of its loop, count."""
+    proc = subprocess.run([sys.executable, "-c", OWN, EXERCISE, str(folder)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"the student's own code failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def fresh_processes(folder: Path, count: int, parallel: int) -> float:
     """Wall seconds to grade ``count`` submissions, each by a new ``grade FILE`` process,
     ``parallel`` at a time."""
@@ -227,6 +278,7 @@ def main() -> None:
         dask_run = run_batch(big_folder, tmp / "dask-grades", args.jobs, scheduler=f"local:{args.jobs}") \
             if args.dask else None
         floor = run_batch(big_folder, tmp / "floor", args.jobs, floor=True)
+        own = own_code(big_folder)
         fresh_seq = fresh_processes(tmp / f"code-{args.code}", args.fresh, 1) / args.fresh
         fresh_par = fresh_processes(tmp / f"code-{args.code}", args.fresh, args.jobs) / args.fresh
         load = os.getloadavg()[0]
@@ -250,19 +302,28 @@ def main() -> None:
     big = runs[("code", args.code)]
     batch_ms = 1000 * big["wall"] / big["n"]
     print()
+    own_ms = 1000 * own["cpu"] / own["n"]
     print(f"{'per code submission, ' + str(args.code) + ' submissions':<52} {'wall ms':>8} {'CPU ms':>8} "
-          f"{'CPU vs floor':>13}")
-    print("-" * 84)
+          f"{'CPU vs floor':>13} {'CPU over own code ms':>21}")
+    print("-" * 106)
     per = [(f"grade batch --jobs {args.jobs}", big)]
     if dask_run is not None:
         per.append((f"grade batch --scheduler local:{args.jobs} (cluster start included)", dask_run))
     per.append(("sandbox floor: the same calls through one bare worker", floor))
+    per.append(("the student's own code alone (one plain process)", own))
     for name, r in per:
         print(f"{name:<52} {1000 * r['wall'] / r['n']:8.1f} {1000 * r['cpu'] / r['n']:8.1f} "
-              f"{r['cpu'] / floor['cpu']:12.2f}x")
+              f"{r['cpu'] / floor['cpu']:12.2f}x {1000 * r['cpu'] / r['n'] - own_ms:21.1f}")
     print(f"target: at most 25 ms CPU per code submission in grade batch --jobs {args.jobs}: "
           f"{'met' if 1000 * big['cpu'] / big['n'] <= 25 else 'NOT met'}; "
           f"{args.code} submissions in {big['wall']:.1f} s wall (target 8 s for 500)")
+    small = runs[("code", small_code)]
+    if big["n"] > small["n"]:  # start-up (imports, the pool, its sandbox workers) cancels out
+        steady = 1000 * (big["cpu"] - small["cpu"]) / (big["n"] - small["n"])
+        print(f"at steady state (the {small['n']}- and {big['n']}-submission batches' difference): "
+              f"{steady:.1f} ms CPU per submission, {steady - own_ms:.1f} ms over the student's own code "
+              f"({own_ms:.1f} ms); over the floor (start-up included in both): "
+              f"{1000 * (big['cpu'] - floor['cpu']) / big['n']:.1f} ms")
     print()
     print(f"{'per code submission':<52} {'ms/sub':>8} {'batch is':>10}")
     print("-" * 72)
