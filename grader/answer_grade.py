@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from . import formula, formula_grade
+from . import formula
 from .compare import MISSING, Invalid, compare, parse_value, question_name, within
-from .lms import accept
 from .results import Results, TestResult
 from .solver import to_plain
 from .spec import Exercise, Question, did_you_mean
@@ -32,6 +31,8 @@ def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool,
     if isinstance(value, Invalid):
         return TestResult(score=0.0, status="invalid", feedback=f"invalid answer: {value.reason}", **common)
     if ex is not None and formula.applies(q.answer, value):
+        from . import formula_grade  # only for a formula answer (its imports are on every grade FILE's path)
+
         out = formula_grade.check(ex, q, value, diagnose)
         if out.number is None:
             feedback = f"{out.feedback}. {q.feedback}" if out.status != "passed" and q.feedback else out.feedback
@@ -119,6 +120,8 @@ def grade_answers(ex: Exercise, answers: dict[str, Any], key: dict[str, np.ndarr
     tests = tuple(grade_question(q, answers.get(q.id, MISSING), key[q.id], reveal, ex, one) for q in ex.questions)
     tests = carry_forward(ex, tests, key)
     if any(q.accept for q in ex.questions):
+        from .lms import accept
+
         tests = accept.apply(ex, answers, tests)  # accepted alternatives (a question's "accept")
     score = round(sum(t.score for t in tests), 6)
     return Results(ex.id, score, ex.max_score, tests, tuple(notes))

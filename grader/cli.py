@@ -141,6 +141,7 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
       grade answers.json --deadline 2026-03-01T23:59Z --late-penalty 10 --submitted-at 2026-03-02T08:00Z
     """
     started = time.perf_counter()
+    _single_threaded_blas()
     box = None
     if file.endswith((".py", ".ipynb")):  # the sandbox worker starts first and loads while the grader does
         from .sandbox import Sandbox
@@ -180,6 +181,16 @@ def check(file: str, exercise: str | None, fmt: str, output: str | None, show_ex
             fh.write(report.results_markdown(results, show_expected))
     if fail_under is not None and results.percent < fail_under:
         click.get_current_context().exit(EXIT_BELOW)
+
+
+def _single_threaded_blas() -> None:
+    """One submission's arrays are tiny: a BLAS thread pool, started as NumPy is imported, costs
+    ``grade FILE`` more CPU than it gives (its thread spins on the core the sandbox worker starts
+    on). Unless the user chose, NumPy in this process gets one thread (set before it is imported;
+    the sandbox worker has its own environment)."""
+    if "numpy" not in sys.modules:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
 
 
 @cli.command("key")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +47,10 @@ def load(path: str | Path, student: str | None = None, secret: str | None = None
 # ---------------------------------------------------------------------------- bundled exercises
 def exercises_folder() -> Path:
     """The bundled specs: ``grader.exercises`` when installed, ``exercises/`` in a source tree."""
-    try:
-        return Path(str(resources.files("grader.exercises")))
-    except ModuleNotFoundError:  # running from a checkout: the package maps exercises/ there
-        return Path(__file__).resolve().parents[2] / "exercises"
+    found = importlib.util.find_spec("grader.exercises")  # located, not through importlib.resources (its imports)
+    if found is not None and found.submodule_search_locations:
+        return Path(list(found.submodule_search_locations)[0])
+    return Path(__file__).resolve().parents[2] / "exercises"  # a checkout: the package maps exercises/ there
 
 
 def bundled() -> dict[str, Path]:
