@@ -168,6 +168,9 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
 
     with interrupts.handled(tidy):  # from the start: an interrupt while the exercise loads is one too
         ex = spec.load_exercise(exercise)  # fail early, once, on a bad exercise
+        # the workers get its file, not the id: an id is looked up by reading every spec of the
+        # exercise directories, which would be done again for each submission
+        ex_file = str(spec.find(exercise))
         root = Path(folder)
         found: ClassFolder = discover(root)
         subs = found.submissions
@@ -211,7 +214,7 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
                 except OSError:
                     pass  # unreadable: grading it reports why
             answers = str(s.answers) if s.answers is not None else None
-            return (code, answers, str(exercise), isolation, student_of(s), tuple((i.name, i.reason) for i in s.ignored))
+            return (code, answers, ex_file, isolation, student_of(s), tuple((i.name, i.reason) for i in s.ignored))
 
         workers = ""
         try:

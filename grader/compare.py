@@ -261,6 +261,57 @@ def check_outputs(fn: Function, case: Case, values: tuple[np.ndarray, ...], expe
     return right / len(expected), "; ".join(notes) + (f". Hint: {step}" if step else "")
 
 
+@dataclass(frozen=True)
+class Expected:
+    """The expected returns of many cases laid end to end (made once per exercise), so that
+    one pass of array arithmetic finds the cases whose every return is within tolerance."""
+
+    shapes: tuple[tuple[tuple[int, ...], ...], ...]  # per case, the shapes of its returns
+    flat: np.ndarray  # every expected entry, case after case
+    bound: np.ndarray  # atol + rtol·|expected| of each entry
+    starts: np.ndarray  # where each case starts in ``flat``, and where the last one ends
+
+
+def expected_layout(cases: list[tuple[np.ndarray, ...]], tol: Tolerance) -> Expected | None:
+    """The layout of ``cases`` (each case's expected returns) for :func:`all_within`; None when
+    the tolerance is not ``relabs`` or an expected value is not a finite float64 array (then
+    each case is checked on its own)."""
+    arrays = [e for exp in cases for e in exp]
+    if tol.mode != "relabs" or not cases or any(not exp for exp in cases) or not all(
+            isinstance(e, np.ndarray) and e.dtype == np.float64 and np.all(np.isfinite(e)) for e in arrays):
+        return None
+    flat = np.concatenate([e.ravel() for e in arrays]) if arrays else np.zeros(0)
+    sizes = [sum(e.size for e in exp) for exp in cases]
+    starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.intp)
+    bound = tol.atol + tol.rtol * np.abs(flat)  # the right-hand side of within(), entry by entry
+    for arr in (flat, bound, starts):
+        arr.setflags(write=False)
+    return Expected(tuple(tuple(e.shape for e in exp) for exp in cases), flat, bound, starts)
+
+
+def all_within(layout: Expected, values: list[tuple | None]) -> list[bool]:
+    """Per case of ``layout``: did it return exactly as many arrays of exactly the expected
+    shapes, every entry within tolerance? (``None``: the call gave no values.) The same
+    entrywise test as :func:`within` (|got − exp| ≤ atol + rtol·|exp|), in one pass over all
+    the cases: True is what :func:`check_outputs` would score 1 with no feedback; a False case
+    is checked on its own for its feedback."""
+    pieces, usable = [], []
+    for k, (shapes, vals) in enumerate(zip(layout.shapes, values, strict=True)):
+        ok = vals is not None and len(vals) == len(shapes) and all(
+            isinstance(v, np.ndarray) and v.shape == shape for v, shape in zip(vals, shapes, strict=True))
+        usable.append(ok)
+        if ok:
+            pieces += [v.ravel() for v in vals]
+        else:  # a stand-in of the right length; the case fails anyway
+            pieces.append(layout.flat[layout.starts[k]:layout.starts[k + 1]])
+    got = np.concatenate(pieces).astype(np.float64, copy=False) if pieces else np.zeros(0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        bad = ~(np.abs(got - layout.flat) <= layout.bound)
+    counts = np.concatenate(([0], np.cumsum(bad)))
+    wrong = (counts[layout.starts[1:]] - counts[layout.starts[:-1]]).tolist()
+    return [ok and w == 0 for ok, w in zip(usable, wrong, strict=True)]
+
+
 _STEP = {
     "a": "the forward pass of layer {l}: a({l}) = f(W({l}) a({p}) + b({l}))",
     "z": "the forward pass of layer {l}: z({l}) = W({l}) a({p}) + b({l})",

@@ -3,6 +3,7 @@ matrices, strict answers files, and that no JSON value sent as an answer breaks 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -293,3 +294,62 @@ def test_rounded_or_truncated_not_rounded_up(mode, digits, exp, good, bad):
 def test_number_strings_are_strict(text):
     with pytest.raises(ValueError):
         compare.parse_number(text)
+
+
+# ---------------------------------------------------------------------------- all cases in one pass
+_SHAPES = st.lists(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 3)), min_size=1, max_size=3),
+                   min_size=1, max_size=4)
+_ENTRY = st.one_of(st.floats(-2.0, 2.0), st.sampled_from([0.0, 1e-9, -1e-9, 1e-7, math.nan, math.inf, -math.inf,
+                                                          1e308, -1e308]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(shapes=_SHAPES, data=st.data())
+def test_all_within_is_check_outputs_scoring_one(shapes, data):
+    """One pass over every case says a case is right exactly when check_outputs, case by case,
+    scores it 1 with no feedback: near misses at the tolerance's edge, NaN, infinities, a wrong
+    shape, a transposed return, a missing or extra return, a call with no values."""
+    tol = spec.Tolerance("relabs", spec.CODE_RTOL, spec.CODE_ATOL)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    cases = [tuple(rng.normal(size=s) * 10.0 ** rng.integers(-3, 3) * (rng.random(s) < 0.7) for s in case)
+             for case in shapes]  # with exact zeros, where the bound is atol alone
+    layout = compare.expected_layout(cases, tol)
+    values = []
+    for exp in cases:
+        how = data.draw(st.sampled_from(["same", "edge", "atol", "entry", "shape", "count", "none", "int"]))
+        vals = [e.copy() for e in exp]
+        if how == "atol":  # exactly at the bound: |atol − 0| <= atol passes, a little more does not
+            for v in vals:
+                v[v == 0] = data.draw(st.sampled_from([tol.atol, -tol.atol, 1.5 * tol.atol]))
+        elif how == "edge":  # just inside or just outside |got − exp| <= atol + rtol |exp|
+            k = rng.integers(len(vals))
+            if vals[k].size:
+                bound = tol.atol + tol.rtol * np.abs(vals[k])
+                vals[k] = vals[k] + bound * data.draw(st.sampled_from([0.999999, 1.0, 1.000001, -1.0, -1.000001]))
+        elif how == "entry":
+            k = rng.integers(len(vals))
+            if vals[k].size:
+                vals[k].flat[rng.integers(vals[k].size)] = data.draw(_ENTRY)
+        elif how == "shape":
+            k = rng.integers(len(vals))
+            vals[k] = vals[k].T if vals[k].ndim == 2 and vals[k].shape[0] != vals[k].shape[1] else vals[k][..., None]
+        elif how == "count":
+            vals = vals[:-1] if len(vals) > 1 and data.draw(st.booleans()) else vals + [vals[0]]
+        elif how == "int":
+            vals = [np.rint(v).astype(int) for v in vals]
+        values.append(None if how == "none" else tuple(vals))
+    fn = spec.Function("f", ("x",), tuple(f"r{i}" for i in range(3)), tuple(f"r{i}" for i in range(3)), 1.0, (),
+                       False, 0.0, None, False, "visible", "")
+    with np.errstate(all="ignore"):
+        want = []
+        for exp, vals in zip(cases, values, strict=True):
+            f = dataclasses.replace(fn, returns=fn.returns[:len(exp)], labels=fn.labels[:len(exp)])
+            want.append(vals is not None and compare.check_outputs(f, None, vals, exp, tol, False) == (1.0, ""))
+        assert compare.all_within(layout, values) == want
+
+
+def test_expected_layout_only_for_finite_relabs():
+    finite = [(np.ones((2, 1)),)]
+    assert compare.expected_layout(finite, spec.Tolerance("sigfig", digits=3)) is None
+    assert compare.expected_layout([(np.array([1.0, np.inf]),)], spec.Tolerance("relabs", 1e-6, 1e-9)) is None
+    assert compare.expected_layout(finite, spec.Tolerance("relabs", 1e-6, 1e-9)) is not None
