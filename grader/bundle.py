@@ -127,7 +127,7 @@ def _minimal_setup_cfg(grader_pkg: Path) -> str:
         "packages =\n" + "".join(f"    {name}\n" for name in packages)
         + "package_dir =\n    grader.exercises = exercises\ninstall_requires =\n    numpy>=1.22\n    click>=8.0\n"
         "    jsonschema>=4.18\n    nbformat>=5.1\n\n[options.package_data]\ngrader.exercises = *.json\n"
-        "grader.schema = *.json\n\n[options.entry_points]\nconsole_scripts =\n    grade = grader.cli:main\n"
+        "grader.schema = *.json\n\n[options.entry_points]\nconsole_scripts =\n    grade = grader.__main__:main\n"
     )
 
 

@@ -475,6 +475,9 @@ def main(argv: list[str] | None = None, exiting: bool = False) -> int:
         exc.show()
         return EXIT_USAGE
     code = code if isinstance(code, int) else EXIT_OK
+    from . import prespawn
+
+    prespawn.discard()  # a sandbox worker spawned at start (grade FILE) that the command did not use
     if interrupts.received() or exiting or argv is None:  # leave now: a signal during the interpreter's
         sys.stdout.flush()  # own shutdown would kill it (status -2, -15) once Python has put back the
         sys.stderr.flush()  # default handlers

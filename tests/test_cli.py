@@ -267,7 +267,8 @@ def test_distribution_name_is_not_the_taken_pypi_name():
 
     dist = importlib.metadata.distribution("backprop-grader")
     assert dist.version == __import__("grader").__version__
-    assert [e.value for e in dist.entry_points if e.name == "grade"] == ["grader.cli:main"]
+    assert [e.value for e in dist.entry_points if e.name == "grade"] == ["grader.__main__:main"], \
+        "an install older than the entry point (grader.__main__ spawns the sandbox worker first): pip install -e ."
 
 
 def test_key_markdown_to_a_file_writes_the_training_curves_beside_it(tmp_path):

@@ -180,3 +180,75 @@ def test_strict_refuses_on_what_the_child_applied_whatever_a_verdict_says(tmp_pa
         assert box._hello["probe"]["remembered"]  # past the hello's check, on the forged layers
     finally:
         box.close()
+
+
+# -- the worker spawned as the `grade` command starts (grader/prespawn.py)
+@pytest.mark.parametrize("args, code", [
+    (["solutions/submission.py"], True), (["check", "hw.ipynb", "-f", "json"], True),
+    (["-e", "tutorial-4", "--show-expected", "s.py"], True), (["--format=json", "s.py"], True),
+    (["-e", "hw.py", "answers.json"], False), (["answers.json", "-o", "report.py"], False),
+    (["key", "tutorial-4"], False), (["batch", "subs/"], False), (["s.py", "--help"], False), ([], False),
+])
+def test_the_entry_point_spawns_a_worker_for_a_code_file_only(args, code):
+    from grader import prespawn
+
+    assert prespawn.code_file(args) is code
+
+
+def test_a_worker_spawned_at_start_is_adopted_by_the_commands_sandbox(tmp_path):
+    probe = r"""
+import json, os, sys
+from grader import prespawn
+prespawn.spawn(sys.argv[1:])
+early = prespawn._early[0].pid if prespawn._early else None
+from grader.cli import main
+from grader.sandbox import _sandbox
+seen = []
+real = _sandbox.Sandbox._await_hello
+def hello(self):
+    real(self)
+    seen.append(self._hello["pid"])
+_sandbox.Sandbox._await_hello = hello
+code = main(sys.argv[1:])
+left = [p for p in (early,) if p and os.path.exists(f"/proc/{p}")]
+print(json.dumps({"code": code, "early": early, "worker": seen, "left": left}))
+"""
+    def run(*args):
+        proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=ROOT,
+                              env={"PATH": "/usr/bin:/bin", "GRADER_CACHE_DIR": str(tmp_path)}, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.splitlines()[-1])
+
+    got = run("solutions/submission.py", "-e", "tutorial-4", "--format", "json")
+    assert got["code"] == 0 and got["early"] and got["worker"] == [got["early"]] and got["left"] == []
+    got = run("solutions/sample-answers.json", "-e", "tutorial-4")  # no code: no worker at all
+    assert got["code"] == 0 and got["early"] is None and got["worker"] == []
+    got = run("key", "tutorial-4")
+    assert got["early"] is None
+
+
+def test_a_worker_spawned_at_start_and_not_adopted_is_reaped():
+    from grader import prespawn
+
+    prespawn.spawn(["solutions/submission.py"])
+    proc = prespawn._early[0]
+    assert proc.poll() is None
+    prespawn.discard()
+    assert prespawn._early is None and proc.returncode is not None
+    assert not os.path.exists(f"/proc/{proc.pid}")
+    prespawn.spawn(["solutions/submission.py"])  # one that died before it was adopted is not taken
+    prespawn._early[0].kill()
+    prespawn._early[0].wait()
+    assert prespawn.adopt() is None and prespawn._early is None
+
+
+def test_the_grade_script_grades_with_a_worker_spawned_at_start(tmp_path):
+    assert "grade = grader.__main__:main" in (ROOT / "setup.cfg").read_text()  # the entry point spawns first
+    script = Path(sys.executable).parent / "grade"
+    if not script.exists():
+        pytest.skip("no grade script beside this interpreter")
+    proc = subprocess.run([str(script), "solutions/submission.py", "-e", "tutorial-4", "--format", "json"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "GRADER_CACHE_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["score"] == json.loads(proc.stdout)["max_score"]

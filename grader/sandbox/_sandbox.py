@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import prespawn
 from ..errors import SandboxUnavailable
 from ..submission import Source
 from . import _verdicts
@@ -235,15 +236,15 @@ class Sandbox:
         deny, hide = secret_paths()
         self._scratch = tempfile.mkdtemp(prefix="grader-sandbox-")
         os.chmod(self._scratch, 0o711)
-        self._log = tempfile.TemporaryFile()
-        env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-               "LANG": os.environ.get("LANG", "C.UTF-8"),
-               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "VECLIB_MAXIMUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1"}
+        early = prespawn.adopt()  # the worker `grade FILE` spawned as the process started, if any
+        if early is not None:
+            self._proc, self._log = early
+        else:
+            self._log = tempfile.TemporaryFile()
         try:
-            self._proc = subprocess.Popen([sys.executable, "-I", str(WORKER_SCRIPT)], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=self._log, env=env, cwd="/",
-                                          close_fds=True)
+            if early is None:
+                self._proc = subprocess.Popen(prespawn.worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                              stderr=self._log, env=prespawn.worker_env(), cwd="/", close_fds=True)
         except OSError as exc:
             self._shutdown()
             raise SandboxUnavailable(f"the sandbox worker could not be started: {exc}") from None

@@ -181,12 +181,10 @@ def main() -> None:
     os.close(null)
     os.chdir("/")
     chan = Channel(rfd, wfd)
-    try:
-        config, _ = chan.recv()
-    except (ChannelClosed, ProtocolError):
-        return
     hello: dict = {"event": "hello", "pid": os.getpid(), "python": sys.version.split()[0],
                    "isolated": bool(sys.flags.isolated), "executable": sys.executable}
+    # NumPy before the configuration: a worker spawned as `grade FILE` starts (grader/prespawn.py)
+    # imports it while the grader is still importing its own modules.
     try:
         import numpy
 
@@ -194,6 +192,11 @@ def main() -> None:
         numpy_dir = os.path.dirname(os.path.realpath(numpy.__file__))
     except Exception as exc:  # noqa: BLE001
         hello["error"] = f"NumPy cannot be imported by {sys.executable}: {exc}"
+    try:
+        config, _ = chan.recv()
+    except (ChannelClosed, ProtocolError):
+        return
+    if "error" in hello:
         chan.send(hello)
         return
     # Modules the harness needs, imported once here rather than from disk in every child.
