@@ -2,6 +2,7 @@
 submission against a fresh ``grade submission.py`` process per submission.
 
     python bench/bench_batch.py [--jobs 2] [--code 500] [--answers 1000] [--fresh 20] [--grade-file 9] [--no-dask]
+    python bench/bench_batch.py --grade-file-only [--grade-file 9]
 
 Per code submission, in one run: ``grade batch --jobs 2``, ``grade batch --scheduler local:2``
 (a LocalCluster of as many processes; its start-up is included) and the sandbox floor (the same
@@ -11,8 +12,9 @@ same submissions, each module's code compiled and run and then every call the gr
 one warm plain Python process with NumPy, nothing sandboxed or graded: the CPU time of that loop),
 with each row's CPU over it (what grading adds to the student's own work). At steady state: the
 batch's CPU per submission between the small and the large class (its start-up cancels out). Then
-one ``grade FILE`` (the README's first command) from process start to exit, several runs: min,
-median and the load average.
+one ``grade FILE`` (the README's first command, as the ``grade`` script runs it) from process start
+to the report's first line and to its exit, several runs after one with an empty cache folder:
+min, median, CPU and the load average (``--grade-file-only`` runs just this part).
 
 Classes are generated in a temporary folder: code submissions mix the correct solution, the partly
 correct one and small mutations of the correct one (a missing ``* y * (1 - y)``, gradient
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -229,20 +232,60 @@ def fresh_processes(folder: Path, count: int, parallel: int) -> float:
     return time.perf_counter() - start
 
 
-def one_grade_file(runs: int) -> tuple[list[float], list[str]]:
-    """Wall seconds of ``grade solutions/submission.py -e tutorial-4`` (the README's first command),
-    from process start to its exit, ``runs`` times one after the other (the first warms the
-    caches); and the errors of runs that failed (not timed)."""
-    times, failed = [], []
-    for k in range(runs + 1):
-        start = time.perf_counter()
-        proc = subprocess.run([*CLI, str(SOLUTIONS / "submission.py"), "-e", EXERCISE],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        if proc.returncode != 0:
-            failed.append(f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
-        elif k:
-            times.append(time.perf_counter() - start)
-    return times, failed
+GRADE = [sys.executable, "-c", "from grader.__main__ import main; main()"]  # what the grade script runs
+
+
+def one_grade_file(runs: int) -> dict:
+    """``grade solutions/submission.py -e tutorial-4`` (the README's first command) as the ``grade``
+    script runs it, ``runs`` times one after the other after a first run with an empty cache
+    folder (which fills it): seconds from process start to the report's first line and to the
+    exit, CPU seconds of the process and its sandbox worker; the errors of runs that failed (not
+    timed). Bytecode is written and read as an installed grader's is (PYTHONDONTWRITEBYTECODE
+    would compile every module on every run)."""
+    out: dict = {"report": [], "exit": [], "cpu": [], "failed": [], "first": None}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "GRADER_CACHE_DIR")}
+    with tempfile.TemporaryDirectory(prefix="bench-grade-file-") as cache:
+        env["GRADER_CACHE_DIR"] = cache
+        for k in range(runs + 1):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            proc = subprocess.Popen([*GRADE, str(SOLUTIONS / "submission.py"), "-e", EXERCISE], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, cwd=ROOT, env=env)
+            first = proc.stdout.readline() and time.perf_counter() - start
+            proc.stdout.read()
+            err = proc.stderr.read().decode(errors="replace")
+            proc.wait()
+            end = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if proc.returncode != 0 or not first:
+                out["failed"].append(f"exit {proc.returncode}: {err.strip()[-300:]}")
+            elif not k:
+                out["first"] = first
+            else:
+                out["report"].append(first)
+                out["exit"].append(end)
+                out["cpu"].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return out
+
+
+def print_grade_file(single: dict, load: float, ncpu: int | None) -> None:
+    def ms(values: list[float]) -> str:
+        values = sorted(values)
+        return f"min {1000 * values[0]:.0f} ms, median {1000 * values[len(values) // 2]:.0f} ms"
+
+    if single["report"]:
+        median = sorted(single["report"])[len(single["report"]) // 2]
+        print(f"one `grade FILE` of solutions/submission.py (the grade script), {len(single['report'])} runs, "
+              f"load average {load:.1f} on {ncpu} cores:")
+        print(f"  process start to the report's first line: {ms(single['report'])}; target 350 ms: "
+              f"{'met' if median <= 0.35 else 'NOT met'}")
+        print(f"  process start to exit: {ms(single['exit'])}; CPU of the grader and its sandbox worker: "
+              f"{ms(single['cpu'])}")
+        if single["first"]:
+            print(f"  the first run, with an empty cache folder (key, validation, probe): "
+                  f"{1000 * single['first']:.0f} ms to the report")
+    for error in single["failed"]:
+        print(f"  a `grade FILE` run failed: {error}")
 
 
 # ---------------------------------------------------------------------------- the table
@@ -253,6 +296,7 @@ def main() -> None:
     ap.add_argument("--answers", type=int, default=1000, help="answers files in the large class")
     ap.add_argument("--fresh", type=int, default=20, help="submissions graded by a fresh process each")
     ap.add_argument("--grade-file", type=int, default=9, help="runs of one `grade FILE` (the README's first command)")
+    ap.add_argument("--grade-file-only", action="store_true", help="only the `grade FILE` runs (no batch)")
     ap.add_argument("--variants", action="store_true", help="grade every student on their own variant")
     ap.add_argument("--no-dask", dest="dask", action="store_false", help="skip --scheduler local:JOBS")
     args = ap.parse_args()
@@ -262,6 +306,11 @@ def main() -> None:
         os.environ.pop("GRADER_SECRET", None)
     os.environ.pop("GRADER_JOBS", None)
     small_code, small_answers = max(1, args.code // 5), max(1, args.answers // 4)
+    if args.grade_file_only:
+        load = os.getloadavg()[0]
+        single = one_grade_file(args.grade_file)
+        print_grade_file(single, (load + os.getloadavg()[0]) / 2, os.cpu_count())
+        return
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     try:
@@ -282,8 +331,7 @@ def main() -> None:
         fresh_seq = fresh_processes(tmp / f"code-{args.code}", args.fresh, 1) / args.fresh
         fresh_par = fresh_processes(tmp / f"code-{args.code}", args.fresh, args.jobs) / args.fresh
         load = os.getloadavg()[0]
-        single, single_failed = one_grade_file(args.grade_file)
-        single.sort()
+        single = one_grade_file(args.grade_file)
         load = (load + os.getloadavg()[0]) / 2
         ncpu = os.cpu_count()
     finally:
@@ -335,13 +383,7 @@ def main() -> None:
           f"{fresh_par * args.code:.0f} s {args.jobs} at a time, against {big['wall']:.1f} s in one batch")
 
     print()
-    if single:
-        median = single[len(single) // 2]
-        print(f"one `grade FILE` of solutions/submission.py, process start to exit, {len(single)} runs: "
-              f"min {1000 * single[0]:.0f} ms, median {1000 * median:.0f} ms (load average {load:.1f} on {ncpu} "
-              f"cores); target 350 ms: {'met' if median <= 0.35 else 'NOT met'}")
-    for error in single_failed:
-        print(f"  a `grade FILE` run failed: {error}")
+    print_grade_file(single, load, ncpu)
     print()
     print(f"{'memory against class size':<40} {'small':>10} {'large':>10} {'ratio':>7}")
     print("-" * 70)
