@@ -18,11 +18,25 @@ from .solver import to_plain
 from .spec import Exercise, Question, did_you_mean
 
 
+def _number(q: Question, value: Any, expected: np.ndarray) -> tuple | None:
+    """A typed number (not missing, invalid or a formula) parsed and compared with ``expected``:
+    ``(got, fraction, feedback)``, or ``(ValueError, None, None)`` when it does not parse;
+    None for anything else."""
+    if value is MISSING or isinstance(value, Invalid) or q.answer == "formula" or formula.applies(q.answer, value):
+        return None
+    try:
+        got = parse_value(value)
+    except ValueError as exc:
+        return exc, None, None
+    return (got, *compare(got, expected, q.tolerance))
+
+
 def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool,
-                   ex: Exercise | None = None, diagnose: Any = None) -> TestResult:
+                   ex: Exercise | None = None, diagnose: Any = None, number: Any = MISSING) -> TestResult:
     """Grade one typed answer (``value`` is raw JSON data, or :data:`MISSING`). With the
     exercise and a ``diagnose(ex, q, got)`` (:func:`grader.mistakes.diagnose`), a wrong answer
-    that a known mistake explains says which step went wrong."""
+    that a known mistake explains says which step went wrong. ``number``: :func:`_number` of
+    ``value``, when already known."""
     revealed = reveal or q.reveal
     plain = to_plain(expected)
     common = dict(id=q.id, name=question_name(q), max_score=q.points, expected=plain, revealed=revealed)
@@ -30,7 +44,11 @@ def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool,
         return TestResult(score=0.0, status="missing", feedback="no answer", **common)
     if isinstance(value, Invalid):
         return TestResult(score=0.0, status="invalid", feedback=f"invalid answer: {value.reason}", **common)
-    if ex is not None and formula.applies(q.answer, value):
+    if number is not MISSING and number is not None:  # a plain number, parsed and compared already
+        got, fraction, feedback = number
+        if isinstance(got, ValueError):
+            return TestResult(score=0.0, status="invalid", feedback=f"invalid answer: {got}", **common)
+    elif ex is not None and formula.applies(q.answer, value):
         from . import formula_grade  # only for a formula answer (its imports are on every grade FILE's path)
 
         out = formula_grade.check(ex, q, value, diagnose)
@@ -41,11 +59,12 @@ def grade_question(q: Question, value: Any, expected: np.ndarray, reveal: bool,
         value = out.number.tolist()  # a formula of numbers only: graded as the number it is
     elif q.answer == "formula":
         return TestResult(score=0.0, status="invalid", feedback="this question asks for a formula", **common)
-    try:
-        got = parse_value(value)
-    except ValueError as exc:
-        return TestResult(score=0.0, status="invalid", feedback=f"invalid answer: {exc}", **common)
-    fraction, feedback = compare(got, expected, q.tolerance)
+    if number is MISSING or number is None:
+        try:
+            got = parse_value(value)
+        except ValueError as exc:
+            return TestResult(score=0.0, status="invalid", feedback=f"invalid answer: {exc}", **common)
+        fraction, feedback = compare(got, expected, q.tolerance)
     status = "passed" if fraction == 1.0 else ("partial" if fraction > 0 else "wrong")
     if status != "passed" and ex is not None and diagnose is not None:
         mistake = diagnose(ex, q, got)
@@ -86,17 +105,6 @@ def carry_forward(ex: Exercise, tests: tuple[TestResult, ...], key: dict[str, np
     return tuple(out)
 
 
-def _wrong_number(ex: Exercise, q: Question, value: Any, expected: np.ndarray) -> np.ndarray | None:
-    """A typed number (not a formula) that is not the answer, parsed; else None."""
-    if value is MISSING or isinstance(value, Invalid) or q.answer == "formula" or formula.applies(q.answer, value):
-        return None
-    try:
-        got = parse_value(value)
-    except ValueError:
-        return None
-    return got if compare(got, expected, q.tolerance)[0] < 1.0 else None
-
-
 def grade_answers(ex: Exercise, answers: dict[str, Any], key: dict[str, np.ndarray],
                   reveal: bool = False, warnings: tuple[str, ...] = (), diagnose: Any = None,
                   diagnose_all: Any = None) -> Results:
@@ -110,14 +118,16 @@ def grade_answers(ex: Exercise, answers: dict[str, Any], key: dict[str, np.ndarr
         if name not in ids:
             notes.append(f"answers: unknown question {name!r}{did_you_mean(name, ids)}; ignored")
     one = diagnose
+    numbers = {q.id: _number(q, answers.get(q.id, MISSING), key[q.id]) for q in ex.questions}
     if diagnose_all is not None and diagnose is not None:
-        wrong = {q.id: got for q in ex.questions
-                 if (got := _wrong_number(ex, q, answers.get(q.id, MISSING), key[q.id])) is not None}
+        # the typed numbers (not formulas) that are not the answer
+        wrong = {qid: n[0] for qid, n in numbers.items() if n is not None and n[1] is not None and n[1] < 1.0}
         joint = diagnose_all(ex, wrong) if len(wrong) > 1 else {}
         if joint:
             def one(ex_: Exercise, q: Question, got: Any, **at: Any) -> Any:
                 return joint[q.id] if q.id in joint and not at else diagnose(ex_, q, got, **at)
-    tests = tuple(grade_question(q, answers.get(q.id, MISSING), key[q.id], reveal, ex, one) for q in ex.questions)
+    tests = tuple(grade_question(q, answers.get(q.id, MISSING), key[q.id], reveal, ex, one, numbers[q.id])
+                  for q in ex.questions)
     tests = carry_forward(ex, tests, key)
     if any(q.accept for q in ex.questions):
         from .lms import accept
