@@ -25,11 +25,12 @@ def _mistakes():
     return mistakes
 
 
-def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: bool,
+def _case_tests(fn: spec.Function, outcomes: list, source: Any, reveal: bool,
                expected: dict[tuple[str, str], tuple[np.ndarray, ...]], right: frozenset = frozenset()) -> list[TestResult]:
     """One test per case (the vectorized pair is one test), scored from the function's points;
-    ``expected``: what a correct function returns, by (function, case id); ``right``: the
-    (function, case id) pairs already found right in every return (:func:`_right_cases`)."""
+    ``source``: the submission (:class:`grader.submission.Source`); ``expected``: what a correct
+    function returns, by (function, case id); ``right``: the (function, case id) pairs already
+    found right in every return (:func:`_right_cases`)."""
 
     def check(case: spec.Case, values: tuple, show: bool) -> tuple[float, str]:
         if (fn.name, case.id) in right:
@@ -85,7 +86,7 @@ def _case_tests(fn: spec.Function, outcomes: list, source_code: str, reveal: boo
                 ok = False
                 notes.append(f"{case.label}: {feedback}")
         epochs = next((n for n in ("epochs",) if n in fn.args), None)
-        loops = compare.find_loops(source_code, fn.name, epochs)
+        loops = compare.find_loops(source.code, fn.name, epochs, getattr(source, "tree", None))
         if loops:
             notes.append(f"{fn.name} uses {', '.join(loops)}: the sheet asks for vectorised NumPy "
                          "(matrix products and broadcasting over neurons and samples)")
@@ -275,7 +276,7 @@ def _function_tests(ex: Exercise, run: Any, probe: Probe | None, source: Any,
     right = _right_cases(ex, run.outcomes, where) if run.load_status == "ok" else frozenset()
     for fn, at in zip(ex.functions, where, strict=True):
         # a failed load fails every call
-        tests += _case_tests(fn, list(run.outcomes[at]), source.code, reveal, expected, right)
+        tests += _case_tests(fn, list(run.outcomes[at]), source, reveal, expected, right)
     if probe is not None:
         if run.load_status == "ok":
             backward = run.outcomes[where[probe.backward_index].start + probe.backward_case]

@@ -342,21 +342,60 @@ _LOOP_KINDS = {ast.For: "for loop", ast.While: "while loop", ast.ListComp: "list
                ast.SetComp: "set comprehension"}
 
 
+_Summary = dict[str, tuple[tuple[str, ...], tuple[tuple[str, int, str | None], ...]]]
+
+
+# Nodes that hold no call and no loop: names, constants, operators, load/store contexts.
+_LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.alias)
+
+
+def _walk(node: ast.AST) -> list[ast.AST]:
+    """``node`` and everything below it in :func:`ast.walk`'s order (breadth first, each node's
+    children in the order of its fields) but the :data:`_LEAVES`, without a generator per node
+    (about half the nodes of a submission are leaves)."""
+    out, k = [node], 0
+    while k < len(out):
+        here = out[k]
+        k += 1
+        for name in here._fields:
+            value = getattr(here, name, None)
+            if isinstance(value, ast.AST):
+                if not isinstance(value, _LEAVES):
+                    out.append(value)
+            elif isinstance(value, list):
+                out += [v for v in value if isinstance(v, ast.AST) and not isinstance(v, _LEAVES)]
+    return out
+
+
 @functools.lru_cache(maxsize=4)
-def _loop_summary(code: str) -> dict[str, tuple[tuple[str, ...], tuple[tuple[str, int, str | None], ...]]]:
-    """Per top-level function of a source: the names it calls and its loops (kind, line, and for
-    ``for _ in range(..., NAME)`` the NAME), each in walk order. One parse and one walk of each
-    function serve every function checked in that source."""
+def _loop_summary(code: str) -> _Summary:
+    """:func:`_tree_summary` of a source, parsed here."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return {}
+    return _tree_summary(tree)
+
+
+_LAST: list = [None, None]  # the last tree given and its summary: every function of a submission checks one tree
+
+
+def _summary_of(tree: ast.Module) -> _Summary:
+    if _LAST[0] is not tree:
+        _LAST[:] = [tree, _tree_summary(tree)]
+    return _LAST[1]
+
+
+def _tree_summary(tree: ast.Module) -> _Summary:
+    """Per top-level function of a source: the names it calls and its loops (kind, line, and for
+    ``for _ in range(..., NAME)`` the NAME), each in walk order. One walk of each function serves
+    every function checked in that source."""
     out = {}
     for fn in tree.body:
         if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         calls, loops = [], []
-        for node in ast.walk(fn):
+        for node in _walk(fn):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 calls.append(node.func.id)
             kind = _LOOP_KINDS.get(type(node))
@@ -374,11 +413,12 @@ def _loop_summary(code: str) -> dict[str, tuple[tuple[str, ...], tuple[tuple[str
     return out
 
 
-def find_loops(code: str, function: str, epochs_arg: str | None = None) -> list[str]:
+def find_loops(code: str, function: str, epochs_arg: str | None = None, tree: ast.Module | None = None) -> list[str]:
     """Python loops inside ``function`` and the submission's functions it calls (``for``,
     ``while``, comprehensions), by line: the sheet asks for vectorised code. A
-    ``for _ in range(<epochs_arg>)`` loop (training epochs) is allowed."""
-    summary = _loop_summary(code)
+    ``for _ in range(<epochs_arg>)`` loop (training epochs) is allowed. ``tree``: ``code``
+    already parsed (:attr:`grader.submission.Source.tree`)."""
+    summary = _loop_summary(code) if tree is None else _summary_of(tree)
     found: list[str] = []
     todo, seen = [function], set()
     while todo:

@@ -13,7 +13,7 @@ import os
 import re
 import tokenize
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import safefs
@@ -39,6 +39,8 @@ class Source:
     code: str
     notes: tuple[str, ...]
     exercise: str | None
+    # ``code`` parsed, for the grader's static checks (the loop check): not parsed again
+    tree: ast.Module | None = field(default=None, compare=False, repr=False)
 
 
 def load_source(path: str | Path, root: str | Path | None = None) -> Source:
@@ -59,8 +61,8 @@ def load_source(path: str | Path, root: str | Path | None = None) -> Source:
         code, notes, cell_of = _notebook_code(path, data)
     else:
         code, notes, cell_of = _decode_py(path, data), (), None
-    exercise = _check_and_read_exercise(path, code, cell_of)
-    return Source(path=path, code=code, notes=tuple(notes), exercise=exercise)
+    exercise, tree = _check_and_read_exercise(path, code, cell_of)
+    return Source(path=path, code=code, notes=tuple(notes), exercise=exercise, tree=tree)
 
 
 def _decode_py(path: Path, data: bytes) -> str:
@@ -153,7 +155,7 @@ def _where(path: Path, lineno: int | None, cell_of: list[tuple[int, int]] | None
     return f"{path}: cell {cell}, line {lineno - start}"
 
 
-def _check_and_read_exercise(path: Path, code: str, cell_of) -> str | None:
+def _check_and_read_exercise(path: Path, code: str, cell_of) -> tuple[str | None, ast.Module]:
     try:
         tree = ast.parse(code, filename=str(path))
         compile(tree, str(path), "exec", dont_inherit=True)
@@ -174,4 +176,4 @@ def _check_and_read_exercise(path: Path, code: str, cell_of) -> str | None:
         if any(isinstance(t, ast.Name) and t.id == "EXERCISE" for t in targets):
             is_str = isinstance(value, ast.Constant) and isinstance(value.value, str)
             exercise = value.value if is_str else None
-    return exercise
+    return exercise, tree

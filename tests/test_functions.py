@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 from pathlib import Path
@@ -119,6 +120,37 @@ def test_find_loops_follows_helpers_and_allows_the_epoch_loop():
     code = "def train(x, epochs):\n    for _ in range(epochs):\n        for s in x:\n            pass\n"
     assert compare.find_loops(code, "train", "epochs") == ["a for loop at line 3"]
     assert compare.find_loops("def f(:", "f") == []
+
+
+def test_loop_check_on_the_parsed_submission_is_the_same(tmp_path):
+    """The loop check walks the tree that loading the submission parsed, in ast.walk's order:
+    the same findings, in the same order, as parsing the source again."""
+    from grader import submission
+
+    sources = sorted((ROOT / "solutions").glob("*.py")) + sorted((ROOT / "tests" / "hostile").rglob("*.py"))
+    extra = tmp_path / "nested.py"
+    extra.write_text("def f(x):\n    while x:\n        y = [a for a in x if any(b for b in a)]\n"
+                     "        for k in {i: i for i in y}:\n            g(k)\n    return {s for s in x}\n"
+                     "def g(v):\n    for _ in range(3):\n        pass\n")
+    checked = 0
+    for path in [*sources, extra]:
+        try:
+            src = submission.load_source(path)
+        except Exception:  # noqa: BLE001 - some hostile files do not compile: nothing to check
+            continue
+        want = [n for n in ast.walk(src.tree) if not isinstance(n, compare._LEAVES)]
+        assert compare._walk(src.tree) == want, path
+        assert all(not isinstance(n, compare._LEAVES) or not list(ast.iter_child_nodes(n)) or isinstance(n, ast.Name)
+                   for n in ast.walk(src.tree)), "a leaf holds nothing but a context"
+        for fn in ("f", "sigmoid", "forward", "backward", "train"):
+            assert compare.find_loops(src.code, fn, "epochs", src.tree) == compare.find_loops(src.code, fn, "epochs")
+        checked += 1
+    assert checked >= 5
+    found = compare.find_loops(extra.read_text(), "f", None, submission.load_source(extra).tree)
+    # breadth first, as ast.walk: the return's set comprehension before the ones nested deeper
+    assert found == ["a while loop at line 2", "a for loop at line 4", "a set comprehension at line 6",
+                     "a list comprehension at line 3", "a dict comprehension at line 4",
+                     "a generator expression at line 3", "a for loop at line 8 (in g)"]
 
 
 @pytest.mark.parametrize("patch, message", [
