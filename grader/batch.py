@@ -18,11 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import shutil
 import signal
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,7 +196,9 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
             nonlocal done
             if not s.own_folder and s.code is not None:  # messages name the student's file, not its staged copy
                 staged = json.dumps(str(staging / s.student / s.code.name))[1:-1]
-                data = json.loads(json.dumps(data).replace(staged, json.dumps(str(s.code))[1:-1]))
+                text = json.dumps(data)
+                if staged in text:
+                    data = json.loads(text.replace(staged, json.dumps(str(s.code))[1:-1]))
             report.write_atomic(results_dir / f"{s.student}.json", report.dumps(result_record(s, root, data)))
             done += 1
             if progress:
@@ -230,22 +233,30 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
             else:
                 pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_init_worker,
                                            initargs=(isolation, os.getpid()))
+                # each future puts itself here when done: concurrent.futures.wait would visit
+                # every pending future on each call, a cost per submission growing with the class
+                finished: queue.SimpleQueue = queue.SimpleQueue()
+                futures = {}
                 with interrupts.deferred():  # the pool forks its workers here: see _init_worker
-                    futures = {pool.submit(grade_one, *parts(s)): s for s in todo}
+                    for s in todo:
+                        fut = pool.submit(grade_one, *parts(s))
+                        futures[fut] = s
+                        fut.add_done_callback(finished.put)
                 while futures:
                     interrupts.check()
-                    # short waits: a signal that lands on another thread is handled here within 0.1 s
-                    ready, _ = wait(futures, timeout=0.1, return_when=FIRST_COMPLETED)
-                    for fut in sorted(ready, key=lambda f: futures[f].student):
-                        s = futures.pop(fut)  # let each result go once it is saved
-                        try:
-                            data = fut.result()
-                        except Exception as exc:  # a worker that died (killed by a hostile child, OOM)
-                            from .grading import failed_results
+                    try:  # short waits: a signal that lands on another thread is handled here within 0.1 s
+                        fut = finished.get(timeout=0.1)
+                    except queue.Empty:
+                        continue
+                    s = futures.pop(fut)  # let each result go once it is saved
+                    try:
+                        data = fut.result()
+                    except Exception as exc:  # a worker that died (killed by a hostile child, OOM)
+                        from .grading import failed_results
 
-                            data = report.results_data(failed_results(
-                                str(exercise), f"{WORKER_DIED}: {type(exc).__name__}", student_of(s)))
-                        save(s, data)
+                        data = report.results_data(failed_results(
+                            str(exercise), f"{WORKER_DIED}: {type(exc).__name__}", student_of(s)))
+                    save(s, data)
                 pool.shutdown(wait=True)
         except BaseException:
             _stop_pool(pool)
