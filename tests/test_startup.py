@@ -7,8 +7,10 @@ import json
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader.sandbox import Sandbox
@@ -29,7 +31,8 @@ with contextlib.redirect_stdout(io.StringIO()) as out:
 print(json.dumps({"code": code, "jsonschema": "jsonschema" in sys.modules, "nbformat": "nbformat" in sys.modules,
                   "out": out.getvalue(), "launched": launched,
                   "unneeded": sorted(m for m in ("grader.lms.course", "grader.mistakes", "grader.discover",
-                                                 "grader.sandbox._doctor") if m in sys.modules)}))
+                                                 "grader.sandbox._doctor", "grader.formula_grade", "numpy.random",
+                                                 "importlib.resources") if m in sys.modules)}))
 """
 
 
@@ -49,7 +52,8 @@ def test_a_valid_spec_is_validated_once_and_a_py_file_needs_no_notebook_reader(t
     assert again["code"] == 0 and not again["jsonschema"] and not again["nbformat"]
     assert json.loads(again["out"]) == json.loads(first["out"])
     # the worker is launched before NumPy or the grader's machinery is imported; a correct
-    # submission without late-penalty options needs no diagnosis, LMS code, folder discovery or doctor
+    # submission without late-penalty options needs no diagnosis, LMS code, folder discovery, doctor,
+    # formula grading, nor (its function cases read back) NumPy's random module
     assert again["launched"][0] == [] and again["unneeded"] == []
     # the answer key and a correct solution's outputs came from disk the second time
     assert len(list((tmp_path / "values").iterdir())) == 2
@@ -252,3 +256,56 @@ def test_the_grade_script_grades_with_a_worker_spawned_at_start(tmp_path):
                           env={"PATH": "/usr/bin:/bin", "GRADER_CACHE_DIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["score"] == json.loads(proc.stdout)["max_score"]
+
+
+# -- a function's random cases, drawn once per spec and grader (spec/functions.py)
+CASES = r"""
+import json, sys, zlib
+import numpy as np
+from grader import spec
+ex = spec.load_exercise(sys.argv[1])
+print(json.dumps({"random": "numpy.random" in sys.modules, "cases": {
+    f"{fn.name}/{c.id}": [c.label, list(c.net.sizes), c.group, c.visible,
+                          [[a, v.tolist() if isinstance(v, np.ndarray) else v] for a, v in c.inputs]]
+    for fn in ex.functions for c in fn.cases}}))
+"""
+
+
+def _cases(cache: Path, exercise: str = "tutorial-4") -> dict:
+    proc = subprocess.run([sys.executable, "-c", CASES, exercise], capture_output=True, text=True, cwd=ROOT,
+                          env={"PATH": "/usr/bin:/bin", "GRADER_CACHE_DIR": str(cache)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_a_functions_random_cases_are_drawn_once_and_read_back_the_same(tmp_path):
+    first = _cases(tmp_path)
+    assert first["random"]  # drawn, with NumPy's random module
+    files = list((tmp_path / "cases").iterdir())
+    assert len(files) == 4  # one per function of the exercise (sigmoid, forward, backward, train)
+    again = _cases(tmp_path)
+    assert not again["random"] and again["cases"] == first["cases"]  # read back: the same bytes, no draw
+    # the draws are the spec's seeded generator's, in order (an oracle drawn here by hand)
+    rng = np.random.default_rng([0, zlib.crc32(b"forward")])
+    x, W1 = first["cases"]["forward/hidden-1"][4][0], first["cases"]["forward/hidden-1"][4][1]
+    sizes = first["cases"]["forward/hidden-1"][1]
+    assert W1[0] == "W1" and np.array_equal(np.array(W1[1]), rng.uniform(-1, 1, (sizes[1], sizes[0])))
+    assert x[0] == "x" and np.array(x[1]).shape == (sizes[0], 4)
+    # a damaged or incomplete file is drawn again, to the same cases
+    for f in files:
+        f.write_bytes(f.read_bytes()[:-8])
+    damaged = _cases(tmp_path)
+    assert damaged["random"] and damaged["cases"] == first["cases"]
+
+
+def test_cases_drawn_for_one_spec_are_not_taken_for_another(tmp_path):
+    data = json.loads((ROOT / "exercises" / "tutorial-4-matrix.json").read_text())
+    mine = tmp_path / "mine.json"
+    data["id"] = "mine"
+    data["functions"]["forward"] = dict(data["functions"].get("forward") or {}, seed=7)
+    mine.write_text(json.dumps(data))
+    a = _cases(tmp_path / "cache", "tutorial-4")
+    b = _cases(tmp_path / "cache", str(mine))
+    assert b["random"]  # another seed: another file, drawn
+    assert b["cases"]["forward/hidden-1"] != a["cases"]["forward/hidden-1"]
+    assert b["cases"]["backward/hidden-1"] == a["cases"]["backward/hidden-1"]  # backward is the same spec

@@ -6,6 +6,8 @@ cases hold only inputs. Expected outputs come from the solver; the sandbox sees 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import zlib
 from typing import Any
@@ -144,7 +146,8 @@ def compile_function(c: Any, name: str, f: dict[str, Any], ex_net: Network, x: n
         W_train=tuple(np.ones((sizes[l], sizes[l - 1]), bool) for l in range(1, len(sizes))),
         b_train=tuple(np.ones(sizes[l], bool) for l in range(1, len(sizes))),
     )
-    rng = np.random.default_rng([int(f.get("seed", 0)), zlib.crc32(name.encode())])
+    # drawn when first needed (NumPy's random module alone is ~12 ms of a `grade FILE`), in the same order
+    rng = _Lazy(lambda: np.random.default_rng([int(f.get("seed", 0)), zlib.crc32(name.encode())]))
     z_visible = np.array([[-4.0, -1.0, -0.25, 0.0, 0.25, 1.0, 4.0]])
     cases: list[Case] = []
     if f.get("exercise_case", True):
@@ -170,12 +173,20 @@ def compile_function(c: Any, name: str, f: dict[str, Any], ex_net: Network, x: n
             s[l] = 2
 
     grads = [r for r in rets if r.rstrip("0123456789") in ("dW", "db", "delta")]
+    vectorized = bool(f.get("vectorized", name in ("forward", "backward", "sigmoid")))
+    hidden = int(f.get("hidden", 3))
+    draws = [(f"hidden-{k + 1}", sizes_list[k % len(sizes_list)], samples[k % len(samples)]) for k in range(hidden)]
+    draws += [("vectorized-1000", sizes_list[0], 1000)] if vectorized else []
+    stored = _DrawnCases(name, f, args, rets, ex_net, lr, epochs, (lo, hi), draws)
 
     def random_case(case_id: str, label: str, sizes: list[int], S: int, group: str = "",
-                    rng: np.random.Generator = rng) -> Case:
+                    rng: Any = rng) -> Case:
         """A case drawn from ``rng``; redrawn while a gradient it asks for is zero (a dead ReLU
-        layer): there a backward returning zeros would be right."""
+        layer): there a backward returning zeros would be right. Taken from disk when this
+        function's cases were drawn before (the same spec and grader)."""
         net = dense(sizes)
+        if stored.old:
+            return Case(case_id, label, net, stored.inputs(case_id), visible=False, group=group)
         for _ in range(50):
             W = [rng.uniform(lo, hi, (sizes[l], sizes[l - 1])) for l in range(1, L + 1)]
             b = [rng.uniform(lo, hi, sizes[l]) for l in range(1, L + 1)]
@@ -185,26 +196,27 @@ def compile_function(c: Any, name: str, f: dict[str, Any], ex_net: Network, x: n
                         _inputs(args, net, xs, _targets(net, rng, S, lo, hi), W, b, lr, epochs, z),
                         visible=False, group=group)
             if not grads or not _zero_gradient(case, rets, grads):
+                stored.drawn(case)
                 return case
         raise c.fail(path, f"no {'-'.join(map(str, sizes))} case has every gradient non-zero for values in "
                      f"[{lo:g}, {hi:g}] (a ReLU layer that is dead?): change 'range' or 'sizes'")
 
-    for k in range(int(f.get("hidden", 3))):
+    for k in range(hidden):
         sizes = sizes_list[k % len(sizes_list)]
         S = samples[k % len(samples)]
         shape = f"{sizes[1]} x {S}" if activation else "-".join(map(str, sizes))
         what = f"z of shape {shape}" if activation else f"{shape} network, {S} sample{'s' * (S != 1)}"
         label = f"hidden case {k + 1}: {what}"
         cases.append(random_case(f"hidden-{k + 1}", label, sizes, S))
-    vectorized = bool(f.get("vectorized", name in ("forward", "backward", "sigmoid")))
     if vectorized:
         sizes = sizes_list[0]
         what = f"z with {sizes[1]} rows" if activation else f"{'-'.join(map(str, sizes))} network"
-        big = random_case("vectorized-1000", f"1,000 samples at once ({what})",
-                          sizes, 1000, group="vectorized", rng=np.random.default_rng([int(f.get("seed", 0)), 1000]))
+        big = random_case("vectorized-1000", f"1,000 samples at once ({what})", sizes, 1000, group="vectorized",
+                          rng=_Lazy(lambda: np.random.default_rng([int(f.get("seed", 0)), 1000])))
         first = tuple((k, v[:, :1] if k in ("x", "t", "z") else v) for k, v in big.inputs)
         cases.append(big)
         cases.append(Case("vectorized-1", "the first of those samples alone", big.net, first, False, "vectorized"))
+    stored.keep()
     return Function(
         name=name,
         args=tuple(args),
@@ -220,3 +232,64 @@ def compile_function(c: Any, name: str, f: dict[str, Any], ex_net: Network, x: n
         visibility=f.get("visibility", "after_published"),
         path=path,
     )
+
+
+class _Lazy:
+    """A random generator made on its first draw."""
+
+    def __init__(self, make: Any):
+        self._make, self._rng = make, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._rng is None:
+            self._rng = self._make()
+        return getattr(self._rng, name)
+
+
+class _DrawnCases:
+    """A function's random cases as drawn before, kept on disk (``$GRADER_CACHE_DIR/cases/``,
+    :mod:`grader.arraycache`): named by everything the drawing reads (the function's spec, the
+    network, the sizes and the grader's code), so a hit is the same draw. All of a function's
+    cases come from the file or none does (each draw continues the generator of the last)."""
+
+    def __init__(self, name: str, f: dict, args: list[str], rets: list[str], net: Network, lr: float,
+                 epochs: int, bounds: tuple[float, float], draws: list[tuple[str, list[int], int]]):
+        from .. import arraycache
+        from ..cachedir import cache_base
+
+        self.args, self.lr, self.epochs = args, lr, epochs
+        self.new: dict[tuple[str, ...], np.ndarray] = {}
+        self.path = None
+        facts = {"name": name, "function": f, "args": args, "returns": rets, "sizes": list(net.sizes),
+                 "activations": list(net.activations), "loss": net.loss, "reduction": net.reduction, "lr": lr,
+                 "epochs": epochs, "range": list(bounds), "draws": draws}
+        try:
+            text = json.dumps(facts, sort_keys=True, ensure_ascii=False, allow_nan=False)
+            h = hashlib.sha256(f"cases\0{arraycache.code_signature()}\0{text}".encode("utf-8", "surrogatepass"))
+            self.path = cache_base() / "cases" / f"{h.hexdigest()}.bin"
+        except (TypeError, ValueError, OSError):
+            pass
+        old = arraycache.read(self.path) or {}
+        L = net.L
+        want = {}
+        for case_id, sizes, S in draws:
+            shapes = {"x": (sizes[0], S), "t": (sizes[L], S), "z": (sizes[1], S), f"a{L}": (sizes[L], S)}
+            for l in range(1, L + 1):
+                shapes[f"W{l}"], shapes[f"b{l}"] = (sizes[l], sizes[l - 1]), (sizes[l], 1)
+            want.update({(case_id, a): shapes.get(a) for a in args if a not in ("lr", "epochs")})
+        complete = set(old) == set(want) and all(old[k].shape == shape for k, shape in want.items())
+        self.old = old if complete and old else {}
+
+    def inputs(self, case_id: str) -> tuple[tuple[str, Any], ...]:
+        """The case's inputs as drawn before (only when :attr:`old` holds every case)."""
+        return tuple((a, float(self.lr) if a == "lr" else int(self.epochs) if a == "epochs" else self.old[(case_id, a)])
+                     for a in self.args)
+
+    def drawn(self, case: Case) -> None:
+        self.new.update({(case.id, a): v for a, v in case.inputs if isinstance(v, np.ndarray)})
+
+    def keep(self) -> None:
+        if self.new and not self.old:
+            from .. import arraycache
+
+            arraycache.write(self.path, self.new)
