@@ -6,6 +6,7 @@ it as zygote (zygote.py) until it leaves."""
 from __future__ import annotations
 
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -170,6 +171,28 @@ def check_python(plan: Plan, numpy_dir: str, hello: dict, verdicts=()) -> dict |
     return result["layers"]
 
 
+def _preload(hello: dict) -> str | None:
+    """Import NumPy and the modules the harness needs, once here rather than from disk in every
+    child, then collect and freeze what is loaded (a collection in a forked process then leaves
+    these objects' pages shared); NumPy's folder, or None with the error in ``hello``."""
+    try:
+        import numpy
+    except Exception as exc:  # noqa: BLE001
+        hello["error"] = f"NumPy cannot be imported by {sys.executable}: {exc}"
+        return None
+    hello["numpy"] = numpy.__version__
+    import builtins  # noqa: F401
+    import resource  # noqa: F401
+    import traceback  # noqa: F401
+    import types  # noqa: F401
+
+    numpy.lib.format  # noqa: B018 - may be a lazy attribute
+    gc.collect()
+    gc.freeze()
+    hello["grader_imported"] = any(m == "grader" or m.startswith("grader.") for m in sys.modules)
+    return os.path.dirname(os.path.realpath(numpy.__file__))
+
+
 def main() -> None:
     # The parent's pipes move to high fds; 0 and 1 become /dev/null so that nothing printed by
     # accident can corrupt the protocol.
@@ -183,15 +206,9 @@ def main() -> None:
     chan = Channel(rfd, wfd)
     hello: dict = {"event": "hello", "pid": os.getpid(), "python": sys.version.split()[0],
                    "isolated": bool(sys.flags.isolated), "executable": sys.executable}
-    # NumPy before the configuration: a worker spawned as `grade FILE` starts (grader/prespawn.py)
-    # imports it while the grader is still importing its own modules.
-    try:
-        import numpy
-
-        hello["numpy"] = numpy.__version__
-        numpy_dir = os.path.dirname(os.path.realpath(numpy.__file__))
-    except Exception as exc:  # noqa: BLE001
-        hello["error"] = f"NumPy cannot be imported by {sys.executable}: {exc}"
+    # NumPy, the harness's modules and a collection before the configuration: a worker spawned as
+    # `grade FILE` starts (grader/prespawn.py) does them while the grader is still importing.
+    numpy_dir = _preload(hello)
     try:
         config, _ = chan.recv()
     except (ChannelClosed, ProtocolError):
@@ -199,18 +216,6 @@ def main() -> None:
     if "error" in hello:
         chan.send(hello)
         return
-    # Modules the harness needs, imported once here rather than from disk in every child.
-    import builtins  # noqa: F401
-    import resource  # noqa: F401
-    import traceback  # noqa: F401
-    import types  # noqa: F401
-
-    numpy.lib.format  # noqa: B018 - may be a lazy attribute
-    import gc
-
-    gc.collect()
-    gc.freeze()  # a collection in a forked process then leaves these objects' pages shared
-    hello["grader_imported"] = any(m == "grader" or m.startswith("grader.") for m in sys.modules)
     try:
         prctl(PR_SET_DUMPABLE, 0)  # the worker's /proc files stay out of reach of same-uid children
     except (OSError, AttributeError):
@@ -222,6 +227,7 @@ def main() -> None:
         chan.send(hello)
         return
     hello.update(info)
+    gc.freeze()  # the plan too (no collection: the one before the configuration did it)
     # Verify that a fully isolated child can still run Python; drop the layer that breaks it.
     layers = check_python(plan, numpy_dir, hello, config.get("probes"))
     if layers is None:
