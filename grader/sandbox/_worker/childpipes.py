@@ -19,6 +19,15 @@ class Child:
         self.pending = memoryview(b"")  # command bytes not yet written to the child
         self.garbage = ""
 
+    def push(self) -> None:
+        """Write what the pipe takes of the pending command bytes now (the rest as it drains)."""
+        try:
+            self.pending = self.pending[os.write(self.cmd_w, self.pending):] if self.pending else self.pending
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.pending = memoryview(b"")
+
     def cpu(self) -> float:
         try:
             with open(f"/proc/{self.pid}/stat", "rb") as f:

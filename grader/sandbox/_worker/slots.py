@@ -10,7 +10,7 @@ import select
 import types
 
 from .childpipes import Child
-from .layers.cgroup import CGROUP_PREFIX, cgroup_make
+from .layers.cgroup import CGROUP_PREFIX, cgroup_limit, cgroup_make
 from .procs import grow_pipe
 from .zygote import recv, send
 
@@ -82,17 +82,23 @@ class ZygoteLink:
 class Slot:
     """One submission's scratch, cgroup, output pipe and processes, asked for ahead of its turn."""
 
-    def __init__(self, plan, zygote: ZygoteLink, sid: int):
+    def __init__(self, plan, zygote: ZygoteLink, sid: int, limits: dict | None):
         self.plan, self.zygote, self.sid = plan, zygote, sid
         self.scratch = os.path.join(plan.scratch_root, os.urandom(8).hex())
         os.mkdir(self.scratch, 0o700)
         self.cg = None
+        self.cg_limits: tuple | None = None  # (memory MB, processes) as written to the cgroup
         if "cgroup" in plan.enabled and plan.cgroup_parents:
             try:
                 self.cg = cgroup_make(plan.cgroup_parents,
                                       f"{CGROUP_PREFIX}{plan.worker_pid}-{os.path.basename(self.scratch)}")
             except OSError:
                 pass  # the child reports the layer missing
+        if self.cg is not None and limits is not None:
+            try:  # the limits of the run that asked for this slot: the next one's, most likely
+                self.limit(limits)
+            except OSError:
+                pass  # set again, or reported, when its submission comes
         if plan.root and "user" in plan.enabled:
             os.chown(self.scratch, plan.uid, plan.gid)
         self.out_r, self.out_w = os.pipe()
@@ -103,6 +109,14 @@ class Slot:
         self.first: Child | None = None
         self.children: list[int] = []  # every child forked in the slot
         self._pending = self._ask("slot")
+
+    def limit(self, limits: dict) -> None:
+        """Set the cgroup's memory and process limits (before any of the submission's code runs)."""
+        want = (float(limits["memory_mb"]), int(limits["processes"]))
+        if self.cg is not None and want != self.cg_limits:
+            self.cg_limits = None
+            cgroup_limit(self.cg, *want)
+            self.cg_limits = want
 
     def _ask(self, op: str) -> tuple[int, int]:
         cmd_r, cmd_w = os.pipe()

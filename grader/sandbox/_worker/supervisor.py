@@ -16,7 +16,7 @@ from .batches import Batches
 from .childpipes import Child
 from .framing import CMD_HEAD, K_ERROR, K_EXIT, K_FATAL, K_LOADED, K_SETUP, LOAD_SEQ, \
     LOADED_FRAME, Channel, ChannelClosed, ProtocolError, write_all
-from .layers.cgroup import cgroup_limit, cgroup_ooms, cgroup_readback, cgroup_remove
+from .layers.cgroup import cgroup_ooms, cgroup_readback, cgroup_remove
 from .linux import PR_SET_PDEATHSIG, prctl
 from .procs import remove
 from .slots import Slot, ZygoteGone, ZygoteLink
@@ -54,7 +54,7 @@ class Supervisor:
         except OSError:
             pass
         try:
-            slot = self.slot = Slot(self.plan, self.zygote, next(self.sids))
+            slot = self.slot = Slot(self.plan, self.zygote, next(self.sids), None)
             while True:
                 try:
                     self._idle()
@@ -74,9 +74,10 @@ class Supervisor:
             return
 
     def _slot(self) -> Slot:
-        """The next submission's slot, asked for as this one starts."""
+        """The next submission's slot, asked for once this one's module is on its way (its
+        cgroup limited as this submission's is)."""
         if self.spare is None:
-            self.spare = Slot(self.plan, self.zygote, next(self.sids))
+            self.spare = Slot(self.plan, self.zygote, next(self.sids), self.limits)
         return self.spare
 
     def run(self, slot: Slot, req: dict, blobs: list) -> Slot | None:
@@ -90,16 +91,12 @@ class Supervisor:
         if self.zygote.poll(child.pid) is not None:  # killed while waiting: start another
             self._end_child(child)
             child = slot.fork()
-        # The zygote forks the next submission's slot while this one runs: early, so that its
-        # child's cgroup join (two RCU grace periods with cgroup v1) is over before our teardown.
-        if req.get("last") is not True:  # after the last one (one `grade FILE`) the worker leaves
-            self._slot()
         self.req, self.blobs = req, blobs
         self.limits = req["limits"]
         self.out_cap = int(self.limits["output_bytes"])
         if self.cg is not None:  # before the child runs any of the submission's code
             try:
-                cgroup_limit(self.cg, float(self.limits["memory_mb"]), int(self.limits["processes"]))
+                slot.limit(self.limits)  # set when the slot was made, unless this run's differ
                 self.ooms = cgroup_ooms(self.cg)
             except OSError as exc:
                 self.cg_error = f"limits could not be set: {exc}"
@@ -187,6 +184,11 @@ class Supervisor:
         load["cpu_total"] = float(self.limits["cpu_seconds"]) * (calls_left + 1) + 1
         data = json.dumps(load).encode()
         child.pending = memoryview(CMD_HEAD.pack(len(data)) + data + (ahead(child) if ahead else b""))
+        child.push()
+        # The zygote forks the next submission's slot while this one runs (after the last one,
+        # a single `grade FILE`, the worker leaves instead).
+        if req.get("last") is not True:
+            self._slot()
         base = child.cpu()  # a child forked ahead has already spent some CPU isolating itself
         setup = self._wait(child, K_SETUP + K_FATAL, LOAD_SEQ, base)
         if setup[0] == "dead" and not retried:  # it died idle, before any student code: once more
@@ -309,14 +311,9 @@ class Supervisor:
                     self.abort()
                 elif fd == child.cmd_w:
                     if ev & (select.POLLERR | select.POLLHUP):
-                        child.pending = b""
+                        child.pending = memoryview(b"")
                     else:
-                        try:
-                            child.pending = child.pending[os.write(child.cmd_w, child.pending):]
-                        except BlockingIOError:
-                            pass
-                        except OSError:
-                            child.pending = b""
+                        child.push()
                     if not child.pending:
                         poller.unregister(child.cmd_w)
                         registered_cmd = False
