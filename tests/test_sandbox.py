@@ -42,6 +42,7 @@ from batchkit import process_table
 from grader.errors import SandboxUnavailable
 from grader.sandbox import Call, CallOutcome, Limits, Sandbox, SubmissionRun, doctor
 from grader.sandbox import _decode as D
+from grader.sandbox import _files as F
 from grader.sandbox import _worker as W
 from grader.sandbox._worker.layers import cgroup as CG
 from grader.submission import load_source
@@ -1051,3 +1052,16 @@ def test_honest_students_beside_hostile_ones_get_byte_identical_results(tmp_path
     sig = [t for t in erin["tests"] if t["id"].startswith("sigmoid/")]
     assert sig and all(t["status"] == "passed" for t in sig), "erin saw dave's SysV objects"
     assert _host_sysv(0x6772AD02) == []
+
+
+def test_imported_names_reach_every_nested_block():
+    """Helper modules are found by their imports wherever the statement sits (a function, a
+    class, try/except, with, match); import_module and __import__ calls by walking expressions."""
+    code = ("import a\nfrom b.c import d\ndef f():\n    import e\n    try:\n        from . import g\n"
+            "    except Exception:\n        import h\n    finally:\n        import m\nclass K:\n    def m(self):\n"
+            "        with x:\n            import i\nmatch z:\n    case 1:\n        import j\nfor q in r:\n    pass\n"
+            "else:\n    import n\n")
+    assert F._imported_names(code) == set("abeghimjn")
+    assert F._imported_names(code + "y = __import__('k')\n") == set("abeghimjnk")
+    assert F._imported_names("from importlib import import_module\nimport_module('pkg.sub')\n") == {"importlib", "pkg"}
+    assert F._imported_names("def broken(:\n") == set()

@@ -58,7 +58,9 @@ def _imported_names(code: str) -> set[str]:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set()
     names = set()
-    for node in ast.walk(tree):
+    # imports are statements: only a call of import_module or __import__ needs every expression
+    calls = "import_module" in code or "__import__" in code
+    for node in (ast.walk(tree) if calls else _statements(tree.body)):
         if isinstance(node, ast.Import):
             names.update(a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -75,13 +77,25 @@ def _imported_names(code: str) -> set[str]:
     return names
 
 
+def _statements(body: list):
+    """Every statement in ``body`` and in the blocks nested in it (functions, classes, loops,
+    ``try``, ``with``, ``match``), without walking expressions."""
+    for node in body:
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(node, field, None)
+            if isinstance(inner, list):
+                yield from _statements(inner)
+
+
 def helper_files(source: Source) -> tuple[list[tuple[str, bytes]], list[str]]:
     """The ``.py`` files beside the submission that it imports (transitively), and a note for
     each one refused (a symlink, a FIFO, …: read through :mod:`grader.safefs`, never followed).
     Only imported ones: a folder may hold other students' submissions too."""
     folder = source.path.parent
     try:  # most submissions sit alone, or import nothing beside them: no need to parse anything
-        stems = {p.stem for p in folder.iterdir() if p.suffix == ".py" and p.name != source.path.name}
+        with os.scandir(folder) as entries:
+            stems = {e.name[:-3] for e in entries if e.name.endswith(".py") and e.name != source.path.name}
     except OSError:
         return [], []
     if not stems or stems.isdisjoint(_WORD.findall(source.code)):  # a static import names its module
