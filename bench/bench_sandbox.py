@@ -7,8 +7,10 @@ Each submission is tests/hostile/correct.py with 4 calls (sigmoid, forward, back
 10 epochs) on the sheet's 2-2-2 network. Times are wall-clock medians per submission, run back
 to back. The headline ratio interleaves fresh processes with sandbox submissions (every layer
 on) in one loop, so that both see the same machine load; the load average is printed with it.
-The next submission's init and child are forked and isolated while the current one runs, so
-the per-layer column shows the isolation work each child does too.
+The next submission's init and child are forked and isolated while the current one runs, and
+a run returns once its results are in (its processes are reaped during the next one), so the
+per-layer column shows the isolation work each child does too. The CPU split is read from each
+process's own clock (/proc and os.times): on a loaded machine it moves less than wall time does.
 """
 
 from __future__ import annotations
@@ -95,6 +97,40 @@ def headline(rounds: int) -> tuple[list[float], list[float], float, tuple[str, .
         return fresh, times, startup, run.missing_layers, isolate
 
 
+def _proc_cpu(pid: int) -> tuple[float, float]:
+    """(own CPU seconds, CPU seconds of its reaped children) of ``pid``, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        data = f.read()
+    fields = data[data.rfind(")") + 2:].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+
+
+def cpu_split(rounds: int) -> dict[str, float]:
+    """CPU ms per submission (every layer on) of each process: the grader, the supervisor, the
+    worker (zygote: it forks every child and init) and the children and inits it reaped."""
+    source = load_source(CORRECT)
+    limits = Limits(wall_seconds=10, cpu_seconds=5)
+    with Sandbox() as box:
+        box.start()
+        for _ in range(5):
+            box.run(source, CALLS, limits)
+        box.settle()
+        worker = box.worker_pid
+        with open(f"/proc/{worker}/task/{worker}/children") as f:
+            supervisor = int(f.read().split()[0])  # forked first, before any slot
+        before = os.times(), _proc_cpu(worker), _proc_cpu(supervisor)
+        for _ in range(rounds):
+            box.run(source, CALLS, limits)
+        box.settle()  # every child and init of these submissions reaped by the worker
+        after = os.times(), _proc_cpu(worker), _proc_cpu(supervisor)
+    per = (lambda x: 1000 * x / rounds)
+    return {"grader": per(after[0].user + after[0].system - before[0].user - before[0].system),
+            "supervisor": per(after[2][0] - before[2][0]),
+            "worker (forks every child and init)": per(after[1][0] - before[1][0]),
+            "children and inits": per(after[1][1] - before[1][1])}
+
+
 def sandbox(rounds: int, disable=()) -> tuple[list[float], float, tuple[str, ...], list[float]]:
     source = load_source(CORRECT)
     limits = Limits(wall_seconds=10, cpu_seconds=5)
@@ -126,6 +162,7 @@ def main() -> None:
     rows = [("fresh `python -c` per submission (imports NumPy)", fresh, "", ""),
             ("sandbox worker, every layer on", per, f"{statistics.median(isolate):.2f}",
              f"{fresh / per:.1f}x cheaper")]
+    split = cpu_split(max(args.rounds, 100))
     for label, disable in LAYERS:
         times, _, _, isolate = sandbox(args.rounds, disable)
         rows.append((f"  {label}", ms(times), f"{statistics.median(isolate):.2f}", ""))
@@ -143,6 +180,13 @@ def main() -> None:
     met = per <= 10 and fresh / per >= 10
     print(f"\nevery layer on: {per:.1f} ms per submission, {fresh / per:.1f}x cheaper than a fresh process "
           f"(target at most 10 ms and at least 10x: {'met' if met else 'not met'} in this run)")
+    total = sum(split.values())
+    print(f"\nCPU per submission, every layer on (another {max(args.rounds, 100)} submissions, from the processes' "
+          f"own clocks): {total:.1f} ms in all")
+    for name, value in split.items():
+        print(f"  {name:36s} {value:5.1f} ms")
+    print(f"  on {os.cpu_count()} CPUs a submission cannot take less than {total / (os.cpu_count() or 1):.1f} ms of wall "
+          "time back to back")
     print("\nisolation ms: time a child spends isolating itself (median). It is spent ahead of time,\n"
           "while the previous submission runs or the grader works, so it is mostly not on the path.")
 

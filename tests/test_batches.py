@@ -89,6 +89,16 @@ def test_an_exception_or_exit_in_one_call_is_that_calls_only(box, tmp_path):
     assert "sys.exit(4)" in run.outcomes[2].message and run.round_trips == 2
 
 
+def test_the_queued_commands_are_out_of_reach_of_student_code(box, tmp_path):
+    """Every command is written behind the module, but the harness takes them off the pipe before
+    any student code runs: a call reading the command channel finds it empty, as it always did."""
+    action = ("os.set_blocking(3, False)\ntry:\n    got = os.read(3, 1 << 20)\nexcept BlockingIOError:\n"
+              "    got = b''\nif got:\n    return -float(len(got))")
+    run = run_f(box, student(tmp_path, action, bad=1))
+    assert statuses(run) == ["ok"] * 6 and values(run) == [1.0, 2.0, 3.0, 4.0, 5.0, 7.0]
+    assert run.round_trips == 2
+
+
 def test_a_missing_function_is_missing_in_every_call(box, tmp_path):
     source = student(tmp_path, "pass")
     run = box.run(source, [Call("h", ()), Call("h", ()), Call("g", ())], LIMITS)
