@@ -13,7 +13,7 @@ import time
 
 import click
 
-from . import interrupts, report
+from . import interrupts, prespawn, report
 from ._about import DEFAULT_EXERCISE, __version__
 from .errors import GraderError
 
@@ -474,10 +474,9 @@ def main(argv: list[str] | None = None, exiting: bool = False) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE
+    finally:
+        prespawn.discard()  # a sandbox worker spawned at start (grade FILE) that the command did not use
     code = code if isinstance(code, int) else EXIT_OK
-    from . import prespawn
-
-    prespawn.discard()  # a sandbox worker spawned at start (grade FILE) that the command did not use
     if interrupts.received() or exiting or argv is None:  # leave now: a signal during the interpreter's
         sys.stdout.flush()  # own shutdown would kill it (status -2, -15) once Python has put back the
         sys.stderr.flush()  # default handlers

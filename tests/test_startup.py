@@ -229,6 +229,8 @@ print(json.dumps({"code": code, "early": early, "worker": seen, "left": left}))
     assert got["code"] == 0 and got["early"] is None and got["worker"] == []
     got = run("key", "tutorial-4")
     assert got["early"] is None
+    got = run("solutions/submission.py", "--format", "nope")  # a usage error: spawned, not used, reaped
+    assert got["code"] == 2 and got["early"] and got["worker"] == [] and got["left"] == []
 
 
 def test_a_worker_spawned_at_start_and_not_adopted_is_reaped():
