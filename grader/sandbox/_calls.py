@@ -197,14 +197,16 @@ class _Run:
     def _attempt(self, pending: list) -> None:
         box = self.box
         req = dict(self.req, op="run", calls=pending)
-        wall = float(self.limits.wall_seconds)
+        # The supervisor enforces the limits and answers once, when the submission is done; this
+        # is only a backstop for a hung worker: every call and a fresh load of the module per call
+        # (after crashes) at their wall-clock limit, twice over.
+        backstop = 2 * (2 * len(pending) + 1) * float(self.limits.wall_seconds) + 30
         try:
             box._chan.send(req, self.blobs)
             while True:
-                # The supervisor enforces the limits; this is only a backstop for a hung worker.
-                header, blobs = box._chan.recv(deadline=time.monotonic() + 2 * wall + 30,
+                header, blobs = box._chan.recv(deadline=time.monotonic() + backstop,
                                                max_blob=int(self.limits.result_bytes) + (4 << 20))
-                if self._event(header, blobs):
+                if self._events(header, blobs):
                     return
         except W.ChannelTimeout:
             raise _WorkerLost("it stopped answering") from None
@@ -213,6 +215,21 @@ class _Run:
             raise _WorkerLost(f"exit status {code}" if code is not None else type(exc).__name__) from None
         except W.ProtocolError as exc:
             raise _WorkerLost(f"protocol error: {exc}") from None
+
+    def _events(self, header: dict, blobs: list) -> bool:
+        """A message of the worker: one event, or a submission's events together ("events", each
+        with the count of its blobs); True once the run is done."""
+        if header.get("event") != "events":
+            return self._event(header, blobs)
+        events, pos = header.get("events"), 0
+        for event in events if isinstance(events, list) else []:
+            count = event.get("blobs") if isinstance(event, dict) else None
+            if not isinstance(count, int) or count < 0 or pos + count > len(blobs):
+                raise W.ProtocolError("malformed events message")
+            pos += count
+            if self._event(event, blobs[pos - count:pos]):
+                return True
+        return False
 
     def _event(self, header: dict, blobs: list) -> bool:
         """Handle one event; True once the worker has cleaned up after the submission."""
