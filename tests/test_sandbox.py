@@ -1065,3 +1065,30 @@ def test_imported_names_reach_every_nested_block():
     assert F._imported_names(code + "y = __import__('k')\n") == set("abeghimjnk")
     assert F._imported_names("from importlib import import_module\nimport_module('pkg.sub')\n") == {"importlib", "pkg"}
     assert F._imported_names("def broken(:\n") == set()
+
+
+def test_orphans_are_reaped_in_the_pid_namespace(box, tmp_path, layers):
+    """A process whose parent has gone is handed to the namespace's init, which reaps it at once:
+    while the submission still runs, none of its 50 orphans is left a zombie under the init."""
+    if not layers["PID namespace"][0]:
+        pytest.skip(f"no PID namespace here: {layers['PID namespace'][1]}")
+    path = tmp_path / "orphans.py"
+    path.write_text(
+        "import os\nimport time\n\n\ndef orphans():\n    for _ in range(50):\n        pid = os.fork()\n"
+        "        if pid == 0:\n            if os.fork() == 0:\n                os._exit(0)\n            os._exit(0)\n"
+        "        os.waitpid(pid, 0)\n    time.sleep(1.5)\n    return 1.0\n")
+    seen: list[int] = []
+
+    def count_zombies_under_inits():
+        time.sleep(1.0)  # the orphans are made and gone by now; the submission sleeps
+        table = process_table()
+        inits = {p for p, (ppid, *_) in table.items() if ppid == box.worker_pid}
+        seen.append(sum(1 for ppid, _, state in table.values() if ppid in inits and state == "Z"))
+
+    watcher = threading.Thread(target=count_zombies_under_inits)
+    watcher.start()
+    run = box.run(load_source(path), [Call("orphans", ())], Limits(wall_seconds=6, cpu_seconds=2, processes=32))
+    watcher.join()
+    assert run.outcomes[0].status == "ok", run.outcomes[0].message
+    assert seen == [0], f"{seen[0]} orphans left unreaped by the namespace's init"
+

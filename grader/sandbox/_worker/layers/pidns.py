@@ -12,7 +12,6 @@ whatever is left in the namespace.
 from __future__ import annotations
 
 import os
-import select
 import signal
 
 from .. import linux
@@ -31,23 +30,13 @@ def start_init() -> tuple[int, int]:
     if pid == 0:
         try:
             linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a Ctrl-C is the grader's to handle
+            # A Ctrl-C is the grader's to handle; SIGCHLD ignored: the kernel reaps every orphan
+            # handed to us at once, without a line of Python (which would copy pages).
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
                 signal.signal(sig, signal.SIG_IGN)
             os.closerange(0, alive_r)
             os.closerange(alive_r + 1, 1 << 16)
-            wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-            signal.set_wakeup_fd(wake_w)  # SIGCHLD wakes the select: orphans are reaped at once
-            signal.signal(signal.SIGCHLD, lambda *_: None)
-            while alive_r not in select.select([alive_r, wake_r], [], [], 5.0)[0]:
-                try:
-                    os.read(wake_r, 512)
-                except BlockingIOError:
-                    pass
-                try:  # reap every orphan handed to us
-                    while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                        pass
-                except ChildProcessError:
-                    pass
+            os.read(alive_r, 1)  # until the worker closes its end (or dies: the parent-death signal)
         finally:
             os._exit(0)
     os.close(alive_r)
