@@ -54,7 +54,8 @@ def test_a_valid_spec_is_validated_once_and_a_py_file_needs_no_notebook_reader(t
     # the worker is launched before NumPy or the grader's machinery is imported; a correct
     # submission without late-penalty options needs no diagnosis, LMS code, folder discovery, doctor,
     # formula grading, nor (its function cases read back) NumPy's random module
-    assert again["launched"][0] == [] and again["unneeded"] == []
+    eager = np.__version__ < "2"  # NumPy before 2.0 imports numpy.random with itself
+    assert again["launched"][0] == [] and [m for m in again["unneeded"] if not (eager and m == "numpy.random")] == []
     # the answer key and a correct solution's outputs came from disk the second time
     assert len(list((tmp_path / "values").iterdir())) == 2
 
@@ -286,7 +287,8 @@ def test_a_functions_random_cases_are_drawn_once_and_read_back_the_same(tmp_path
     files = list((tmp_path / "cases").iterdir())
     assert len(files) == 4  # one per function of the exercise (sigmoid, forward, backward, train)
     again = _cases(tmp_path)
-    assert not again["random"] and again["cases"] == first["cases"]  # read back: the same bytes, no draw
+    assert again["cases"] == first["cases"]  # read back: the same bytes
+    assert not again["random"] or np.__version__ < "2"  # and nothing drawn (NumPy 1 imports its random module)
     # the draws are the spec's seeded generator's, in order (an oracle drawn here by hand)
     rng = np.random.default_rng([0, zlib.crc32(b"forward")])
     x, W1 = first["cases"]["forward/hidden-1"][4][0], first["cases"]["forward/hidden-1"][4][1]
