@@ -155,9 +155,10 @@ def answers_class(folder: Path, n: int) -> Path:
 
 
 # ---------------------------------------------------------------------------- measuring
-def _tree_memory_kb(root: int) -> tuple[int, int]:
+def _tree_memory_kb(root: int) -> tuple[int, int, int]:
     """Sums of RSS and of PSS (shared pages divided among their sharers: forked workers share
-    NumPy) over ``root`` and every process below it."""
+    NumPy) over ``root`` and every process below it; and the RSS of the command itself (the
+    wrapper's child: the grader's own process, where the class's rows are gathered)."""
     children: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
@@ -166,7 +167,8 @@ def _tree_memory_kb(root: int) -> tuple[int, int]:
             except OSError:
                 continue
             children.setdefault(int(data[data.rfind(b")") + 2:].split()[1]), []).append(int(name))
-    rss = pss = 0
+    rss = pss = own = 0
+    command = min(children.get(root, [0]))
     todo = [root]
     while todo:
         pid = todo.pop()
@@ -175,11 +177,12 @@ def _tree_memory_kb(root: int) -> tuple[int, int]:
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Rss:"):
                     rss += int(line.split()[1])
+                    own += int(line.split()[1]) if pid == command else 0
                 elif line.startswith("Pss:"):
                     pss += int(line.split()[1])
         except (OSError, ValueError, IndexError):
             pass
-    return rss, pss
+    return rss, pss, own
 
 
 def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, floor: bool = False) -> dict:
@@ -192,10 +195,10 @@ def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, 
         cmd = [sys.executable, "-c", WRAPPER, sys.executable, "-c", FLOOR, EXERCISE, str(folder)]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    peak_rss = peak_pss = 0
+    peak_rss = peak_pss = peak_own = 0
     while proc.poll() is None:
-        rss, pss = _tree_memory_kb(proc.pid)
-        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        rss, pss, own = _tree_memory_kb(proc.pid)
+        peak_rss, peak_pss, peak_own = max(peak_rss, rss), max(peak_pss, pss), max(peak_own, own)
         time.sleep(0.01)
     wall = time.perf_counter() - start
     report = json.loads(proc.stdout.read())
@@ -205,7 +208,7 @@ def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, 
     n = graded if floor else len(list((out / "results").glob("*.json")))
     assert graded == n, (graded, n)
     return {"wall": wall, "cpu": report["cpu"], "maxrss_mb": report["maxrss_kb"] / 1024,
-            "tree_rss_mb": peak_rss / 1024, "tree_pss_mb": peak_pss / 1024, "n": n}
+            "tree_rss_mb": peak_rss / 1024, "tree_pss_mb": peak_pss / 1024, "own_mb": peak_own / 1024, "n": n}
 
 
 def own_code(folder: Path) -> dict:
@@ -389,9 +392,10 @@ def main() -> None:
     print("-" * 70)
     for label, small, large in [("code", small_code, args.code), ("answers", small_answers, args.answers)]:
         a, b = runs[(label, small)], runs[(label, large)]
-        for what, key in [("largest process", "maxrss_mb"), ("tree RSS", "tree_rss_mb"), ("tree PSS", "tree_pss_mb")]:
+        for what, key in [("largest process", "maxrss_mb"), ("grader's own process", "own_mb"),
+                          ("tree RSS", "tree_rss_mb"), ("tree PSS", "tree_pss_mb")]:
             name = f"{label} {small} vs {large}: {what} MB"
-            print(f"{name:<40} {a[key]:10.1f} {b[key]:10.1f} {b[key] / a[key]:7.2f}")
+            print(f"{name:<40} {a[key]:10.1f} {b[key]:10.1f} {b[key] / a[key] if a[key] else float('nan'):7.2f}")
     speedup = 1000 * fresh_seq / batch_ms
     print(f"\ntarget: batch at least 5x faster per code submission than a fresh process: "
           f"{'met' if speedup >= 5 else 'NOT met'} ({speedup:.1f}x against one at a time, "
