@@ -1078,12 +1078,21 @@ def test_orphans_are_reaped_in_the_pid_namespace(box, tmp_path, layers):
         "        if pid == 0:\n            if os.fork() == 0:\n                os._exit(0)\n            os._exit(0)\n"
         "        os.waitpid(pid, 0)\n    time.sleep(1.5)\n    return 1.0\n")
     seen: list[int] = []
+    fds: list[list[int]] = []
 
     def count_zombies_under_inits():
         time.sleep(1.0)  # the orphans are made and gone by now; the submission sleeps
         table = process_table()
         inits = {p for p, (ppid, *_) in table.items() if ppid == box.worker_pid}
         seen.append(sum(1 for ppid, _, state in table.values() if ppid in inits and state == "Z"))
+        for pid in inits:  # the supervisor, the children and the inits (pid 1 of their namespace)
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    ids = next(line.split()[1:] for line in f if line.startswith("NSpid:"))
+                if len(ids) > 1 and ids[-1] == "1":
+                    fds.append(sorted(int(n) for n in os.listdir(f"/proc/{pid}/fd")))
+            except (OSError, StopIteration):
+                pass
 
     watcher = threading.Thread(target=count_zombies_under_inits)
     watcher.start()
@@ -1091,4 +1100,6 @@ def test_orphans_are_reaped_in_the_pid_namespace(box, tmp_path, layers):
     watcher.join()
     assert run.outcomes[0].status == "ok", run.outcomes[0].message
     assert seen == [0], f"{seen[0]} orphans left unreaped by the namespace's init"
+    # the inits running then (this submission's and the next one's) hold nothing of the worker's
+    assert fds and all(f == [0, 1, 2] for f in fds), fds
 

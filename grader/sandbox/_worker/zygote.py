@@ -47,6 +47,8 @@ def recv(sock: socket.socket) -> tuple[dict | None, list[int]]:
         data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MSG, 8)
     except OSError:
         return None, []
+    for fd in fds:  # close-on-exec, as every fd of ours: a spawned init must hold none of them
+        os.set_inheritable(fd, False)
     if not data:
         return None, fds
     return json.loads(data), fds
@@ -142,7 +144,7 @@ class Zygote:
             if self.own_ns is not None:
                 try:
                     setns(self.own_ns, CLONE_NEWPID)  # back to our own, to make a new one from it
-                    slot.init, slot.alive_w = start_init()
+                    slot.init, slot.alive_w = start_init(self.plan.init_argv)
                     slot.ns = os.open(f"/proc/{slot.init}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
                 except OSError:  # the child reports the layer missing
                     slot.init = slot.ns = None

@@ -18,14 +18,53 @@ from .. import linux
 from .base import Layer
 
 
-def start_init() -> tuple[int, int]:
-    """In the worker: a new PID namespace for the next children it forks, and its init; returns
-    the init's pid and the write end of a pipe that the worker keeps open (each child closes
-    it). The init dies with the worker (its parent-death signal) and also leaves when that pipe
-    closes; its death kills whatever is left in the namespace. (It then waits in the kernel
-    until the worker has reaped the namespace's children: it is exiting, and runs no code.)"""
+# The init is a small program, spawned (vfork and exec: none of the worker's page tables copied,
+# and its exit unmaps no NumPy interpreter) with SIGCHLD ignored, so that the kernel reaps every
+# orphan handed to it at once; it blocks reading its pipe and leaves when the worker closes the
+# other end or dies. coreutils' env sets the ignored signals (a shell would reset SIGCHLD).
+SPAWNED = ("env", "--ignore-signal=CHLD", "--ignore-signal=INT", "--ignore-signal=TERM", "--ignore-signal=HUP", "cat")
+BIN_DIRS = ("/usr/bin", "/bin")
+
+
+def spawnable_init() -> list[str] | None:
+    """The spawned init's argv, if this system's env and cat can make it (tried once), else None
+    (the init is then a fork of the worker)."""
+    found = {name: next((os.path.join(d, name) for d in BIN_DIRS if os.access(os.path.join(d, name), os.X_OK)), None)
+             for name in ("env", "cat")}
+    if None in found.values():
+        return None
+    argv = [found["env"], *SPAWNED[1:-1], found["cat"]]
+    empty = os.open(os.devnull, os.O_RDONLY)
+    try:
+        pid = os.posix_spawn(argv[0], argv, {}, file_actions=_files(empty), setsigmask=())
+        _, status = os.waitpid(pid, 0)
+    except (OSError, AttributeError):  # no posix_spawn (before Python 3.8)
+        return None
+    finally:
+        os.close(empty)
+    return argv if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else None
+
+
+def _files(stdin: int) -> list:
+    return [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_CLOSE, stdin),
+            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0), (os.POSIX_SPAWN_DUP2, 1, 2)]
+
+
+def start_init(argv: list[str] | None = None) -> tuple[int, int]:
+    """In the worker: a new PID namespace for the next children it forks, and its init (spawned
+    from ``argv`` when given, else forked); returns the init's pid and the write end of a pipe
+    that the worker keeps open (each child closes it). The init leaves when that pipe closes
+    (the worker's exit closes it too) and is killed at the end of the submission; its death
+    kills whatever is left in the namespace. (It then waits in the kernel until the worker has
+    reaped the namespace's children: it is exiting, and runs no code.)"""
     alive_r, alive_w = os.pipe()
     linux.unshare(linux.CLONE_NEWPID)
+    if argv:
+        try:  # every fd of the worker is close-on-exec: the init holds its pipe, and /dev/null
+            return os.posix_spawn(argv[0], argv, {}, file_actions=_files(alive_r), setsid=True,
+                                  setsigmask=()), alive_w
+        finally:
+            os.close(alive_r)
     pid = os.fork()
     if pid == 0:
         try:
@@ -48,13 +87,17 @@ class PidNs(Layer):
 
     def prepare(self, plan, info):
         plan.host["pid"] = linux.readlink("/proc/self/ns/pid")
+        plan.init_argv = None
         if self.key in plan.enabled and not plan.root:
             plan.off(self.key, "not root: a PID namespace needs an init made by the worker")
+        elif self.key in plan.enabled:
+            plan.init_argv = spawnable_init()
 
     def apply(self, plan, ctx):
         if not ctx.get("pid_init"):
             raise OSError("the worker could not make a PID namespace")
-        return f"own PID namespace (this child is pid {os.getpid()} in it), its init reaps orphans"
+        init = "a spawned env+cat" if plan.init_argv else "a fork of the worker"
+        return f"own PID namespace (this child is pid {os.getpid()} in it), its init ({init}) reaps orphans"
 
     def held(self, plan, ctx):
         return os.getppid() == 0 and linux.readlink("/proc/self/ns/pid") not in ("", plan.host["pid"])
