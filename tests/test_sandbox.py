@@ -26,6 +26,8 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -1103,3 +1105,42 @@ def test_orphans_are_reaped_in_the_pid_namespace(box, tmp_path, layers):
     # the inits running then (this submission's and the next one's) hold nothing of the worker's
     assert fds and all(f == [0, 1, 2] for f in fds), fds
 
+
+
+INIT_CHECK = r"""
+import json, os, sys, time
+from grader.sandbox._worker.layers import pidns
+argv = pidns.spawnable_init() if sys.argv[1] == "spawned" else None
+if sys.argv[1] == "spawned" and argv is None:
+    print(json.dumps({"skip": "env cannot ignore signals here"})); sys.exit(0)
+pid, alive_w = pidns.start_init(argv)
+time.sleep(0.2)
+with open(f"/proc/{pid}/status") as f:
+    status = dict(line.split(":", 1) for line in f)
+ignored = int(status["SigIgn"].strip(), 16)
+os.close(alive_w)  # the init leaves when the worker's end of its pipe closes
+for _ in range(200):
+    if os.waitpid(pid, os.WNOHANG)[0]:
+        break
+    time.sleep(0.01)
+else:
+    pid = None
+print(json.dumps({"nspid": status["NSpid"].split()[-1], "chld_ignored": bool(ignored & (1 << 16)),
+                  "left": pid is not None}))
+"""
+
+
+@pytest.mark.parametrize("kind", ["spawned", "forked"])
+def test_a_pid_namespace_init_is_pid_1_ignores_sigchld_and_leaves_with_its_pipe(kind):
+    """Both inits (spawned env+cat, or a fork of the worker where env cannot ignore signals):
+    pid 1 of the new namespace, SIGCHLD ignored (so the kernel reaps orphans), gone once the
+    worker closes its pipe. In a process of its own: the namespace applies to its later forks."""
+    if os.geteuid() != 0:
+        pytest.skip("a PID namespace needs root")
+    out = subprocess.run([sys.executable, "-c", INIT_CHECK, kind], capture_output=True, text=True, timeout=30,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    if "skip" in got:
+        pytest.skip(got["skip"])
+    assert got == {"nspid": "1", "chld_ignored": True, "left": True}
