@@ -36,9 +36,9 @@ def spawnable_init() -> list[str] | None:
     argv = [found["env"], *SPAWNED[1:-1], found["cat"]]
     empty = os.open(os.devnull, os.O_RDONLY)
     try:
-        pid = os.posix_spawn(argv[0], argv, {}, file_actions=_files(empty), setsigmask=())
+        pid = os.posix_spawn(argv[0], argv, {}, file_actions=_files(empty), setsid=True, setsigmask=())
         _, status = os.waitpid(pid, 0)
-    except (OSError, AttributeError):  # no posix_spawn (before Python 3.8)
+    except (OSError, AttributeError, NotImplementedError):  # no posix_spawn, or no setsid in it
         return None
     finally:
         os.close(empty)
