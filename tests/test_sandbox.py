@@ -1144,3 +1144,24 @@ def test_a_pid_namespace_init_is_pid_1_ignores_sigchld_and_leaves_with_its_pipe(
     if "skip" in got:
         pytest.skip(got["skip"])
     assert got == {"nspid": "1", "chld_ignored": True, "left": True}
+
+
+def test_results_of_every_plain_dtype_order_and_shape_arrive_intact(box, tmp_path):
+    """The child writes a C-ordered array's .npy header from the first one NumPy wrote for its
+    dtype and shape: every kind of array, the first time and again, decodes to the same numbers."""
+    path = tmp_path / "kinds.py"
+    path.write_text(
+        "import numpy as np\n\n\ndef kinds(k):\n    base = np.arange(12.0).reshape(3, 4) * (k + 1)\n"
+        "    return (base, base.astype(np.float32), base.astype(np.int32), base.T, base[:, ::2],\n"
+        "            np.asfortranarray(base), base[0], np.float64(k), base.reshape(2, 3, 2), np.zeros((0, 3)),\n"
+        "            base.astype('>f8'))\n")
+    run = box.run(load_source(path), [Call("kinds", (float(k),)) for k in range(3)], TEST_LIMITS)
+    assert [o.status for o in run.outcomes] == ["ok"] * 3, [o.message for o in run.outcomes]
+    for k, outcome in enumerate(run.outcomes):
+        base = np.arange(12.0).reshape(3, 4) * (k + 1)
+        want = [base, base.astype(np.float32), base.astype(np.int32), base.T, base[:, ::2], base,
+                base[0], np.float64(k), base.reshape(2, 3, 2), np.zeros((0, 3)), base]
+        assert len(outcome.values) == len(want)
+        for got, exp in zip(outcome.values, want, strict=True):
+            assert got.dtype == np.float64 and got.shape == np.shape(exp)
+            np.testing.assert_array_equal(got, np.asarray(exp, dtype=np.float64))

@@ -30,6 +30,7 @@ class Harness:
         self.np_asarray, self.np_ndarray = np.asarray, np.ndarray
         self.write_array, self.read_array = np.lib.format.write_array, np.lib.format.read_array
         self.frombuffer = np.frombuffer
+        self.headers: dict[tuple, bytes] = {}  # (dtype, shape) -> the .npy header NumPy wrote for it
         self.BytesIO, self.dumps, self.loads = io.BytesIO, json.dumps, json.loads
         self.extract_tb, self.format_exc_only = traceback.extract_tb, traceback.format_exception_only
         self.read, self.getpid, self.exit = os.read, os.getpid, os._exit
@@ -319,11 +320,28 @@ class Harness:
                                    if not isinstance(item, self.np_ndarray) else f"an object array{inner}")
             if arr.nbytes > room:
                 return unsupported(f"an array of {arr.nbytes} bytes (the limit is {self.cap})")
-            buf = self.BytesIO()
-            self.write_array(buf, arr, allow_pickle=False)
-            return b"N", buf.getvalue()
+            return b"N", self._npy(arr)
         except BaseException as exc:  # noqa: BLE001
             return unsupported(f"a value of type {tname} that cannot be sent ({type(exc).__name__})")
+
+
+    def _npy(self, arr) -> bytes:
+        """``arr`` as NumPy's own ``.npy`` bytes. A C-ordered array of plain numbers takes its
+        header from the first array of its dtype and shape that NumPy wrote (the same bytes every
+        time), then its data: about a tenth of ``write_array``'s cost, and far fewer pages touched
+        in a fresh child."""
+        plain = type(arr) is self.np_ndarray and arr.flags.c_contiguous and arr.dtype.fields is None \
+            and arr.dtype.kind in "biuf"
+        key = (arr.dtype.str, arr.shape) if plain else None
+        head = self.headers.get(key) if plain else None
+        if head is not None:
+            return head + arr.tobytes()
+        buf = self.BytesIO()
+        self.write_array(buf, arr, allow_pickle=False)
+        data = buf.getvalue()
+        if plain and len(self.headers) < 256:
+            self.headers[key] = data[:len(data) - arr.nbytes]
+        return data
 
 
 class _Unsupported:
