@@ -14,7 +14,8 @@ Requests (JSON over a SOCK_SEQPACKET socketpair, fds by SCM_RIGHTS), each answer
     kill  {sid, pid}                                  -> {killed, status, maxrss}: one child
           killed, reaped, and the orphans it left killed
     end   {sid}                                       -> {ended}: all of the slot's processes
-          killed and reaped (killing the init ends the namespace)
+          killed now, and reaped (killing the init ends the namespace); the reply comes once
+          they are, other requests are served meanwhile
 
 and, unasked, {dead, status, maxrss} as soon as a child of a slot exits.
 """
@@ -67,6 +68,7 @@ class _Slot:
         self.alive_w: int | None = None  # the init leaves when this closes
         self.ns: int | None = None  # the namespace, to fork more children into
         self.children: set[int] = set()
+        self.ending: set[int] = set()  # killed at "end", not reaped yet (the init last)
 
 
 class Zygote:
@@ -115,8 +117,11 @@ class Zygote:
         self.reaper.reap()
         for pid in [p for p in self.owner if p in self.reaper.statuses]:
             self._report(pid, "dead")
+        self._ended()
         # orphans handed to us (no PID namespace): nobody asks for their status
         keep = {self.supervisor, *(slot.init for slot in self.slots.values() if slot.init)}
+        for slot in self.slots.values():
+            keep |= slot.ending
         for pid in [p for p in self.reaper.statuses if p not in keep]:
             del self.reaper.statuses[pid]
 
@@ -145,6 +150,7 @@ class Zygote:
                 try:
                     setns(self.own_ns, CLONE_NEWPID)  # back to our own, to make a new one from it
                     slot.init, slot.alive_w = start_init(self.plan.init_argv)
+                    self._watch(slot.init)  # its exit, at the end, wakes us (_ended)
                     slot.ns = os.open(f"/proc/{slot.init}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
                 except OSError:  # the child reports the layer missing
                     slot.init = slot.ns = None
@@ -157,8 +163,8 @@ class Zygote:
             self._sweep(self.slots.get(sid))
             self._report(msg["pid"], "killed")
         elif op == "end":
-            self._end(sid)
-            send(self.sock, {"ended": sid})
+            if self._end(sid):
+                send(self.sock, {"ended": sid})
 
     def _fork(self, sid: int, msg: dict, passed: list[int]) -> int:
         slot = self.slots[sid]
@@ -197,7 +203,7 @@ class Zygote:
         """The supervisor and every process of the other slots (the next submission's)."""
         keep = {self.supervisor}
         for slot in self.slots.values():
-            keep |= slot.children | ({slot.init} if slot.init else set())
+            keep |= slot.children | slot.ending | ({slot.init} if slot.init else set())
         return keep
 
     def _sweep(self, slot: _Slot | None) -> None:
@@ -207,28 +213,54 @@ class Zygote:
         else:
             self.reaper.sweep(os.getpid(), spare=self._protected())
 
-    def _end(self, sid: int) -> None:
+    def _end(self, sid: int) -> bool:
+        """Kill all of a slot's processes; True once they are reaped (then the slot is gone).
+        In a PID namespace that is answered later (``_ended``): the processes exit (their memory
+        and mount namespace torn down, which takes a while) while we serve the other slots."""
         slot = self.slots.get(sid)
         if slot is None:
-            return
-        if slot.init is not None and slot.init not in self.reaper.statuses:  # its death ends the namespace
+            return True
+        if slot.init is None:  # no namespace: kill, reap and sweep the orphans now
+            for pid in list(slot.children):
+                self._kill(pid)
+                self.owner.pop(pid, None)
+                self._forget(pid)
+            del self.slots[sid]  # not protected any more
+            self._sweep(None)
+            self._close(slot)
+            return True
+        if slot.init not in self.reaper.statuses:  # its death ends the namespace, and all in it
             try:
                 os.kill(slot.init, signal.SIGKILL)
             except OSError:
                 pass
-        for pid in list(slot.children):
-            self._kill(pid)
-            self.owner.pop(pid, None)
-            self._forget(pid)
-        slot.children.clear()
-        if slot.init is not None:
-            # never before the children are reaped: the init's exit waits for them
-            self.reaper.reap(block_pid=slot.init)
-            self._forget(slot.init)
-        else:
-            del self.slots[sid]  # not protected any more
-            self._sweep(None)
-        self.slots.pop(sid, None)
+        for pid in slot.children:
+            if pid not in self.reaper.statuses:  # reaped already: its pid may be another's by now
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            self.owner.pop(pid, None)  # no "dead" report: the slot's "ended" says it
+        slot.ending = slot.children | {slot.init}
+        slot.children = set()
+        self._ended()
+        return False
+
+    def _ended(self) -> None:
+        """Answer "ended" for each ending slot whose processes are all reaped."""
+        for sid, slot in list(self.slots.items()):
+            if slot.ending and all(p in self.reaper.statuses for p in slot.ending):
+                for pid in slot.ending:
+                    self._forget(pid)
+                del self.slots[sid]
+                self._close(slot)
+                try:
+                    send(self.sock, {"ended": sid})
+                except OSError:
+                    pass
+
+    @staticmethod
+    def _close(slot: _Slot) -> None:
         for fd in (slot.alive_w, slot.ns):
             if fd is not None:
                 os.close(fd)
