@@ -2,6 +2,7 @@
 submission against a fresh ``grade submission.py`` process per submission.
 
     python bench/bench_batch.py [--jobs 2] [--code 500] [--answers 1000] [--fresh 20] [--grade-file 9] [--no-dask]
+                                [--all-correct] [--variants]
     python bench/bench_batch.py --grade-file-only [--grade-file 9]
 
 Per code submission, in one run: ``grade batch --jobs 2``, ``grade batch --scheduler local:2``
@@ -127,11 +128,15 @@ MUTATIONS = [
 
 
 # ---------------------------------------------------------------------------- classes
-def code_class(folder: Path, n: int) -> Path:
+def code_class(folder: Path, n: int, all_correct: bool = False) -> Path:
+    """``n`` code submissions: a quarter mutations, a quarter partly correct, half correct (all
+    correct with ``all_correct``: the target is per correct submission)."""
     folder.mkdir(parents=True)
     partly = (SOLUTIONS / "partly-correct.py").read_text("utf-8")
     for k in range(n):
-        if k % 4 == 0:
+        if all_correct:
+            text = CORRECT
+        elif k % 4 == 0:
             text = CORRECT.replace(*MUTATIONS[(k // 4) % len(MUTATIONS)])
         elif k % 4 == 1:
             text = partly
@@ -301,6 +306,8 @@ def main() -> None:
     ap.add_argument("--grade-file", type=int, default=9, help="runs of one `grade FILE` (the README's first command)")
     ap.add_argument("--grade-file-only", action="store_true", help="only the `grade FILE` runs (no batch)")
     ap.add_argument("--variants", action="store_true", help="grade every student on their own variant")
+    ap.add_argument("--all-correct", action="store_true",
+                    help="every code submission the correct solution (distinct copies), not the mixed class")
     ap.add_argument("--no-dask", dest="dask", action="store_false", help="skip --scheduler local:JOBS")
     args = ap.parse_args()
     if args.variants:
@@ -321,7 +328,8 @@ def main() -> None:
         runs = {}
         for label, make, n in [("code", code_class, small_code), ("code", code_class, args.code),
                                ("answers", answers_class, small_answers), ("answers", answers_class, args.answers)]:
-            folder = make(tmp / f"{label}-{n}", n)
+            folder = code_class(tmp / f"{label}-{n}", n, args.all_correct) if make is code_class else \
+                make(tmp / f"{label}-{n}", n)
             r = run_batch(folder, tmp / f"{label}-{n}-grades", args.jobs)
             runs[(label, n)] = r
             rows.append((f"grade batch, {n} {'code submissions' if label == 'code' else 'answers files'}, "
@@ -341,7 +349,8 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"grade batch on {ncpu} cores, Python {sys.version.split()[0]}, exercise {EXERCISE} "
-          f"({'per-student variants' if args.variants else 'as written, no course secret'})\n")
+          f"({'per-student variants' if args.variants else 'as written, no course secret'}; code submissions "
+          f"{'all correct' if args.all_correct else 'a quarter wrong, a quarter partly correct, half correct'})\n")
     head = (f"{'run':<52} {'wall s':>8} {'ms/sub':>8} {'subs/s':>8} {'max proc MB':>12} {'tree RSS MB':>12} "
             f"{'tree PSS MB':>12}")
     print(head)
