@@ -47,6 +47,7 @@ from grader.sandbox import _decode as D
 from grader.sandbox import _files as F
 from grader.sandbox import _worker as W
 from grader.sandbox._worker.layers import cgroup as CG
+from grader.sandbox._worker.supervisor import AHEAD
 from grader.submission import load_source
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -101,13 +102,13 @@ def descendants_of(pid: int, table=None) -> list[int]:
 
 
 def leftovers(box: Sandbox) -> list[int]:
-    """Processes of the worker's other than the supervisor and the next submission's init and
-    one idle, isolated child, forked ahead of its turn (it has run no student code yet)."""
+    """Processes of the worker's other than the supervisor and, for each of the next submissions,
+    an init and one idle, isolated child, forked ahead of its turn (it has run no student code)."""
     box.settle()  # a run returns with its results; the worker reaps its processes meanwhile
     members = namespace_members(box.worker_pid)
     table = process_table()
     spare = {p for p in box._spare if table.get(p, (None,))[0] == box.worker_pid}
-    assert len(box._spare) <= 3, f"more than the supervisor, the next init and one child: {box._spare}"
+    assert len(box._spare) <= 1 + 2 * AHEAD, f"more than the supervisor and an init and a child per slot: {box._spare}"
     assert not [p for p in spare for c, (ppid, *_) in table.items() if ppid == p], \
         f"a process forked ahead has a child of its own: {spare}"
     found = set(descendants_of(box.worker_pid, table)) | (members & set(table))
@@ -401,11 +402,13 @@ def check_scratch_emptied(run, ctx):
     view = f"/proc/{ctx['box'].worker_pid}/root{root}"
     for path in (view, root):
         if os.path.isdir(path):
-            # only the next submission's directory, made ahead of time, and still empty
-            left = [n for n in os.listdir(path) if n not in (ctx["box"]._next_scratch, ".root")]  # .root: the view
+            # only the next submissions' directories, made ahead of time, and still empty
+            ahead = ctx["box"]._ahead_scratch
+            assert ahead, "no slot prepared for the next submission"
+            left = [n for n in os.listdir(path) if n not in (*ahead, ".root")]  # .root: the view
             assert left == [], f"scratch not emptied: {left}"
-            if ctx["box"]._next_scratch in os.listdir(path):
-                assert os.listdir(os.path.join(path, ctx["box"]._next_scratch)) == []
+            for name in set(ahead) & set(os.listdir(path)):
+                assert os.listdir(os.path.join(path, name)) == []
 
 
 def check_forward_correct(run, ctx):
@@ -446,8 +449,9 @@ def worker_cgroups(box: Sandbox) -> set[str]:
 
 def check_no_cgroup_left(run, ctx):
     box = ctx["box"]
-    spare = f"{CG.CGROUP_PREFIX}{box.worker_pid}-{box._next_scratch}"  # the next submission's, made ahead
-    left = {p for p in worker_cgroups(box) if os.path.basename(p) != spare}
+    made = worker_cgroups(box)
+    spare = {f"{CG.CGROUP_PREFIX}{box.worker_pid}-{name}" for name in box._ahead_scratch}  # made ahead
+    left = {p for p in made if os.path.basename(p) not in spare}
     assert not left, f"cgroups left behind: {sorted(left)}"
     for path in worker_cgroups(box):  # and the next one's holds at most its one idle child
         with open(os.path.join(path, "cgroup.procs")) as f:
@@ -768,7 +772,7 @@ def test_idle_child_killed_before_its_submission_is_replaced(box):
     (the OOM killer, an administrator): the next run gets a fresh child and is graded."""
     run_correct(box)
     box.settle()
-    idle = box._spare[-1]  # the supervisor, the next init (in a PID namespace), the next child
+    idle = box._next[-1]  # the next submission's child (its init first, in a PID namespace)
     assert process_table()[idle][0] == box.worker_pid, f"not a child of the worker: {box._spare}"
     os.kill(idle, signal.SIGKILL)
     assert_correct(run_correct(box))
@@ -854,8 +858,8 @@ def test_cgroups_are_removed_with_the_worker(layers):
         assert_correct(run_correct(sandbox))
         pid = sandbox.worker_pid
         made = worker_cgroups(sandbox)
-        assert len(made) == (len([k for k in (CG.cgroup_parents()[0] or {}) if k != "version"])
-                             if layers["cgroup"][0] else 0), made  # only the next submission's
+        assert len(made) == (AHEAD * len([k for k in (CG.cgroup_parents()[0] or {}) if k != "version"])
+                             if layers["cgroup"][0] else 0), made  # only the next submissions'
     assert not [p for p in made if os.path.exists(p)], f"the worker {pid} left its cgroups behind"
 
 

@@ -130,8 +130,9 @@ class Sandbox:
         self._log = None
         self._hello: dict = {}
         self._ns: int | None = None  # an fd of the worker's mount namespace
-        self._spare: tuple[int, ...] = ()  # the supervisor, and the next submission's init and child, forked ahead
-        self._next_scratch: str | None = None  # and its scratch directory
+        self._spare: tuple[int, ...] = ()  # the supervisor, and the next submissions' inits and children, forked ahead
+        self._next: tuple[int, ...] = ()  # the next submission's init and child
+        self._ahead_scratch: tuple[str, ...] = ()  # the scratch directories of the slots prepared ahead
         self._unsettled = False  # a run is done, and the worker may still be cleaning up after it
         self._isolate_ms: float | None = None  # time the last child spent isolating itself
         self._cgroup: dict | None = None  # the last submission's cgroup as read back (for doctor)
@@ -193,11 +194,12 @@ class Sandbox:
             self._unsettled = False
 
     def _cleaned(self, header: dict) -> None:
-        """A clean event: what the worker runs now besides the supervisor (the next submission's
-        init and idle child, forked ahead) and the next scratch directory."""
-        spare, scratch = header.get("spare"), header.get("next_scratch")
-        self._spare = tuple(p for p in spare if isinstance(p, int)) if isinstance(spare, list) else ()
-        self._next_scratch = scratch if isinstance(scratch, str) else None
+        """A clean event: what the worker runs now besides the supervisor (an init and an idle
+        child for each of the next submissions, forked ahead) and their scratch directories."""
+        ints = (lambda v: tuple(p for p in v if isinstance(p, int)) if isinstance(v, list) else ())
+        self._spare, self._next = ints(header.get("spare")), ints(header.get("next"))
+        scratch = header.get("ahead_scratch")
+        self._ahead_scratch = tuple(n for n in scratch if isinstance(n, str)) if isinstance(scratch, list) else ()
 
     def _shutdown(self, wait: bool = True) -> None:
         """Stop the worker. ``wait=False`` (after a single run, whose worker leaves by itself): it

@@ -24,6 +24,7 @@ from .slots import Slot, ZygoteGone, ZygoteLink
 
 _HELD = ("setup", "load", "calls", "fatal")
 HOLD_SECONDS = 0.05  # a submission still running after this streams its events
+AHEAD = 2  # slots prepared for the next submissions
 
 
 class _Fatal(Exception):
@@ -42,7 +43,8 @@ class Supervisor:
         self.held: list[tuple[dict, list]] = []  # the current submission's events, sent with its "done"
         self.started = 0.0  # when the current submission began (monotonic)
         self.slot: Slot | None = None
-        self.spare: Slot | None = None
+        self.ahead: list[Slot] = []  # the next submissions' slots, prepared in turn
+        self.upcoming: Slot | None = None  # between runs: the slot the next one runs in
 
     def emit(self, header: dict, blobs=()) -> None:
         """An event for the grader. A submission's own (setup, load, calls, fatal) are held and
@@ -81,7 +83,7 @@ class Supervisor:
         except OSError:
             pass
         try:
-            slot = self.slot = Slot(self.plan, self.zygote, next(self.sids), None)
+            self.upcoming = Slot(self.plan, self.zygote, next(self.sids), None)
             while True:
                 try:
                     self._idle()
@@ -94,23 +96,31 @@ class Supervisor:
                     continue
                 if req.get("op") != "run":
                     return
-                slot = self.run(slot, req, blobs)
-                if slot is None:  # that was the last submission (one `grade FILE`)
+                slot, self.upcoming = self.upcoming, None
+                self.upcoming = self.run(slot, req, blobs)
+                if self.upcoming is None:  # that was the last submission (one `grade FILE`)
                     return
         except ZygoteGone:
             return
 
-    def _slot(self) -> Slot:
-        """The next submission's slot, asked for once this one's module is on its way (its
-        cgroup limited as this submission's is)."""
-        if self.spare is None:
-            self.spare = Slot(self.plan, self.zygote, next(self.sids), self.limits)
-        return self.spare
+    def _prepare(self) -> None:
+        """Slots for the next AHEAD submissions, asked for once this one's module is on its way
+        (their cgroups limited as this submission's is): each child has the time of that many
+        submissions to fork and isolate itself (joining a cgroup v1 alone takes two RCU grace
+        periods, several milliseconds) before its submission comes."""
+        while len(self.ahead) < AHEAD:
+            self.ahead.append(Slot(self.plan, self.zygote, next(self.sids), self.limits))
+
+    def _next(self) -> Slot:
+        """The slot for the next submission (prepared ahead, or made now)."""
+        if not self.ahead:
+            self.ahead.append(Slot(self.plan, self.zygote, next(self.sids), self.limits))
+        return self.ahead.pop(0)
 
     def run(self, slot: Slot, req: dict, blobs: list) -> Slot | None:
         """Run one submission in its slot; returns the next submission's slot (None after the
         last one: ``req["last"]``)."""
-        self.slot, self.spare = slot, None
+        self.slot = slot
         self.started = time.monotonic()
         self.out_r, self.out_w, self.scratch = slot.out_r, slot.out_w, slot.scratch
         self.out_kept, self.out_total = bytearray(), 0
@@ -152,15 +162,15 @@ class Supervisor:
                   [bytes(self.out_kept)])
         if req.get("last") is True:  # nothing prepared for a next submission: the worker leaves
             return None
-        spare = self._slot()
-        spare.ready()
+        self.upcoming = self._next()
+        self.upcoming.ready()
         self._retire()
-        return spare
+        return self.upcoming
 
     def _retire(self, block: bool = False) -> None:
         """Finish the ended slots the zygote has reaped (all of them with ``block``): their
         scratch, cgroup and pipes go, and a clean event each names what runs now (the supervisor
-        and the slot prepared for the next submission: its init and one idle child)."""
+        and the slots prepared for the next submissions: an init and one idle child each)."""
         while self.retiring:
             slot = self.retiring[0]
             if (self.zygote.reply if block else self.zygote.take)("ended", slot.sid) is None:
@@ -173,9 +183,13 @@ class Supervisor:
                 self.stale.append(slot.cg)
             self.stale[:] = [cg for cg in self.stale if not cgroup_remove(cg, timeout=0)]
             slot.close()
-            ready = self.spare if self.spare is not None else self.slot
-            self.emit({"event": "clean", "spare": [self.pid, *ready.pids()],
-                       "next_scratch": os.path.basename(ready.scratch)})
+            # between runs the serve loop holds the next slot (self.slot is the last run's)
+            ready = [s for s in (self.upcoming, *self.ahead) if s is not None]
+            for prepared in ready:
+                prepared.ready()  # asked for long ago: its child's pid is in by now
+            self.emit({"event": "clean", "spare": [self.pid, *(p for r in ready for p in r.pids())],
+                       "next": ready[0].pids() if ready else [],
+                       "ahead_scratch": [os.path.basename(r.scratch) for r in ready]})
 
     def _idle(self) -> None:
         """Until the grader sends something: slots are retired as the zygote reaps them."""
@@ -216,7 +230,7 @@ class Supervisor:
         # The zygote forks the next submission's slot while this one runs (after the last one,
         # a single `grade FILE`, the worker leaves instead).
         if req.get("last") is not True:
-            self._slot()
+            self._prepare()
         base = child.cpu()  # a child forked ahead has already spent some CPU isolating itself
         setup = self._wait(child, K_SETUP + K_FATAL, LOAD_SEQ, base)
         if setup[0] == "dead" and not retried:  # it died idle, before any student code: once more
