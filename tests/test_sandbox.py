@@ -1169,3 +1169,19 @@ def test_results_of_every_plain_dtype_order_and_shape_arrive_intact(box, tmp_pat
         for got, exp in zip(outcome.values, want, strict=True):
             assert got.dtype == np.float64 and got.shape == np.shape(exp)
             np.testing.assert_array_equal(got, np.asarray(exp, dtype=np.float64))
+
+
+def test_cgroup_membership_is_read_from_the_process_own_cgroup_file(tmp_path):
+    """The supervisor's read-back of a child's cgroup: from /proc/PID/cgroup (no pid list made)."""
+    lines = Path("/proc/self/cgroup").read_text().splitlines()
+    memory = next((ln.split(":", 2)[2] for ln in lines if "memory" in ln.split(":", 2)[1].split(",")), None)
+    unified = next((ln.split(":", 2)[2] for ln in lines if ln.startswith("0::")), None)
+    key, path = ("memory", memory) if memory not in (None, "/") else ("v2", unified)
+    if path in (None, "/"):
+        pytest.skip("this process sits in a root cgroup")
+    cg = {"version": 1 if key == "memory" else 2, key: "/anywhere/" + path.rsplit("/", 1)[-1]}
+    assert CG._member(cg, os.getpid()) is True
+    assert CG._member(dict(cg, **{key: "/anywhere/grader-someone-else"}), os.getpid()) is False
+    child = subprocess.Popen(["true"])
+    child.wait()
+    assert CG._member(cg, child.pid) is None  # gone

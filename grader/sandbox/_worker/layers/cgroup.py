@@ -152,12 +152,10 @@ def cgroup_readback(cg: dict, pid: int) -> dict:
             out["memory"] = read_text(os.path.join(base, "memory.max")).strip()
             out["pids"] = (read_text(os.path.join(base, "pids.max")).strip()
                            if os.path.exists(os.path.join(base, "pids.max")) else None)
-            out["member"] = str(pid) in read_text(os.path.join(base, "cgroup.procs")).split()
         else:
             out["memory"] = read_text(os.path.join(cg["memory"], "memory.limit_in_bytes")).strip()
             out["pids"] = read_text(os.path.join(cg["pids"], "pids.max")).strip() if "pids" in cg else None
-            out["member"] = all(str(pid) in read_text(os.path.join(cg[k], "cgroup.procs")).split()
-                                for k in ("memory", "pids") if k in cg)
+        out["member"] = _member(cg, pid)
     except OSError as exc:
         out["error"] = str(exc)
     if out.get("member") is False:
@@ -169,6 +167,24 @@ def cgroup_readback(cg: dict, pid: int) -> dict:
         if gone:
             out["member"] = None
     return out
+
+
+def _member(cg: dict, pid: int) -> bool | None:
+    """Whether ``pid`` is in the cgroup in every hierarchy (None: it is gone), read from its
+    /proc/PID/cgroup, not from cgroup.procs, whose every read makes a pid list for a kernel
+    worker to free later."""
+    name = os.path.basename(cg.get("v2") or cg["memory"])
+    where = {}
+    try:
+        text = read_text(f"/proc/{pid}/cgroup")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3:
+            for controller in (parts[1].split(",") if parts[1] else ["v2"] if parts[0] == "0" else []):
+                where[controller] = parts[2]
+    return all(where.get(k, "").rsplit("/", 1)[-1] == name for k in ("v2", "memory", "pids") if k in cg)
 
 
 def cgroup_join(cg: dict) -> str:
@@ -206,6 +222,13 @@ def cgroup_remove(cg: dict, timeout: float = 2.0) -> bool:
     deadline = time.monotonic() + timeout
     left = []
     for path in dirs:
+        try:  # empty, as after a slot whose processes are all reaped: no need to list it
+            os.rmdir(path)
+            continue
+        except FileNotFoundError:
+            continue
+        except OSError:
+            pass
         while True:
             try:
                 if cg["version"] == 2 and os.path.exists(os.path.join(path, "cgroup.kill")):
