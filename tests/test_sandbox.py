@@ -1185,3 +1185,13 @@ def test_cgroup_membership_is_read_from_the_process_own_cgroup_file(tmp_path):
     child = subprocess.Popen(["true"])
     child.wait()
     assert CG._member(cg, child.pid) is None  # gone
+
+
+def test_a_child_exiting_at_once_is_not_reported_outside_its_cgroup(box, tmp_path):
+    """A module that raises at import ends its child while the supervisor reads the cgroup back:
+    an exiting process (already moved out of its cgroups by the kernel) is gone, not outside."""
+    path = tmp_path / "raises.py"
+    path.write_text("raise RuntimeError('not done yet')\n")
+    source = load_source(path)
+    missing = [box.run(source, [Call("sigmoid", (W1,))], TEST_LIMITS).missing_layers for _ in range(60)]
+    assert not any(missing), f"{sum(map(bool, missing))} of 60 runs: {next(m for m in missing if m)}"

@@ -156,13 +156,19 @@ def cgroup_readback(cg: dict, pid: int) -> dict:
             out["memory"] = read_text(os.path.join(cg["memory"], "memory.limit_in_bytes")).strip()
             out["pids"] = read_text(os.path.join(cg["pids"], "pids.max")).strip() if "pids" in cg else None
         out["member"] = _member(cg, pid)
+        if out["member"] is False:  # exiting (the kernel moves it to the root cgroups) or not in it:
+            # as the kernel lists the cgroup's processes
+            out["member"] = all(str(pid) in read_text(os.path.join(cg[k], "cgroup.procs")).split()
+                                for k in ("v2", "memory", "pids") if k in cg)
     except OSError as exc:
         out["error"] = str(exc)
     if out.get("member") is False:
         try:
             with open(f"/proc/{pid}/stat", "rb") as f:
-                gone = b") Z " in f.read()
-        except OSError:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            # a zombie, or exiting (PF_EXITING): the kernel takes it out of its cgroups as it exits
+            gone = fields[0] in (b"Z", b"X") or int(fields[6]) & 0x4 != 0
+        except (OSError, IndexError, ValueError):
             gone = True
         if gone:
             out["member"] = None
