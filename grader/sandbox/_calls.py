@@ -22,7 +22,6 @@ from ._missing import missing_layers
 from .model import Call, CallOutcome, Limits, SubmissionRun
 
 
-
 class _Box(Protocol):
     """What a run reads and sets of its :class:`~grader.sandbox.Sandbox` (it is the sandbox's own
     machinery, kept apart from the launch code; typed so that this module needs no import of it)."""
@@ -232,7 +231,7 @@ class _Run:
         return False
 
     def _event(self, header: dict, blobs: list) -> bool:
-        """Handle one event; True once the worker has cleaned up after the submission."""
+        """Handle one event; True at the run's last ("done"; its clean-up is reported later)."""
         event = header.get("event")
         blob = blobs[0] if blobs else b""
         if event == "setup":

@@ -324,7 +324,6 @@ class Harness:
         except BaseException as exc:  # noqa: BLE001
             return unsupported(f"a value of type {tname} that cannot be sent ({type(exc).__name__})")
 
-
     def _npy(self, arr) -> bytes:
         """``arr`` as NumPy's own ``.npy`` bytes. A C-ordered array of plain numbers takes its
         header from the first array of its dtype and shape that NumPy wrote (the same bytes every

@@ -57,21 +57,15 @@ class Reaper:
     def __init__(self):
         self.statuses: dict[int, tuple] = {}
 
-    def reap(self, block_pid: int | None = None) -> None:
+    def reap(self) -> None:
         while True:
             try:
                 pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
-                break
+                return
             self.statuses[pid] = (status, usage)
-        if block_pid is not None and block_pid not in self.statuses:
-            try:
-                pid, status, usage = os.wait4(block_pid, 0)
-                self.statuses[pid] = (status, usage)
-            except ChildProcessError:
-                pass
 
     def poll(self, pid: int):
         if pid not in self.statuses:

@@ -51,13 +51,16 @@ class ZygoteLink:
             raise ZygoteGone()
         self._take(msg)
 
-    def take(self, key: str, value) -> dict | None:
-        """The reply whose ``key`` is ``value`` if it has come, without waiting."""
-        self.pump()
+    def _find(self, key: str, value) -> dict | None:
         for i, msg in enumerate(self.replies):
             if msg.get(key) == value:
                 return self.replies.pop(i)
         return None
+
+    def take(self, key: str, value) -> dict | None:
+        """The reply whose ``key`` is ``value`` if it has come, without waiting."""
+        self.pump()
+        return self._find(key, value)
 
     def pump(self) -> None:
         """Take every message waiting, without blocking."""
@@ -66,11 +69,9 @@ class ZygoteLink:
 
     def reply(self, key: str, value) -> dict:
         """Wait for the reply whose ``key`` is ``value``."""
-        while True:
-            for i, msg in enumerate(self.replies):
-                if msg.get(key) == value:
-                    return self.replies.pop(i)
+        while (msg := self._find(key, value)) is None:
             self._read()
+        return msg
 
     def poll(self, pid: int):
         """(status, usage) once the zygote has reported ``pid`` dead, else None."""
@@ -154,13 +155,11 @@ class Slot:
         self.zygote.request({"op": "kill", "sid": self.sid, "pid": child.pid})
         self.zygote.reply("killed", child.pid)
 
-    def end(self, wait: bool = True) -> None:
-        """Every process of the slot killed and reaped (its PID namespace with them); without
-        ``wait`` the zygote's "ended" reply is left to be taken later."""
+    def end(self) -> None:
+        """Ask for every process of the slot to be killed and reaped (its PID namespace with them);
+        the zygote's "ended" reply, once they are, is taken later (Supervisor._retire)."""
         self.ready()
         self.zygote.request({"op": "end", "sid": self.sid})
-        if wait:
-            self.zygote.reply("ended", self.sid)
 
     def pids(self) -> list[int]:
         return [p for p in (self.pid_init, self.first.pid if self.first else None) if p]

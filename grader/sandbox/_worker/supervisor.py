@@ -83,7 +83,7 @@ class Supervisor:
         except OSError:
             pass
         try:
-            self.upcoming = Slot(self.plan, self.zygote, next(self.sids), None)
+            self.upcoming = self._new_slot(None)
             while True:
                 try:
                     self._idle()
@@ -109,13 +109,14 @@ class Supervisor:
         submissions to fork and isolate itself (joining a cgroup v1 alone takes two RCU grace
         periods, several milliseconds) before its submission comes."""
         while len(self.ahead) < AHEAD:
-            self.ahead.append(Slot(self.plan, self.zygote, next(self.sids), self.limits))
+            self.ahead.append(self._new_slot(self.limits))
 
     def _next(self) -> Slot:
         """The slot for the next submission (prepared ahead, or made now)."""
-        if not self.ahead:
-            self.ahead.append(Slot(self.plan, self.zygote, next(self.sids), self.limits))
-        return self.ahead.pop(0)
+        return self.ahead.pop(0) if self.ahead else self._new_slot(self.limits)
+
+    def _new_slot(self, limits: dict | None) -> Slot:
+        return Slot(self.plan, self.zygote, next(self.sids), limits)
 
     def run(self, slot: Slot, req: dict, blobs: list) -> Slot | None:
         """Run one submission in its slot; returns the next submission's slot (None after the
@@ -154,7 +155,7 @@ class Supervisor:
             self._drain_output()  # the harness flushed the child's streams before its last frame
         # The zygote kills the slot's processes now and reaps them while the next submission runs;
         # its scratch and cgroup go once it has (_retire).
-        slot.end(wait=False)
+        slot.end()
         if child is not None:
             self._close_child(child)
         self.retiring.append(slot)
@@ -193,11 +194,13 @@ class Supervisor:
 
     def _idle(self) -> None:
         """Until the grader sends something: slots are retired as the zygote reaps them."""
-        while not select.select([self.chan.rfd], [], [], 0)[0]:
+        while True:
             ready = select.select([self.chan.rfd, self.zygote.fileno()], [], [])[0]
             if self.zygote.fileno() in ready:
                 self.zygote.pump()
                 self._retire()
+            if self.chan.rfd in ready:
+                return
 
     def _fork(self) -> Child:
         """A fresh child for the current submission (the zygote forks it into its slot)."""
