@@ -201,13 +201,11 @@ def compile_function(c: Any, name: str, f: dict[str, Any], ex_net: Network, x: n
         raise c.fail(path, f"no {'-'.join(map(str, sizes))} case has every gradient non-zero for values in "
                      f"[{lo:g}, {hi:g}] (a ReLU layer that is dead?): change 'range' or 'sizes'")
 
-    for k in range(hidden):
-        sizes = sizes_list[k % len(sizes_list)]
-        S = samples[k % len(samples)]
+    for k, (case_id, sizes, S) in enumerate(draws[:hidden]):  # what _DrawnCases was told is drawn
         shape = f"{sizes[1]} x {S}" if activation else "-".join(map(str, sizes))
         what = f"z of shape {shape}" if activation else f"{shape} network, {S} sample{'s' * (S != 1)}"
         label = f"hidden case {k + 1}: {what}"
-        cases.append(random_case(f"hidden-{k + 1}", label, sizes, S))
+        cases.append(random_case(case_id, label, sizes, S))
     if vectorized:
         sizes = sizes_list[0]
         what = f"z with {sizes[1]} rows" if activation else f"{'-'.join(map(str, sizes))} network"
