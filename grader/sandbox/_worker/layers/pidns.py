@@ -13,36 +13,67 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
-from .. import linux
+from .. import linux, tinyinit
 from .base import Layer
 
 
 # The init is a small program, spawned (vfork and exec: none of the worker's page tables copied,
 # and its exit unmaps no NumPy interpreter) with SIGCHLD ignored, so that the kernel reaps every
 # orphan handed to it at once; it blocks reading its pipe and leaves when the worker closes the
-# other end or dies. coreutils' env sets the ignored signals (a shell would reset SIGCHLD).
+# other end or dies. The first choice is tinyinit's static program (one small exec); else
+# coreutils' env sets the ignored signals and execs cat (a shell would reset SIGCHLD).
 SPAWNED = ("env", "--ignore-signal=CHLD", "--ignore-signal=INT", "--ignore-signal=TERM", "--ignore-signal=HUP", "cat")
 BIN_DIRS = ("/usr/bin", "/bin")
+_IGNORED = (1 << (signal.SIGCHLD - 1)) | (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1)) \
+    | (1 << (signal.SIGHUP - 1))
 
 
 def spawnable_init() -> list[str] | None:
-    """The spawned init's argv, if this system's env and cat can make it (tried once), else None
-    (the init is then a fork of the worker)."""
+    """The spawned init's argv: tinyinit's program where it runs, else this system's env and cat,
+    whichever passes :func:`_works` first (tried once); None if neither (the init is then a fork
+    of the worker)."""
+    tiny = tinyinit.install()
+    if tiny is not None and _works([tiny]):
+        return [tiny]
+    argv = env_cat()
+    return argv if argv and _works(argv) else None
+
+
+def env_cat() -> list[str] | None:
+    """``env --ignore-signal=... cat`` with this system's paths, or None without them."""
     found = {name: next((os.path.join(d, name) for d in BIN_DIRS if os.access(os.path.join(d, name), os.X_OK)), None)
              for name in ("env", "cat")}
-    if None in found.values():
-        return None
-    argv = [found["env"], *SPAWNED[1:-1], found["cat"]]
-    empty = os.open(os.devnull, os.O_RDONLY)
+    return None if None in found.values() else [found["env"], *SPAWNED[1:-1], found["cat"]]
+
+
+def _works(argv: list[str]) -> bool:
+    """Spawned as an init is, the program comes to ignore SIGCHLD, INT, TERM and HUP while it
+    waits on its pipe, and exits 0 once the pipe closes."""
+    r, w = os.pipe()
     try:
-        pid = os.posix_spawn(argv[0], argv, {}, file_actions=_files(empty), setsid=True, setsigmask=())
-        _, status = os.waitpid(pid, 0)
+        pid = os.posix_spawn(argv[0], argv, {}, file_actions=_files(r), setsid=True, setsigmask=())
     except (OSError, AttributeError, NotImplementedError):  # no posix_spawn, or no setsid in it
-        return None
+        os.close(r)
+        os.close(w)
+        return False
+    os.close(r)
+    ignored = False
+    try:
+        deadline = time.monotonic() + 2
+        while not ignored and time.monotonic() < deadline:
+            with open(f"/proc/{pid}/status") as f:
+                mask = next((int(line.split()[1], 16) for line in f if line.startswith("SigIgn:")), 0)
+            ignored = mask & _IGNORED == _IGNORED
+            if not ignored:
+                time.sleep(0.001)
+    except (OSError, ValueError):
+        pass
     finally:
-        os.close(empty)
-    return argv if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else None
+        os.close(w)
+        _, status = os.waitpid(pid, 0)
+    return ignored and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 def _files(stdin: int) -> list:
@@ -96,7 +127,8 @@ class PidNs(Layer):
     def apply(self, plan, ctx):
         if not ctx.get("pid_init"):
             raise OSError("the worker could not make a PID namespace")
-        init = "a spawned env+cat" if plan.init_argv else "a fork of the worker"
+        init = ("a fork of the worker" if not plan.init_argv else "a spawned env+cat" if len(plan.init_argv) > 1
+                else "a spawned static program")
         return f"own PID namespace (this child is pid {os.getpid()} in it), its init ({init}) reaps orphans"
 
     def held(self, plan, ctx):
