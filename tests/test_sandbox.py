@@ -23,6 +23,7 @@ import io
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -1201,3 +1202,37 @@ def test_a_child_exiting_at_once_is_not_reported_outside_its_cgroup(box, tmp_pat
     source = load_source(path)
     missing = [box.run(source, [Call("sigmoid", (W1,))], TEST_LIMITS).missing_layers for _ in range(60)]
     assert not any(missing), f"{sum(map(bool, missing))} of 60 runs: {next(m for m in missing if m)}"
+
+
+def test_the_zygote_stops_watching_a_process_once_it_is_reaped():
+    """A reaped process's pidfd stays readable: kept in the zygote's select set until its slot
+    ended, it made the zygote spin while the init tore the namespace down. Once reaped, the
+    status is kept and the watch goes, so the zygote sleeps again."""
+    from types import SimpleNamespace
+
+    from grader.sandbox._worker.zygote import Zygote, _Slot
+
+    ours, theirs = socket.socketpair()
+    supervisor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    init = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    child = subprocess.Popen(["true"])
+    try:
+        zygote = Zygote(SimpleNamespace(enabled=set()), ours, supervisor.pid)
+        slot = zygote.slots[1] = _Slot()
+        slot.init, slot.ending = init.pid, {child.pid, init.pid}
+        zygote._watch(init.pid)
+        zygote._watch(child.pid)
+        deadline = time.monotonic() + 10
+        while child.pid not in zygote.reaper.statuses and time.monotonic() < deadline:
+            zygote._reap()
+            time.sleep(0.01)
+        assert child.pid in zygote.reaper.statuses  # its status is kept for the slot's end
+        assert child.pid not in zygote.pidfds.values()
+        assert 1 in zygote.slots  # the init lives: the slot has not ended
+        assert select.select(list(zygote.pidfds), [], [], 0)[0] == []  # nothing to wake up for
+    finally:
+        for proc in (supervisor, init):
+            proc.kill()
+            proc.wait()  # ECHILD once the zygote's reaper has it: Popen takes that as gone
+        ours.close()
+        theirs.close()

@@ -115,6 +115,12 @@ class Zygote:
 
     def _reap(self) -> None:
         self.reaper.reap()
+        # A reaped process's pidfd stays readable: watched until its slot ended, it turned the
+        # select above into a busy loop while the init tore its namespace down (41 wake-ups a
+        # submission). Its status is kept; only the watch goes.
+        for fd in [fd for fd, pid in self.pidfds.items() if pid in self.reaper.statuses]:
+            os.close(fd)
+            del self.pidfds[fd]
         for pid in [p for p in self.owner if p in self.reaper.statuses]:
             self._report(pid, "dead")
         self._ended()
