@@ -930,6 +930,23 @@ def test_headers_numpy_writes_are_read_without_ast(shape, dtype, fortran):
         assert D._header(data) == want
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 10 ** 9), max_size=6), st.sampled_from(["<f8", ">f8", "<f4", "<i8", "<i4", "|u1", "|b1"]))
+def test_the_child_writes_the_header_numpy_writes(shape, dtype):
+    """The child makes a C-ordered array's ``.npy`` header itself (no NumPy writer in a fresh
+    child): the same bytes as NumPy's ``write_array`` for that dtype and shape, read by the
+    grader's pattern without NumPy's parser."""
+    from grader.sandbox._worker.harness import npy_header
+
+    fp = io.BytesIO()  # NumPy's writer, given what it takes from such an array
+    np.lib.format.write_array_header_1_0(fp, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                              "fortran_order": False, "shape": tuple(shape)})
+    mine = npy_header(np.dtype(dtype).str, tuple(shape))
+    assert mine == fp.getvalue()
+    D._HEADERS.clear()
+    assert D._plain_header(mine, len(mine))[:3] == (tuple(shape), False, np.dtype(dtype))
+
+
 def test_headers_outside_the_pattern_go_to_numpy():
     good = _npy(np.ones((2, 3)))
     for forged in (good.replace(b"(2, 3)", b"(02, 3)"), good.replace(b"(2, 3)", b"(2,, 3)"),
