@@ -351,7 +351,7 @@ def npy_header(descr: str, shape: tuple, growth: int | None = None) -> bytes:
     if growth is None:
         import numpy as np
         growth = getattr(np.lib.format, "GROWTH_AXIS_MAX_DIGITS", 0)
-    text = "{'descr': '%s', 'fortran_order': False, 'shape': %r, }" % (descr, shape)
+    text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape!r}, }}"
     if shape:
         text += " " * max(0, growth - len(repr(shape[0])))
     pad = 64 - (len(text) + 11) % 64
