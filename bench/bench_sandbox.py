@@ -3,7 +3,7 @@ fresh ``python -c`` per submission, and what each isolation layer adds.
 
     python bench/bench_sandbox.py [--rounds N]
 
-Each submission is tests/hostile/correct.py with 4 calls (sigmoid, forward, backward, train for
+Each submission is tests/hostile/correct.py (copied to a folder of its own) with 4 calls (sigmoid, forward, backward, train for
 10 epochs) on the sheet's 2-2-2 network. Times are wall-clock medians per submission, run back
 to back. The headline ratio interleaves fresh processes with sandbox submissions (every layer
 on) in one loop, so that both see the same machine load; the load average is printed with it.
@@ -16,10 +16,13 @@ process's own clock (/proc and os.times): on a loaded machine it moves less than
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +34,13 @@ sys.path.insert(0, str(ROOT))
 from grader.sandbox import Call, Limits, Sandbox  # noqa: E402
 from grader.submission import load_source  # noqa: E402
 
-CORRECT = ROOT / "tests" / "hostile" / "correct.py"
+# The submission sits in a folder of its own, as a single student's file does: beside the other
+# tests/hostile cases, whose names (network.py) occur in its text, the grader would parse it on
+# every run to look for helper modules, which is not what a submission costs.
+_HOME = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
+CORRECT = _HOME / "correct.py"
+shutil.copyfile(ROOT / "tests" / "hostile" / "correct.py", CORRECT)
+atexit.register(shutil.rmtree, _HOME, True)
 X = np.array([[0.05], [0.10]])
 T = np.array([[0.01], [0.99]])
 W1 = np.array([[0.15, 0.20], [0.25, 0.30]])
