@@ -1234,7 +1234,7 @@ def test_the_zygote_stops_watching_a_process_once_it_is_reaped():
     init = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     child = subprocess.Popen(["true"])
     try:
-        zygote = Zygote(SimpleNamespace(enabled=set()), ours, supervisor.pid)
+        zygote = Zygote(SimpleNamespace(enabled=set(), env=dict(os.environ)), ours, supervisor.pid)
         slot = zygote.slots[1] = _Slot()
         slot.init, slot.ending = init.pid, {child.pid, init.pid}
         zygote._watch(init.pid)

@@ -81,8 +81,10 @@ def child_main(plan, parent: int, scratch: str, out_w: int, cmd_r: int, res_w: i
             os._exit(EXIT_SETUP_FAILED)  # the worker died before pdeathsig was set
         os.closerange(5, HIGH_FD + 4096)
         os.chdir(scratch)
-        os.environ.clear()
-        os.environ.update(plan.env, HOME=scratch, TMPDIR=scratch)
+        if dict(os.environ) != plan.env:  # the zygote set it already (Zygote.__init__)
+            os.environ.clear()
+            os.environ.update(plan.env)
+        os.environ["HOME"] = os.environ["TMPDIR"] = scratch
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big file is an OSError, not a death
         sys.path[:] = [scratch] + plan.path
         sys.meta_path.insert(0, _NoGrader)

@@ -85,6 +85,10 @@ class Zygote:
             except OSError:
                 pass
         self._watch(supervisor)
+        # A child's environment is the plan's (and its own HOME, TMPDIR): set here once, so that
+        # each child does not clear the grader's variables one by one (Python code, pages copied).
+        os.environ.clear()
+        os.environ.update(plan.env)
 
     def _watch(self, pid: int) -> None:
         fd = _pidfd(pid)
