@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import marshal
 import os
 import re
 import tokenize
@@ -41,6 +42,9 @@ class Source:
     exercise: str | None
     # ``code`` parsed, for the grader's static checks (the loop check): not parsed again
     tree: ast.Module | None = field(default=None, compare=False, repr=False)
+    # ``code`` compiled (the syntax check does it anyway), marshalled: the sandbox child runs
+    # it without compiling the source again (see grader.sandbox)
+    compiled: bytes | None = field(default=None, compare=False, repr=False)
 
 
 def load_source(path: str | Path, root: str | Path | None = None) -> Source:
@@ -61,8 +65,8 @@ def load_source(path: str | Path, root: str | Path | None = None) -> Source:
         code, notes, cell_of = _notebook_code(path, data)
     else:
         code, notes, cell_of = _decode_py(path, data), (), None
-    exercise, tree = _check_and_read_exercise(path, code, cell_of)
-    return Source(path=path, code=code, notes=tuple(notes), exercise=exercise, tree=tree)
+    exercise, tree, compiled = _check_and_read_exercise(path, code, cell_of)
+    return Source(path=path, code=code, notes=tuple(notes), exercise=exercise, tree=tree, compiled=compiled)
 
 
 def _decode_py(path: Path, data: bytes) -> str:
@@ -155,10 +159,12 @@ def _where(path: Path, lineno: int | None, cell_of: list[tuple[int, int]] | None
     return f"{path}: cell {cell}, line {lineno - start}"
 
 
-def _check_and_read_exercise(path: Path, code: str, cell_of) -> tuple[str | None, ast.Module]:
+def _check_and_read_exercise(path: Path, code: str, cell_of) -> tuple[str | None, ast.Module, bytes | None]:
     try:
         tree = ast.parse(code, filename=str(path))
-        compile(tree, str(path), "exec", dont_inherit=True)
+        # as the child would compile it (its own flags, asserts kept); named by the file's name
+        # alone: the folder it came from is none of the submission's business
+        compiled = compile(tree, path.name, "exec", dont_inherit=True, optimize=0)
     except SyntaxError as exc:
         raise SubmissionSyntaxError(f"{_where(path, exc.lineno, cell_of)}: SyntaxError: {exc.msg}") from None
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
@@ -176,4 +182,8 @@ def _check_and_read_exercise(path: Path, code: str, cell_of) -> tuple[str | None
         if any(isinstance(t, ast.Name) and t.id == "EXERCISE" for t in targets):
             is_str = isinstance(value, ast.Constant) and isinstance(value.value, str)
             exercise = value.value if is_str else None
-    return exercise, tree
+    try:
+        data = marshal.dumps(compiled)
+    except ValueError:  # an unmarshallable constant: the child compiles the source itself
+        data = None
+    return exercise, tree, data

@@ -1253,3 +1253,31 @@ def test_the_zygote_stops_watching_a_process_once_it_is_reaped():
             proc.wait()  # ECHILD once the zygote's reaper has it: Popen takes that as gone
         ours.close()
         theirs.close()
+
+
+def test_the_child_runs_the_module_as_the_grader_compiled_it(box, tmp_path):
+    """The syntax check compiles the module anyway: the child runs that code (no compiling in a
+    fresh child), renamed to its own path, so the host's folder never reaches the submission;
+    from another Python (or bytes that are not code) it compiles the source itself."""
+    import dataclasses
+    import marshal
+
+    path = tmp_path / "which.py"
+    path.write_text("def which(z):\n    print(which.__code__.co_filename, __file__)\n    return z * 1\n")
+    source = load_source(path)
+    assert marshal.loads(source.compiled).co_filename == "which.py"  # no folder in it
+    other = compile("def which(z):\n    return z * 2\n", "which.py", "exec")
+    twice = dataclasses.replace(source, compiled=marshal.dumps(other))
+    run = box.run(twice, [Call("which", (W1,))], TEST_LIMITS)
+    np.testing.assert_array_equal(run.outcomes[0].values[0], W1 * 2)  # the compiled code ran
+    run = box.run(source, [Call("which", (W1,))], TEST_LIMITS)
+    np.testing.assert_array_equal(run.outcomes[0].values[0], W1)
+    names = run.output.split()
+    assert names[0] == names[1] and names[0].endswith("/which.py") and str(tmp_path) not in run.output
+    for compiled in (b"not marshal data", marshal.dumps(3)):
+        run = box.run(dataclasses.replace(source, compiled=compiled), [Call("which", (W1,))], TEST_LIMITS)
+        np.testing.assert_array_equal(run.outcomes[0].values[0], W1)  # compiled from the source
+    with pytest.MonkeyPatch.context() as mp:  # a grader on another Python: the source is compiled
+        mp.setattr(sys, "version", sys.version + " (another build)")
+        run = box.run(twice, [Call("which", (W1,))], TEST_LIMITS)
+    np.testing.assert_array_equal(run.outcomes[0].values[0], W1)

@@ -7,6 +7,7 @@ import dataclasses
 import difflib
 import io
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -122,6 +123,9 @@ def encode_request(source: Source, calls: Sequence[Call], limits: Limits, requir
     req = {"filename": filename, "display_name": source.path.name, "module": _module_name(stem),
            "notebook": notebook, "code": source.code, "helpers": helper_msgs,
            "limits": dataclasses.asdict(limits), "require": require}
+    if source.compiled is not None:  # the child runs it as compiled here, if it is the same Python
+        req["compiled"] = {"blob": len(blobs), "python": sys.version}
+        blobs.append(source.compiled)
     if last:
         req["last"] = True
     return req, call_msgs, blobs, refused

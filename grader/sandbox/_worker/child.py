@@ -93,6 +93,8 @@ def child_main(plan, parent: int, scratch: str, out_w: int, cmd_r: int, res_w: i
             sys.modules["tempfile"].tempdir = None
         (size,) = CMD_HEAD.unpack(read_exact(CMD_FD, CMD_HEAD.size))
         load = json.loads(read_exact(CMD_FD, size))
+        if load.get("compiled"):
+            load["compiled_code"] = read_exact(CMD_FD, int(load["compiled"]["bytes"]))
         late_layers(plan, rep, {"scratch": scratch, "cg": cg, "limits": load["limits"],
                                 "cpu_total": load["cpu_total"]})
         frame(K_SETUP, LOAD_SEQ, {"layers": rep, "isolate_ms": round(isolate_ms, 3)})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import marshal
 import os
 import select
 import sys
@@ -47,6 +48,7 @@ class Harness:
         self.saved_builtins = dict(builtins.__dict__)
         self.theirs = dict(builtins.__dict__)
         self.types = types
+        self.marshal_loads = marshal.loads
         self.cap = int(req["limits"]["result_bytes"])
         self.filename = req["filename"]
         self.display = req.get("display_name") or self.filename
@@ -121,7 +123,7 @@ class Harness:
         sys.modules[name] = module
         self.module = module
         try:
-            code = compile(req["code"], self.path, "exec", dont_inherit=True)
+            code = self._compiled() or compile(req["code"], self.path, "exec", dont_inherit=True)
             self._pull()
             self._student_builtins()
             exec(code, module.__dict__)
@@ -137,6 +139,23 @@ class Harness:
         frame(K_LOADED, LOAD_SEQ, self._loaded_info())
         while True:
             self._serve_one()
+
+    def _compiled(self):
+        """The module's code as the grader compiled it (the same source, the same flags), its
+        file names made this child's path; None (compile the source here) when the grader is
+        another Python or the bytes do not load as code."""
+        data, about = self.req.get("compiled_code"), self.req.get("compiled") or {}
+        if data is None or about.get("python") != sys.version:
+            return None
+        try:
+            code = self.marshal_loads(data)
+        except (ValueError, EOFError, TypeError):
+            return None
+        return self._refile(code) if type(code) is self.types.CodeType else None
+
+    def _refile(self, code):
+        consts = tuple(self._refile(c) if type(c) is self.types.CodeType else c for c in code.co_consts)
+        return code.replace(co_filename=self.path, co_consts=consts)
 
     def _loaded_info(self) -> dict:
         defined, answers, note = [], None, None

@@ -227,8 +227,12 @@ class Supervisor:
         req = self.req
         load = {k: req.get(k) for k in ("code", "filename", "display_name", "module", "notebook", "limits")}
         load["cpu_total"] = float(self.limits["cpu_seconds"]) * (calls_left + 1) + 1
+        compiled, code = req.get("compiled"), b""
+        if isinstance(compiled, dict) and type(compiled.get("blob")) is int and 0 <= compiled["blob"] < len(self.blobs):
+            code = bytes(self.blobs[compiled["blob"]])  # the module as the grader compiled it, behind the JSON
+            load["compiled"] = {"bytes": len(code), "python": compiled.get("python")}
         data = json.dumps(load).encode()
-        child.pending = memoryview(CMD_HEAD.pack(len(data)) + data + (ahead(child) if ahead else b""))
+        child.pending = memoryview(CMD_HEAD.pack(len(data)) + data + code + (ahead(child) if ahead else b""))
         child.push()
         # The zygote forks the next submission's slot while this one runs (after the last one,
         # a single `grade FILE`, the worker leaves instead).
