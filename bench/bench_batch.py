@@ -339,8 +339,9 @@ def main() -> None:
             if args.dask else None
         floor = run_batch(big_folder, tmp / "floor", args.jobs, floor=True)
         own = own_code(big_folder)
-        fresh_seq = fresh_processes(tmp / f"code-{args.code}", args.fresh, 1) / args.fresh
-        fresh_par = fresh_processes(tmp / f"code-{args.code}", args.fresh, args.jobs) / args.fresh
+        fresh_seq = fresh_processes(tmp / f"code-{args.code}", args.fresh, 1) / args.fresh if args.fresh else None
+        fresh_par = fresh_processes(tmp / f"code-{args.code}", args.fresh, args.jobs) / args.fresh \
+            if args.fresh else None
         load = os.getloadavg()[0]
         single = one_grade_file(args.grade_file)
         load = (load + os.getloadavg()[0]) / 2
@@ -385,14 +386,15 @@ def main() -> None:
               f"({own_ms:.1f} ms); over the floor (start-up included in both): "
               f"{1000 * (big['cpu'] - floor['cpu']) / big['n']:.1f} ms")
     print()
-    print(f"{'per code submission':<52} {'ms/sub':>8} {'batch is':>10}")
-    print("-" * 72)
-    print(f"{f'grade batch --jobs {args.jobs} ({args.code} submissions)':<52} {batch_ms:8.1f} {'':>10}")
-    for name, t in [(f"fresh `grade FILE` process each, 1 at a time ({args.fresh})", fresh_seq),
-                    (f"fresh `grade FILE` process each, {args.jobs} at a time ({args.fresh})", fresh_par)]:
-        print(f"{name:<52} {1000 * t:8.1f} {1000 * t / batch_ms:9.1f}x")
-    print(f"  extrapolated to {args.code}: {fresh_seq * args.code:.0f} s one at a time, "
-          f"{fresh_par * args.code:.0f} s {args.jobs} at a time, against {big['wall']:.1f} s in one batch")
+    if fresh_seq is not None:  # --fresh 0: no fresh processes
+        print(f"{'per code submission':<52} {'ms/sub':>8} {'batch is':>10}")
+        print("-" * 72)
+        print(f"{f'grade batch --jobs {args.jobs} ({args.code} submissions)':<52} {batch_ms:8.1f} {'':>10}")
+        for name, t in [(f"fresh `grade FILE` process each, 1 at a time ({args.fresh})", fresh_seq),
+                        (f"fresh `grade FILE` process each, {args.jobs} at a time ({args.fresh})", fresh_par)]:
+            print(f"{name:<52} {1000 * t:8.1f} {1000 * t / batch_ms:9.1f}x")
+        print(f"  extrapolated to {args.code}: {fresh_seq * args.code:.0f} s one at a time, "
+              f"{fresh_par * args.code:.0f} s {args.jobs} at a time, against {big['wall']:.1f} s in one batch")
 
     print()
     print_grade_file(single, load, ncpu)
@@ -405,6 +407,8 @@ def main() -> None:
                           ("tree RSS", "tree_rss_mb"), ("tree PSS", "tree_pss_mb")]:
             name = f"{label} {small} vs {large}: {what} MB"
             print(f"{name:<40} {a[key]:10.1f} {b[key]:10.1f} {b[key] / a[key] if a[key] else float('nan'):7.2f}")
+    if fresh_seq is None:
+        return
     speedup = 1000 * fresh_seq / batch_ms
     print(f"\ntarget: batch at least 5x faster per code submission than a fresh process: "
           f"{'met' if speedup >= 5 else 'NOT met'} ({speedup:.1f}x against one at a time, "

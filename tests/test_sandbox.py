@@ -606,6 +606,43 @@ def test_corpus_is_complete():
 
 @pytest.mark.parametrize("path", CASE_FILES, ids=[p.name for p in CASE_FILES])
 def test_hostile(path, box, layers, listener, tmp_path, monkeypatch):
+    check_hostile(path, box, layers, listener, tmp_path, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def pivot_box():
+    """A worker whose children each copy its mount namespace and pivot into the view (what they
+    do where the view's own namespace cannot be made), instead of entering that namespace."""
+    with pytest.MonkeyPatch.context() as mp, Sandbox(_disable=("fsview-setns",)) as sandbox:
+        mp.setenv("GRADER_SECRET", "planted")
+        sandbox.start()
+        yield sandbox
+
+
+FSVIEW_CASES = [p for p in CASE_FILES if p.name.startswith(("fsview_", "link_", "proc_")) or "ipc" in p.name]
+
+
+@pytest.mark.parametrize("path", FSVIEW_CASES, ids=[p.name for p in FSVIEW_CASES])
+def test_hostile_filesystem_cases_hold_with_the_pivot_fallback_too(path, pivot_box, layers, listener, tmp_path,
+                                                                   monkeypatch):
+    check_hostile(path, pivot_box, layers, listener, tmp_path, monkeypatch)
+
+
+def test_children_enter_the_view_namespace_unless_told_to_pivot(box, pivot_box, layers):
+    """By default the filesystem view is the worker's one namespace, entered and copied; the
+    fallback pivots each child (both report the layer held, read back the same way)."""
+    if not layers["filesystem view"][0]:
+        pytest.skip(f"no filesystem view here: {layers['filesystem view'][1]}")
+    view = []
+    for b in (box, pivot_box):
+        run = b.run(load_source(CORRECT), [Call("sigmoid", (W1,))], TEST_LIMITS)
+        assert run.outcomes[0].status == "ok" and "filesystem view" not in run.missing_layers
+        view.append(b._layers["fsview"])  # [held, note], as the child reported it
+    assert view[0][0] and "entered and copied" in view[0][1], view[0]
+    assert view[1][0] and "(pivot_root)" in view[1][1], view[1]
+
+
+def check_hostile(path, box, layers, listener, tmp_path, monkeypatch):
     monkeypatch.setenv("GRADER_SECRET", "planted")
     case = parse_case(path)
     cwd = os.getcwd()

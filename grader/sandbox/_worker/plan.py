@@ -65,6 +65,7 @@ class Plan:
         self.abi = 0
         self.seccomp = b""  # the BPF program
         self.view: str | None = None  # the filesystem view's root (fsview)
+        self.view_ns: int | None = None  # a mount namespace rooted in it, kept by this fd (fsview)
         self.init_argv: list[str] | None = None  # a PID namespace's init, when spawned (pidns)
         self.worker_pid = os.getpid()
         self.cgroup_parents: dict | None = None

@@ -4,11 +4,16 @@ directories, a minimal ``/dev`` and ``/etc``; a fresh ``/tmp``, ``/dev/shm`` and
 own; nothing else of the host (no ``/home``, ``/root``, ``/run``, ``/var``; no host Unix socket
 by path).
 
-The worker (root, in its own mount namespace) builds the tree once under the scratch root; each
-child makes a mount namespace of its own, mounts its private ``/tmp``, ``/dev/shm`` and a
-``/proc`` of its PID namespace, then ``pivot_root``\\ s into the tree and detaches the host's.
-This is what bubblewrap does. Landlock alone would not do: it does not cover ``connect()`` to a
-socket path, and a path it allows still shows the host's files.
+The worker (root, in its own mount namespace) builds the tree once under the scratch root, and
+once makes a mount namespace rooted in it (a helper process ``pivot_root``\\ s into the tree and
+detaches the host's, as bubblewrap does; the worker keeps the namespace by an fd). Each child
+enters that namespace (``setns``), makes a copy of its own (``unshare``: the view's dozen mounts,
+not the host's) and mounts its private ``/tmp``, ``/dev/shm`` and a ``/proc`` of its PID
+namespace; what those cover (the scratch root, an import path under ``/tmp``) it binds again
+from ``/.keep``, where the namespace holds them. Where the namespace cannot be made, each child
+copies the worker's mount namespace and pivots into the tree itself, as before. Landlock alone
+would not do: it does not cover ``connect()`` to a socket path, and a path it allows still shows
+the host's files.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ..linux import MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIV
 from .base import Layer
 
 VIEW_NAME = ".root"  # under the scratch root, which the worker mounts as a tmpfs of its own
+KEEP = "/.keep"  # in the view: the scratch root and covered import paths, for each child to bind
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime")
 DEVICES = ("null", "zero", "full", "random", "urandom")
@@ -85,10 +91,71 @@ def build(plan, view: str) -> str:
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, os.path.join(dev, name))
-    for path in ("/dev/shm", "/tmp", "/proc", "/.old"):
+    for path in ("/dev/shm", "/tmp", "/proc", "/.old", f"{KEEP}/scratch",
+                 *(f"{KEEP}/{i}" for i, _ in enumerate(_covered(plan)))):
         os.makedirs(_inside(view, path), 0o755, exist_ok=True)
     linux.mount(None, view, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     return f"root: a read-only tmpfs holding {', '.join(held)}, scratch, /etc (ld.so.cache, localtime, passwd), /dev"
+
+
+def _covered(plan) -> list[str]:
+    """Import paths under /tmp or /dev/shm, which each child's fresh tmpfs covers."""
+    return [p for p in plan.path if any(linux.within(p, t) for t in ("/tmp", "/dev/shm"))]
+
+
+def namespace(plan, view: str) -> int | None:
+    """A mount namespace rooted in the view, made once by a helper process and kept by an fd
+    (close-on-exec); None if it cannot be made (each child then pivots into the view itself)."""
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(ready_r)
+            os.close(done_w)
+            linux.unshare(linux.CLONE_NEWNS)
+            keep = _inside(view, KEEP)
+            linux.mount(plan.scratch_root, os.path.join(keep, "scratch"), None, MS_BIND)  # not the view in it
+            for i, path in enumerate(_covered(plan)):
+                linux.mount(path, os.path.join(keep, str(i)), None, MS_BIND | MS_REC)
+                linux.mount(None, os.path.join(keep, str(i)), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+            os.chdir(view)
+            linux.pivot_root(".", ".old")
+            linux.umount("/.old", MNT_DETACH)
+            os.write(ready_w, b"1")
+            os.read(done_r, 1)  # until the worker holds the namespace
+        except BaseException:  # noqa: BLE001 - no namespace: the worker falls back
+            pass
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.close(done_r)
+    fd = None
+    try:
+        if os.read(ready_r, 1) == b"1":
+            fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        fd = None
+    finally:
+        os.close(done_w)
+        os.close(ready_r)
+        os.waitpid(pid, 0)
+    return fd
+
+
+def _enter(plan) -> None:
+    """In the child: the view's namespace, a copy of its own, and its own /tmp and /dev/shm with
+    what they cover bound again from /.keep."""
+    linux.setns(plan.view_ns, linux.CLONE_NEWNS)  # root and working directory: the view's
+    linux.unshare(linux.CLONE_NEWNS)
+    for path in ("/tmp", "/dev/shm"):
+        linux.mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, TMP_OPTS)
+    for i, path in enumerate(_covered(plan)):
+        os.makedirs(path, 0o755, exist_ok=True)
+        linux.mount(f"{KEEP}/{i}", path, None, MS_BIND | MS_REC)
+        linux.mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.makedirs(plan.scratch_root, 0o711, exist_ok=True)  # inside the fresh /tmp when the scratch root is there
+    linux.mount(f"{KEEP}/scratch", plan.scratch_root, None, MS_BIND)
 
 
 class FsView(Layer):
@@ -107,9 +174,21 @@ class FsView(Layer):
             plan.view = view
         except OSError as exc:
             plan.off(self.key, f"could not be built: {exc}")
+            return
+        # "fsview-setns" disabled (tests): each child pivots into the view itself, the fallback
+        plan.view_ns = None if "fsview-setns" in plan.disabled else namespace(plan, view)
 
     def apply(self, plan, ctx):
         view = plan.view
+        proc = "no /proc (no PID namespace of its own)"
+        if plan.view_ns is not None:
+            _enter(plan)
+            if ctx.get("rep", {}).get("pidns", [False])[0]:
+                linux.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+                proc = "/proc of its own PID namespace"
+            os.chdir("/")
+            return (f"{plan.notes[self.key]}; private /tmp and /dev/shm; {proc}; host root detached (the view's "
+                    "namespace, entered and copied)")
         linux.unshare(linux.CLONE_NEWNS)
         for path in ("/tmp", "/dev/shm"):
             linux.mount("tmpfs", _inside(view, path), "tmpfs", MS_NOSUID | MS_NODEV, TMP_OPTS)
@@ -121,7 +200,6 @@ class FsView(Layer):
         scratch = _inside(view, plan.scratch_root)
         os.makedirs(scratch, 0o711, exist_ok=True)  # inside the fresh /tmp when the scratch root is there
         linux.mount(plan.scratch_root, scratch, None, MS_BIND)  # not the view mounted inside it
-        proc = "no /proc (no PID namespace of its own)"
         if ctx.get("rep", {}).get("pidns", [False])[0]:
             linux.mount("proc", _inside(view, "/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             proc = "/proc of its own PID namespace"
