@@ -1318,3 +1318,20 @@ def test_the_child_runs_the_module_as_the_grader_compiled_it(box, tmp_path):
         mp.setattr(sys, "version", sys.version + " (another build)")
         run = box.run(twice, [Call("which", (W1,))], TEST_LIMITS)
     np.testing.assert_array_equal(run.outcomes[0].values[0], W1)
+
+
+def test_the_supervisor_holds_no_more_fds_after_many_submissions(box):
+    """Each submission's files (its child's pipes and /proc stat, its cgroup's OOM counter) are
+    closed with it: the supervisor's open fds do not grow with the submissions run."""
+    source = load_source(CORRECT)
+    for _ in range(3):
+        box.run(source, [Call("sigmoid", (W1,))], TEST_LIMITS)
+    box.settle()
+    worker = box.worker_pid
+    with open(f"/proc/{worker}/task/{worker}/children") as f:
+        supervisor = int(f.read().split()[0])  # forked first, before any slot
+    before = len(os.listdir(f"/proc/{supervisor}/fd"))
+    for _ in range(20):
+        box.run(source, [Call("sigmoid", (W1,)), Call("forward", (X, W1, B1, W2, B2))], TEST_LIMITS)
+    box.settle()
+    assert len(os.listdir(f"/proc/{supervisor}/fd")) == before

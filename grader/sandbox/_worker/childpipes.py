@@ -18,6 +18,7 @@ class Child:
         self.res_eof = False
         self.pending = memoryview(b"")  # command bytes not yet written to the child
         self.garbage = ""
+        self.stat_fd = -1  # /proc/PID/stat, opened at the first cpu()
 
     def push(self) -> None:
         """Write what the pipe takes of the pending command bytes now (the rest as it drains)."""
@@ -29,9 +30,12 @@ class Child:
             self.pending = memoryview(b"")
 
     def cpu(self) -> float:
+        """Its CPU seconds so far, from /proc/PID/stat, kept open (and read from its start) for
+        every batch; the fd names this process even once its pid is another's."""
         try:
-            with open(f"/proc/{self.pid}/stat", "rb") as f:
-                data = f.read()
+            if self.stat_fd < 0:
+                self.stat_fd = os.open(f"/proc/{self.pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+            data = os.pread(self.stat_fd, 1024, 0)
             fields = data[data.rfind(b")") + 2:].split()
             return (int(fields[11]) + int(fields[12])) / _CLK_TCK
         except (OSError, ValueError, IndexError):

@@ -16,7 +16,7 @@ from .batches import Batches
 from .childpipes import Child
 from .framing import CMD_HEAD, K_ERROR, K_EXIT, K_FATAL, K_LOADED, K_SETUP, LOAD_SEQ, \
     LOADED_FRAME, Channel, ChannelClosed, ProtocolError, write_all
-from .layers.cgroup import cgroup_ooms, cgroup_readback, cgroup_remove
+from .layers.cgroup import OomCount, cgroup_readback, cgroup_remove
 from .linux import PR_SET_PDEATHSIG, prctl
 from .procs import remove
 from .slots import Slot, ZygoteGone, ZygoteLink
@@ -126,6 +126,7 @@ class Supervisor:
         self.out_r, self.out_w, self.scratch = slot.out_r, slot.out_w, slot.scratch
         self.out_kept, self.out_total = bytearray(), 0
         self.cg, self.ooms, self.cg_error = slot.cg, 0, ""
+        self.oom_count = OomCount(self.cg) if self.cg is not None else None
         child = slot.ready()
         if self.zygote.poll(child.pid) is not None:  # killed while waiting: start another
             self._end_child(child)
@@ -136,7 +137,7 @@ class Supervisor:
         if self.cg is not None:  # before the child runs any of the submission's code
             try:
                 slot.limit(self.limits)  # set when the slot was made, unless this run's differ
-                self.ooms = cgroup_ooms(self.cg)
+                self.ooms = self.oom_count()
             except OSError as exc:
                 self.cg_error = f"limits could not be set: {exc}"
         fatal = False
@@ -158,6 +159,8 @@ class Supervisor:
         slot.end()
         if child is not None:
             self._close_child(child)
+        if self.oom_count is not None:
+            self.oom_count.close()
         self.retiring.append(slot)
         self.emit({"event": "done", "output_total": self.out_total, "round_trips": batches.round_trips},
                   [bytes(self.out_kept)])
@@ -272,7 +275,7 @@ class Supervisor:
         submission's code ran ends that code: memory_limit, whatever the child itself sent."""
         if self.cg is None:
             return judged
-        count = cgroup_ooms(self.cg)
+        count = self.oom_count()
         if count <= self.ooms:
             return judged
         self.ooms = count
@@ -373,13 +376,13 @@ class Supervisor:
         self.slot.kill(child)  # and whatever it left; the namespace's init lives on, for the next child
         self._close_child(child)
         if self.cg is not None:  # kills while its processes died count against no later code
-            self.ooms = cgroup_ooms(self.cg)
+            self.ooms = self.oom_count()
 
     def _close_child(self, child: Child) -> None:
-        for fd in (child.cmd_w, child.res_r):
+        for fd in (child.cmd_w, child.res_r, child.stat_fd):
             if fd >= 0:
                 os.close(fd)
-        child.cmd_w = child.res_r = -1
+        child.cmd_w = child.res_r = child.stat_fd = -1
         self.zygote.deaths.pop(child.pid, None)  # reaped: its pid may be a new process's soon
 
     def _drain_output(self, rounds: int = 16) -> None:
