@@ -16,6 +16,7 @@ terminal sends it to the whole foreground group): only this process decides.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import queue
@@ -93,6 +94,34 @@ def result_record(sub: Submission, root: Path, data: dict[str, Any]) -> dict[str
     """The saved per-student result: who, from which files, then the results object."""
     return {"student": sub.student, "submission": sub.path.name if sub.path else None,
             "files": files_data(sub, root), "submission_sha256": digest(sub), **data}
+
+
+def read_rows(results_dir: Path, subs: list[Submission]) -> list[dict[str, Any]]:
+    """Every student's saved result, for the class-wide outputs. A test entry equal to one read
+    before (the same id, name, score, status and feedback: every correct student's) is that same
+    dict, so the class's rows take a few KB each rather than one dict per test per student. The
+    outputs build new dicts where they change one (``lms.adjust``), never editing one in place."""
+    shared: dict[tuple, dict[str, Any]] = {}
+
+    def entry(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if not any(k == "status" for k, _ in pairs) or not all(isinstance(v, (str, int, float, bool, type(None)))
+                                                               for _, v in pairs):
+            return dict(pairs)
+        # the type and repr too: 1, 1.0 and True (or 0.0 and -0.0) are equal keys, but are not
+        # written alike
+        key = tuple((k, v) if type(v) is str else (k, type(v).__name__, repr(v)) for k, v in pairs)
+        found = shared.get(key)
+        if found is None:
+            found = dict(pairs)
+            if len(shared) < MAX_SHARED:
+                shared[key] = found
+        return found
+
+    return [json.loads((results_dir / f"{s.student}.json").read_text("utf-8"), object_pairs_hook=entry) for s in subs]
+
+
+IN_FLIGHT = 4  # submissions per pool worker handed to the pool ahead of their turn
+MAX_SHARED = 100_000  # distinct test entries kept for sharing (a class of wrong answers is all distinct)
 
 
 # ---------------------------------------------------------------------------- interrupts
@@ -237,11 +266,18 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
                 # every pending future on each call, a cost per submission growing with the class
                 finished: queue.SimpleQueue = queue.SimpleQueue()
                 futures = {}
-                with interrupts.deferred():  # the pool forks its workers here: see _init_worker
-                    for s in todo:
-                        fut = pool.submit(grade_one, *parts(s))
-                        futures[fut] = s
-                        fut.add_done_callback(finished.put)
+                waiting = iter(todo)
+
+                def submit(count: int) -> None:
+                    # a few per worker in flight, not the whole class: the pool's queue, the
+                    # futures and the staged copies stay the same size whatever the class
+                    with interrupts.deferred():  # the pool forks its workers at the first: see _init_worker
+                        for s in itertools.islice(waiting, count):
+                            fut = pool.submit(grade_one, *parts(s))
+                            futures[fut] = s
+                            fut.add_done_callback(finished.put)
+
+                submit(IN_FLIGHT * jobs)
                 while futures:
                     interrupts.check()
                     try:  # short waits: a signal that lands on another thread is handled here within 0.1 s
@@ -249,6 +285,7 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
                     except queue.Empty:
                         continue
                     s = futures.pop(fut)  # let each result go once it is saved
+                    submit(1)
                     try:
                         data = fut.result()
                     except Exception as exc:  # a worker that died (killed by a hostile child, OOM)
@@ -265,7 +302,7 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
             with interrupts.deferred():  # a signal as the run ends must not leave the staging folder
                 _kill_box()  # the worker started here must not outlive the run
                 shutil.rmtree(staging, ignore_errors=True)
-        rows = [json.loads((results_dir / f"{s.student}.json").read_text("utf-8")) for s in subs]
+        rows = read_rows(results_dir, subs)
         text = _outputs(out, ex, course, subs, rows, found, removed)
         if "variants" in ex.raw:
             text += ("\nEach student was graded on their own variant.\n" if per_student else

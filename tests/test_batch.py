@@ -503,3 +503,38 @@ def test_library_run_in_process_leaves_no_process(tmp_path):
     assert (summary.graded, summary.reused, summary.total) == (2, 0, 2)
     assert batch_worker._BOX is None
     assert_no_stray_processes(before, grace=2.0)
+
+
+def test_the_pool_is_handed_a_few_submissions_per_worker_at_a_time(tmp_path):
+    """Submissions go to the pool a few per worker ahead of their turn, not the whole class at
+    once: when the first result is saved, most of the class has not been staged (handed over) yet."""
+    small = tmp_path / "class"
+    small.mkdir()
+    for k in range(24):
+        (small / f"s{k:02d}.py").write_text(CODE_ONLY + f"\n# student {k}\n")
+    staged_at_first: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        if not staged_at_first:
+            staged_at_first.append(len(list((tmp_path / "out" / ".staging").glob("*"))))
+    summary = batch.run(small, EXERCISE, tmp_path / "out", jobs=2, progress=progress)
+    assert summary.graded == 24
+    assert staged_at_first[0] <= 1 + batch.IN_FLIGHT * 2 < 24, staged_at_first
+
+
+def test_class_rows_share_equal_test_entries_and_keep_every_number_as_written(tmp_path):
+    """The rows read back for the class-wide outputs: an entry equal to one read before is the same
+    dict; 1, 1.0, true, 0.0 and -0.0 stay apart (equal in Python, written differently)."""
+    results = tmp_path / "results"
+    results.mkdir()
+    subs = []
+    for name, score in (("a", 1.0), ("b", 1.0), ("c", 1), ("d", True), ("e", 0.0), ("f", -0.0)):
+        row = {"student": name, "tests": [{"id": "q", "name": "Q", "score": score, "max_score": 1.0,
+                                           "status": "passed", "feedback": ""}, {"id": "w", "got": [1, 2]}]}
+        (results / f"{name}.json").write_text(json.dumps(row))
+        subs.append(discover.Submission(name))
+    rows = batch.read_rows(results, subs)
+    assert rows[0]["tests"][0] is rows[1]["tests"][0]
+    for row, sub in zip(rows, subs, strict=True):
+        assert json.dumps(row) == (results / f"{sub.student}.json").read_text()
+    assert len({id(r["tests"][0]) for r in rows}) == 5
