@@ -362,14 +362,12 @@ class Harness:
         return buf.getvalue()
 
 
-def npy_header(descr: str, shape: tuple, growth: int | None = None) -> bytes:
+def npy_header(descr: str, shape: tuple, growth: int) -> bytes:
     """The ``.npy`` 1.0 header of a C-ordered array of dtype code ``descr`` and ``shape``, byte
-    for byte as this NumPy writes it: the keys in order, spaces after the dict so that the first
-    axis could grow in place to ``growth`` digits (NumPy 1.23 and later), and padding so that the
-    data starts 64-byte aligned (a whole 64 when it already would)."""
-    if growth is None:
-        import numpy as np
-        growth = getattr(np.lib.format, "GROWTH_AXIS_MAX_DIGITS", 0)
+    for byte as NumPy writes it: the keys in order, spaces after the dict so that the first axis
+    could grow in place to ``growth`` digits (NumPy 1.23 and later: its GROWTH_AXIS_MAX_DIGITS;
+    0 before), and padding so that the data starts 64-byte aligned (a whole 64 when it already
+    would)."""
     text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape!r}, }}"
     if shape:
         text += " " * max(0, growth - len(repr(shape[0])))

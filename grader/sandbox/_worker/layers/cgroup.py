@@ -208,7 +208,11 @@ def cgroup_join(cg: dict) -> str:
 
 def cgroup_ooms(cg: dict) -> int:
     """How often the kernel's OOM killer struck (or, failing a count, the limit was hit) in it."""
-    return OomCount(cg)(keep=False)
+    count = OomCount(cg)
+    try:
+        return count()
+    finally:
+        count.close()
 
 
 class OomCount:
@@ -217,24 +221,19 @@ class OomCount:
 
     def __init__(self, cg: dict):
         self.cg, self.fd = cg, -1
-
-    def __call__(self, keep: bool = True) -> int:
-        cg = self.cg
-        events = os.path.join(cg["v2"], "memory.events") if cg["version"] == 2 else \
+        self.events = os.path.join(cg["v2"], "memory.events") if cg["version"] == 2 else \
             os.path.join(cg["memory"], "memory.oom_control")
+
+    def __call__(self) -> int:
         try:
             if self.fd < 0:
-                self.fd = os.open(events, os.O_RDONLY | os.O_CLOEXEC)
-            text = os.pread(self.fd, 4096, 0).decode()
-            for line in text.splitlines():
+                self.fd = os.open(self.events, os.O_RDONLY | os.O_CLOEXEC)
+            for line in os.pread(self.fd, 4096, 0).decode().splitlines():
                 if line.startswith("oom_kill "):
                     return int(line.split()[1])
-            return 0 if cg["version"] == 2 else int(read_text(os.path.join(cg["memory"], "memory.failcnt")))
+            return 0 if self.cg["version"] == 2 else int(read_text(os.path.join(self.cg["memory"], "memory.failcnt")))
         except (OSError, ValueError):
             return 0
-        finally:
-            if not keep:
-                self.close()
 
     def close(self) -> None:
         if self.fd >= 0:

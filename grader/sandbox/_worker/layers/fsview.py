@@ -45,14 +45,15 @@ def _mkdirs(view: str, path: str) -> str:
     return target
 
 
-def _bind(view: str, source: str, read_only: bool = True) -> None:
-    """``source`` (and whatever is mounted below it, such as the grader's masks) at the same
-    path in the view."""
+def _bind(view: str, path: str, read_only: bool = True, source: str | None = None) -> None:
+    """``source`` (``path`` itself unless given; and whatever is mounted below it, such as the
+    grader's masks) at ``path`` in the view."""
+    source = source or path
     if os.path.isdir(source):
-        target = _mkdirs(view, source)
+        target = _mkdirs(view, path)
     else:
-        _mkdirs(view, os.path.dirname(source))
-        target = _inside(view, source)
+        _mkdirs(view, os.path.dirname(path))
+        target = _inside(view, path)
         os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
     linux.mount(source, target, None, MS_BIND | MS_REC)
     if read_only:
@@ -114,11 +115,9 @@ def namespace(plan, view: str) -> int | None:
             os.close(ready_r)
             os.close(done_w)
             linux.unshare(linux.CLONE_NEWNS)
-            keep = _inside(view, KEEP)
-            linux.mount(plan.scratch_root, os.path.join(keep, "scratch"), None, MS_BIND)  # not the view in it
+            linux.mount(plan.scratch_root, _inside(view, f"{KEEP}/scratch"), None, MS_BIND)  # not the view in it
             for i, path in enumerate(_covered(plan)):
-                linux.mount(path, os.path.join(keep, str(i)), None, MS_BIND | MS_REC)
-                linux.mount(None, os.path.join(keep, str(i)), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+                _bind(view, f"{KEEP}/{i}", source=path)
             os.chdir(view)
             linux.pivot_root(".", ".old")
             linux.umount("/.old", MNT_DETACH)
@@ -143,21 +142,6 @@ def namespace(plan, view: str) -> int | None:
     return fd
 
 
-def _enter(plan) -> None:
-    """In the child: the view's namespace, a copy of its own, and its own /tmp and /dev/shm with
-    what they cover bound again from /.keep."""
-    linux.setns(plan.view_ns, linux.CLONE_NEWNS)  # root and working directory: the view's
-    linux.unshare(linux.CLONE_NEWNS)
-    for path in ("/tmp", "/dev/shm"):
-        linux.mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, TMP_OPTS)
-    for i, path in enumerate(_covered(plan)):
-        os.makedirs(path, 0o755, exist_ok=True)
-        linux.mount(f"{KEEP}/{i}", path, None, MS_BIND | MS_REC)
-        linux.mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    os.makedirs(plan.scratch_root, 0o711, exist_ok=True)  # inside the fresh /tmp when the scratch root is there
-    linux.mount(f"{KEEP}/scratch", plan.scratch_root, None, MS_BIND)
-
-
 class FsView(Layer):
     key, name, phase = "fsview", "filesystem view", "ns"
 
@@ -179,35 +163,34 @@ class FsView(Layer):
         plan.view_ns = None if "fsview-setns" in plan.disabled else namespace(plan, view)
 
     def apply(self, plan, ctx):
-        view = plan.view
-        proc = "no /proc (no PID namespace of its own)"
-        if plan.view_ns is not None:
-            _enter(plan)
-            if ctx.get("rep", {}).get("pidns", [False])[0]:
-                linux.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-                proc = "/proc of its own PID namespace"
-            os.chdir("/")
-            return (f"{plan.notes[self.key]}; private /tmp and /dev/shm; {proc}; host root detached (the view's "
-                    "namespace, entered and copied)")
-        linux.unshare(linux.CLONE_NEWNS)
+        # Into the view: its prepared namespace entered (root and working directory become the
+        # view's), else the worker's copied, with the view still at plan.view inside it
+        entered = plan.view_ns is not None
+        if entered:
+            linux.setns(plan.view_ns, linux.CLONE_NEWNS)
+        linux.unshare(linux.CLONE_NEWNS)  # a copy of its own
+        root = "/" if entered else plan.view
         for path in ("/tmp", "/dev/shm"):
-            linux.mount("tmpfs", _inside(view, path), "tmpfs", MS_NOSUID | MS_NODEV, TMP_OPTS)
+            linux.mount("tmpfs", _inside(root, path), "tmpfs", MS_NOSUID | MS_NODEV, TMP_OPTS)
         # an import path under /tmp (a virtualenv in a CI checkout there) was bound into the view's
         # /tmp, which the fresh tmpfs now covers: bind it again, read-only, inside the fresh one
-        for path in plan.path:
-            if any(linux.within(path, t) for t in ("/tmp", "/dev/shm")):
-                _bind(view, path)
-        scratch = _inside(view, plan.scratch_root)
+        for i, path in enumerate(_covered(plan)):
+            _bind(root, path, source=f"{KEEP}/{i}" if entered else path)
+        scratch = _inside(root, plan.scratch_root)
         os.makedirs(scratch, 0o711, exist_ok=True)  # inside the fresh /tmp when the scratch root is there
-        linux.mount(plan.scratch_root, scratch, None, MS_BIND)  # not the view mounted inside it
+        # not the view mounted inside it (the namespace holds the scratch root alone at /.keep)
+        linux.mount(f"{KEEP}/scratch" if entered else plan.scratch_root, scratch, None, MS_BIND)
+        proc = "no /proc (no PID namespace of its own)"
         if ctx.get("rep", {}).get("pidns", [False])[0]:
-            linux.mount("proc", _inside(view, "/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            linux.mount("proc", _inside(root, "/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             proc = "/proc of its own PID namespace"
-        os.chdir(view)
-        linux.pivot_root(".", ".old")
-        linux.umount("/.old", MNT_DETACH)
+        if not entered:
+            os.chdir(root)
+            linux.pivot_root(".", ".old")
+            linux.umount("/.old", MNT_DETACH)
         os.chdir("/")
-        return f"{plan.notes[self.key]}; private /tmp and /dev/shm; {proc}; host root detached (pivot_root)"
+        how = "the view's namespace, entered and copied" if entered else "pivot_root"
+        return f"{plan.notes[self.key]}; private /tmp and /dev/shm; {proc}; host root detached ({how})"
 
     def held(self, plan, ctx):
         try:
