@@ -2,7 +2,7 @@
 submission against a fresh ``grade submission.py`` process per submission.
 
     python bench/bench_batch.py [--jobs 2] [--code 500] [--answers 1000] [--fresh 20] [--grade-file 9] [--no-dask]
-                                [--all-correct] [--variants]
+                                [--all-correct] [--typed-numbers] [--variants]
     python bench/bench_batch.py --grade-file-only [--grade-file 9]
 
 Per code submission, in one run: ``grade batch --jobs 2``, ``grade batch --scheduler local:2``
@@ -32,6 +32,10 @@ the whole process tree (RSS, and PSS, which counts pages shared by forked proces
 sampled from /proc (RSS ten times a second, PSS twice: more often, the sampling slows the batch). Memory
 that does not grow with the class is the check: the same kind of class at two sizes, and the
 ratio of their peaks.
+
+``--all-correct`` makes every code submission the correct solution (each a distinct copy);
+``--typed-numbers`` writes that solution's typed answers as the numbers it computes, so that its
+module trains nothing as it loads and the student's own cost is the grader's calls alone.
 """
 
 from __future__ import annotations
@@ -120,6 +124,27 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.St
 print(json.dumps({"n": len(sources), "cpu": cpu, "wall": wall}))
 """
 CORRECT = (SOLUTIONS / "submission.py").read_text("utf-8")
+# --typed-numbers: the same solution with its typed answers written as the numbers it computes, as
+# many students hand them in. Its module code then trains nothing at import (the sample trains 1,000
+# epochs there for E_1000), so the student's own cost is the grader's calls alone.
+TYPED_NUMBERS = r"""
+import json, runpy, sys
+import numpy as np
+ns = runpy.run_path(sys.argv[1])
+print(json.dumps({k: np.asarray(v).tolist() for k, v in ns["ANSWERS"].items()}))
+"""
+
+
+def typed_numbers(text: str) -> str:
+    """``text`` (the sample solution) with its ANSWERS computed once and written as numbers."""
+    head, marker, _ = text.partition("# The typed questions")
+    if not marker:
+        raise SystemExit("the sample solution has no '# The typed questions' block to replace")
+    proc = subprocess.run([sys.executable, "-c", TYPED_NUMBERS, str(SOLUTIONS / "submission.py")],
+                          capture_output=True, text=True, check=True)
+    answers = json.loads(proc.stdout)
+    lines = "".join(f"    {k!r}: {v!r},\n" for k, v in answers.items())
+    return f"{head}# The typed questions, answered with numbers computed once\nANSWERS = {{\n{lines}}}\n"
 MUTATIONS = [
     ("delta2 = (y - t) * y * (1 - y)", "delta2 = (y - t)"),
     ("delta1 = (W2.T @ delta2) * o * (1 - o)", "delta1 = (W2.T @ delta2)"),
@@ -129,20 +154,20 @@ MUTATIONS = [
 
 
 # ---------------------------------------------------------------------------- classes
-def code_class(folder: Path, n: int, all_correct: bool = False) -> Path:
+def code_class(folder: Path, n: int, all_correct: bool = False, correct: str = CORRECT) -> Path:
     """``n`` code submissions: a quarter mutations, a quarter partly correct, half correct (all
     correct with ``all_correct``: the target is per correct submission)."""
     folder.mkdir(parents=True)
     partly = (SOLUTIONS / "partly-correct.py").read_text("utf-8")
     for k in range(n):
         if all_correct:
-            text = CORRECT
+            text = correct
         elif k % 4 == 0:
-            text = CORRECT.replace(*MUTATIONS[(k // 4) % len(MUTATIONS)])
+            text = correct.replace(*MUTATIONS[(k // 4) % len(MUTATIONS)])
         elif k % 4 == 1:
             text = partly
         else:
-            text = CORRECT
+            text = correct
         (folder / f"s{k:05d}.py").write_text(f"{text}\n# student {k}\n", encoding="utf-8")
     return folder
 
@@ -325,6 +350,8 @@ def main() -> None:
     ap.add_argument("--variants", action="store_true", help="grade every student on their own variant")
     ap.add_argument("--all-correct", action="store_true",
                     help="every code submission the correct solution (distinct copies), not the mixed class")
+    ap.add_argument("--typed-numbers", action="store_true",
+                    help="the correct solution's typed answers written as numbers (nothing trained at import)")
     ap.add_argument("--no-dask", dest="dask", action="store_false", help="skip --scheduler local:JOBS")
     args = ap.parse_args()
     if args.variants:
@@ -339,13 +366,14 @@ def main() -> None:
         print_grade_file(single, (load + os.getloadavg()[0]) / 2, os.cpu_count())
         return
 
+    correct = typed_numbers(CORRECT) if args.typed_numbers else CORRECT
     tmp = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     try:
         rows = []
         runs = {}
         for label, make, n in [("code", code_class, small_code), ("code", code_class, args.code),
                                ("answers", answers_class, small_answers), ("answers", answers_class, args.answers)]:
-            folder = code_class(tmp / f"{label}-{n}", n, args.all_correct) if make is code_class else \
+            folder = code_class(tmp / f"{label}-{n}", n, args.all_correct, correct) if make is code_class else \
                 make(tmp / f"{label}-{n}", n)
             r = run_batch(folder, tmp / f"{label}-{n}-grades", args.jobs)
             runs[(label, n)] = r
@@ -368,7 +396,8 @@ def main() -> None:
 
     print(f"grade batch on {ncpu} cores, Python {sys.version.split()[0]}, exercise {EXERCISE} "
           f"({'per-student variants' if args.variants else 'as written, no course secret'}; code submissions "
-          f"{'all correct' if args.all_correct else 'a quarter wrong, a quarter partly correct, half correct'})\n")
+          f"{'all correct' if args.all_correct else 'a quarter wrong, a quarter partly correct, half correct'}"
+          f"{', typed answers as numbers' if args.typed_numbers else ''})\n")
     head = (f"{'run':<52} {'wall s':>8} {'ms/sub':>8} {'subs/s':>8} {'max proc MB':>12} {'tree RSS MB':>12} "
             f"{'tree PSS MB':>12}")
     print(head)
