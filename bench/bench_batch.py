@@ -128,20 +128,22 @@ CORRECT = (SOLUTIONS / "submission.py").read_text("utf-8")
 # many students hand them in. Its module code then trains nothing at import (the sample trains 1,000
 # epochs there for E_1000), so the student's own cost is the grader's calls alone.
 TYPED_NUMBERS = r"""
-import json, runpy, sys
+import json, sys
 import numpy as np
-ns = runpy.run_path(sys.argv[1])
+ns = {"__name__": "submission"}
+exec(compile(sys.stdin.read(), "submission.py", "exec"), ns)
 print(json.dumps({k: np.asarray(v).tolist() for k, v in ns["ANSWERS"].items()}))
 """
 
 
 def typed_numbers(text: str) -> str:
-    """``text`` (the sample solution) with its ANSWERS computed once and written as numbers."""
+    """``text`` (the sample solution) with its ANSWERS computed once, by running ``text`` in a
+    process of its own, and written as numbers."""
     head, marker, _ = text.partition("# The typed questions")
     if not marker:
         raise SystemExit("the sample solution has no '# The typed questions' block to replace")
-    proc = subprocess.run([sys.executable, "-c", TYPED_NUMBERS, str(SOLUTIONS / "submission.py")],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run([sys.executable, "-c", TYPED_NUMBERS], input=text, capture_output=True, text=True,
+                          check=True)
     answers = json.loads(proc.stdout)
     lines = "".join(f"    {k!r}: {v!r},\n" for k, v in answers.items())
     return f"{head}# The typed questions, answered with numbers computed once\nANSWERS = {{\n{lines}}}\n"

@@ -96,6 +96,10 @@ def result_record(sub: Submission, root: Path, data: dict[str, Any]) -> dict[str
             "files": files_data(sub, root), "submission_sha256": digest(sub), **data}
 
 
+IN_FLIGHT = 4  # submissions per pool worker handed to the pool ahead of their turn
+MAX_SHARED = 100_000  # distinct test entries kept for sharing (a class of wrong answers is all distinct)
+
+
 def read_rows(results_dir: Path, subs: list[Submission]) -> list[dict[str, Any]]:
     """Every student's saved result, for the class-wide outputs. A test entry equal to one read
     before (the same id, name, score, status and feedback: every correct student's) is that same
@@ -118,10 +122,6 @@ def read_rows(results_dir: Path, subs: list[Submission]) -> list[dict[str, Any]]
         return found
 
     return [json.loads((results_dir / f"{s.student}.json").read_text("utf-8"), object_pairs_hook=entry) for s in subs]
-
-
-IN_FLIGHT = 4  # submissions per pool worker handed to the pool ahead of their turn
-MAX_SHARED = 100_000  # distinct test entries kept for sharing (a class of wrong answers is all distinct)
 
 
 # ---------------------------------------------------------------------------- interrupts

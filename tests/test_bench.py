@@ -38,6 +38,9 @@ def test_typed_numbers_solution_is_correct_and_trains_nothing_as_it_loads(tmp_pa
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["score"] == pytest.approx(data["max_score"]) and data["max_score"] == pytest.approx(26.0)
+    # the numbers are those of the text given, not of the file it came from
+    other = bench.typed_numbers(bench.CORRECT.replace("x = np.array([[0.05], [0.10]])", "x = np.array([[0.06], [0.10]])"))
+    assert other.split("ANSWERS")[1] != text.split("ANSWERS")[1]
 
 
 def test_all_correct_class_uses_the_given_solution(tmp_path):
