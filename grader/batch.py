@@ -8,7 +8,7 @@ gradebook and the summary are always rebuilt from those files, so an interrupted
 in the same bytes as a run that was never interrupted.
 
 Interrupts: the first SIGINT (Ctrl-C) or SIGTERM stops the workers (SIGTERM, then SIGKILL after
-half a second), removes the staging folder and raises :class:`KeyboardInterrupt` (exit 130 in the CLI);
+half a second) and raises :class:`KeyboardInterrupt` (exit 130 in the CLI);
 every result saved before stays. A second one exits at once. Pool workers ignore SIGINT (a
 terminal sends it to the whole foreground group): only this process decides.
 """
@@ -20,7 +20,6 @@ import itertools
 import json
 import os
 import queue
-import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -184,7 +183,6 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
     from .variants import SECRET_ENV
 
     pool: ProcessPoolExecutor | None = None
-    staging: Path | None = None
 
     def tidy() -> None:  # a second Ctrl-C: leave now, tidy what can be tidied in no time
         for p in _processes(pool):
@@ -193,8 +191,6 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
             except OSError:
                 pass
         _kill_box()
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
 
     with interrupts.handled(tidy):  # from the start: an interrupt while the exercise loads is one too
         ex = spec.load_exercise(exercise)  # fail early, once, on a bad exercise
@@ -218,35 +214,23 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
         keys = {s.student: resume_key(ex, student_of(s), per_student) for s in subs}
         todo = [s for s in subs if not (resume and reusable(results_dir / f"{s.student}.json", s, keys[s.student]))]
         reused = len(subs) - len(todo)
-        staging = out / ".staging"
         done = 0
 
         def save(s: Submission, data: dict[str, Any]) -> None:
             nonlocal done
-            if not s.own_folder and s.code is not None:  # messages name the student's file, not its staged copy
-                staged = json.dumps(str(staging / s.student / s.code.name))[1:-1]
-                text = json.dumps(data)
-                if staged in text:
-                    data = json.loads(text.replace(staged, json.dumps(str(s.code))[1:-1]))
             report.write_atomic(results_dir / f"{s.student}.json", report.dumps(result_record(s, root, data)))
             done += 1
             if progress:
                 progress(done, len(todo))
 
         def parts(s: Submission) -> tuple:
-            """A file-per-student submission is graded from a folder of its own, so that it cannot
-            ``import`` a classmate's file that lies beside it."""
+            """grade_one's arguments. A file-per-student submission is graded ``alone``: the files
+            beside it are its classmates', and it cannot ``import`` one of them (nothing is copied:
+            a file made and removed per student was most of this process's system time)."""
             code = str(s.code) if s.code is not None else None
-            if code is not None and not s.own_folder:
-                target = staging / s.student / s.code.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    shutil.copyfile(s.code, target)
-                    code = str(target)
-                except OSError:
-                    pass  # unreadable: grading it reports why
             answers = str(s.answers) if s.answers is not None else None
-            return (code, answers, ex_file, isolation, student_of(s), tuple((i.name, i.reason) for i in s.ignored))
+            return (code, answers, ex_file, isolation, student_of(s), tuple((i.name, i.reason) for i in s.ignored),
+                    not s.own_folder)
 
         workers = ""
         try:
@@ -269,8 +253,8 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
                 waiting = iter(todo)
 
                 def submit(count: int) -> None:
-                    # a few per worker in flight, not the whole class: the pool's queue, the
-                    # futures and the staged copies stay the same size whatever the class
+                    # a few per worker in flight, not the whole class: the pool's queue and the
+                    # futures stay the same size whatever the class
                     with interrupts.deferred():  # the pool forks its workers at the first: see _init_worker
                         for s in itertools.islice(waiting, count):
                             fut = pool.submit(grade_one, *parts(s))
@@ -299,9 +283,8 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
             _stop_pool(pool)
             raise
         finally:
-            with interrupts.deferred():  # a signal as the run ends must not leave the staging folder
+            with interrupts.deferred():  # a signal as the run ends must not leave the worker behind
                 _kill_box()  # the worker started here must not outlive the run
-                shutil.rmtree(staging, ignore_errors=True)
         rows = read_rows(results_dir, subs)
         text = _outputs(out, ex, course, subs, rows, found, removed)
         if "variants" in ex.raw:

@@ -152,7 +152,7 @@ def _code_answers(run: Any, where: str) -> tuple[dict | None, str | None]:
 def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: str | None = None,
                 reveal: bool = False, isolation: str = "best-effort", box: Any = None, limits: Any = None,
                 student: str | None = None, ignored: tuple[tuple[str, str], ...] = (),
-                _typed: tuple[dict, str | None] | None = None, source: Any = None) -> Results:
+                _typed: tuple[dict, str | None] | None = None, source: Any = None, alone: bool = False) -> Results:
     """Grade one student's code and answers file together, out of the exercise's full maximum.
 
     The functions are graded from the code (``missing`` without code), the questions from the
@@ -161,7 +161,8 @@ def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: s
     exercise loads; the child gets the inputs of each case only, and the grader compares what
     comes back. ``source``:
     the code already put together (``grader.check`` builds it from a notebook's cells) instead
-    of reading ``code``.
+    of reading ``code``. ``alone``: ``code`` lies among other students' files, so none of the
+    modules beside it is its helper (:attr:`grader.submission.Source.alone`).
     """
     from . import sandbox, submission
 
@@ -181,7 +182,7 @@ def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: s
     compile_error = None
     if code is not None and source is None:
         try:
-            source = submission.load_source(code)
+            source = submission.load_source(code, alone=alone)
         except SubmissionSyntaxError as exc:  # the student's code does not compile: graded, 0 points
             compile_error = str(exc)
     if source is not None:

@@ -2,7 +2,7 @@
 next one exits at once.
 
 A terminal sends SIGINT to the whole foreground process group, and a second Ctrl-C means "now".
-Code that owns something to tidy in no time (worker processes to kill, a staging folder, a
+Code that owns something to tidy in no time (worker processes to kill, a sandbox worker, a
 progress bar to end) registers it with :func:`handled`; on a second signal every registered
 tidy-up runs, innermost first, and the process exits with status 130 without unwinding.
 """
@@ -72,7 +72,7 @@ def handled(tidy: Callable[[], None] | None = None, leaving: bool = False) -> It
 @contextmanager
 def deferred() -> Iterator[None]:
     """Within: SIGINT and SIGTERM wait (blocked, pending) until the block is done, so that a
-    tidy-up that must finish (removing the staging folder) is never cut short by the first one."""
+    tidy-up that must finish (stopping the sandbox worker) is never cut short by the first one."""
     mask = getattr(signal, "pthread_sigmask", None)
     if mask is None or threading.current_thread() is not threading.main_thread():
         yield

@@ -45,11 +45,15 @@ class Source:
     # ``code`` compiled (the syntax check does it anyway), marshalled: the sandbox child runs
     # it without compiling the source again (see grader.sandbox)
     compiled: bytes | None = field(default=None, compare=False, repr=False)
+    # the file lies among other students' files (a batch's file-per-student class folder): the
+    # modules beside it are not its own, so none of them is a helper it may import
+    alone: bool = False
 
 
-def load_source(path: str | Path, root: str | Path | None = None) -> Source:
+def load_source(path: str | Path, root: str | Path | None = None, alone: bool = False) -> Source:
     """Read and syntax-check a submission; raises ``SubmissionError("<file>: …")``. The file is
-    read without following links (see :mod:`grader.safefs`; ``root``: the folder it is taken from)."""
+    read without following links (see :mod:`grader.safefs`; ``root``: the folder it is taken from;
+    ``alone``: see :attr:`Source.alone`)."""
     path = Path(path)
     if not os.path.lexists(path):
         raise SubmissionError(f"{path}: no such file")
@@ -66,7 +70,8 @@ def load_source(path: str | Path, root: str | Path | None = None) -> Source:
     else:
         code, notes, cell_of = _decode_py(path, data), (), None
     exercise, tree, compiled = _check_and_read_exercise(path, code, cell_of)
-    return Source(path=path, code=code, notes=tuple(notes), exercise=exercise, tree=tree, compiled=compiled)
+    return Source(path=path, code=code, notes=tuple(notes), exercise=exercise, tree=tree, compiled=compiled,
+                  alone=alone)
 
 
 def _decode_py(path: Path, data: bytes) -> str:

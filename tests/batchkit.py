@@ -70,7 +70,7 @@ def assert_same_outputs(got: Path, want: Path) -> None:
     result = next((n for n in differ if n.startswith("results/")), differ[0] if differ else None)
     assert not differ, f"{len(differ)} files differ from the reference run, e.g. {differ[:5]}: " + \
         _first_difference(a[differ[0]], b[differ[0]]) + f"; {result}: {a[result][:1500]!r}"
-    assert not [p for p in got.rglob(".*") if p.is_dir()], "a hidden folder (staging) was left in OUT"
+    assert not [p for p in got.rglob(".*") if p.is_dir()], "a hidden folder was left in OUT"
 
 
 def _first_difference(a: bytes, b: bytes) -> str:

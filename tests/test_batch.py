@@ -505,21 +505,51 @@ def test_library_run_in_process_leaves_no_process(tmp_path):
     assert_no_stray_processes(before, grace=2.0)
 
 
-def test_the_pool_is_handed_a_few_submissions_per_worker_at_a_time(tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_file_per_student_cannot_import_a_classmates_file(tmp_path, jobs):
+    """In a class folder of loose files, the modules beside a student's file are classmates':
+    ``import carol`` fails for dave as it would on his own machine, and nothing is copied to OUT
+    for it; in a folder of his own, the same import of his own module works."""
+    klass = tmp_path / "class"
+    klass.mkdir()
+    borrow = "from carol import backward, forward, sigmoid, train  # noqa: F401\n\nEXERCISE = 'tutorial-4'\n"
+    (klass / "carol.py").write_text(CODE_ONLY)
+    (klass / "dave.py").write_text(borrow)
+    (klass / "erin").mkdir()
+    (klass / "erin" / "submission.py").write_text(borrow)
+    (klass / "erin" / "carol.py").write_text(CODE_ONLY)
+    summary = batch.run(klass, EXERCISE, tmp_path / "out", jobs=jobs)
+    assert summary.graded == 3
+    result = {s: json.loads((tmp_path / "out" / "results" / f"{s}.json").read_text()) for s in ("carol", "dave", "erin")}
+    assert result["carol"]["score"] == result["erin"]["score"] > 0
+    assert result["erin"]["files"]["helpers"] == ["erin/carol.py"]
+    assert result["dave"]["score"] == 0 and result["dave"]["files"]["helpers"] == []
+    assert "No module named 'carol'" in json.dumps(result["dave"])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["gradebook.csv", "results", "summary.txt"]
+
+
+def test_the_pool_is_handed_a_few_submissions_per_worker_at_a_time(tmp_path, monkeypatch):
     """Submissions go to the pool a few per worker ahead of their turn, not the whole class at
-    once: when the first result is saved, most of the class has not been staged (handed over) yet."""
+    once: when the first result is saved, most of the class has not been handed over yet."""
     small = tmp_path / "class"
     small.mkdir()
     for k in range(24):
         (small / f"s{k:02d}.py").write_text(CODE_ONLY + f"\n# student {k}\n")
-    staged_at_first: list[int] = []
+    handed: list[str] = []
+
+    class Pool(batch.ProcessPoolExecutor):  # the real pool, counting what it is handed
+        def submit(self, fn, *args, **kwargs):
+            handed.append(args[0])
+            return super().submit(fn, *args, **kwargs)
+    monkeypatch.setattr(batch, "ProcessPoolExecutor", Pool)
+    at_first: list[int] = []
 
     def progress(done: int, total: int) -> None:
-        if not staged_at_first:
-            staged_at_first.append(len(list((tmp_path / "out" / ".staging").glob("*"))))
+        if not at_first:
+            at_first.append(len(handed))
     summary = batch.run(small, EXERCISE, tmp_path / "out", jobs=2, progress=progress)
-    assert summary.graded == 24
-    assert staged_at_first[0] <= 1 + batch.IN_FLIGHT * 2 < 24, staged_at_first
+    assert summary.graded == 24 and len(handed) == 24
+    assert at_first[0] <= 1 + batch.IN_FLIGHT * 2 < 24, at_first
 
 
 def test_class_rows_share_equal_test_entries_and_keep_every_number_as_written(tmp_path):

@@ -3,7 +3,7 @@
 Interrupts: SIGINT to the whole process group (what a terminal's Ctrl-C does) and SIGTERM (to the
 group, or to the batch's process alone, as a CI runner or systemd does), once and twice, at
 random moments of a running batch. Each time: exit 130 within 2 s of the first signal, no
-staging folder, no process left, and ``--resume`` then ends in the same bytes as a run that was
+hidden folder left in OUT, no process left, and ``--resume`` then ends in the same bytes as a run that was
 never interrupted. Resume: changing the spec, the course secret and the grader version in turn
 regrades exactly the students whose grading they change.
 """
@@ -135,7 +135,7 @@ def test_interrupt_at_random_moments(small, tmp_path, sig, group):
                 assert elapsed <= LIMIT, f"trial {k} ({'twice' if twice else 'once'}): exit after {elapsed:.2f} s"
         proc.stdout.close()
         proc.stderr.close()
-        assert not (out / ".staging").exists(), f"trial {k}: staging left"
+        assert not [p for p in out.rglob(".*") if p.is_dir()], f"trial {k}: a hidden folder left in OUT"
         assert_no_stray_processes(before)
         summary = batch.run(folder, "tutorial-4", out, jobs=1, resume=True)
         assert summary.total == 7

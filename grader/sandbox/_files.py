@@ -91,7 +91,10 @@ def _statements(body: list):
 def helper_files(source: Source) -> tuple[list[tuple[str, bytes]], list[str]]:
     """The ``.py`` files beside the submission that it imports (transitively), and a note for
     each one refused (a symlink, a FIFO, …: read through :mod:`grader.safefs`, never followed).
-    Only imported ones: a folder may hold other students' submissions too."""
+    Only imported ones: a folder may hold other students' submissions too; none for a source
+    that lies among them (:attr:`~grader.submission.Source.alone`)."""
+    if source.alone:
+        return [], []
     folder = source.path.parent
     try:  # most submissions sit alone, or import nothing beside them: no need to parse anything
         with os.scandir(folder) as entries:
