@@ -29,7 +29,9 @@ files. Every ``grade batch`` runs as a new process, under a small wrapper proces
 ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` is the largest resident set of any one process of that
 run (the grader, its pool workers, their sandbox workers and the children they fork); the sum over
 the whole process tree (RSS, and PSS, which counts pages shared by forked processes once) is
-sampled from /proc (RSS ten times a second, PSS twice: more often, the sampling slows the batch). Memory
+sampled from /proc (RSS ten times a second, PSS twice: more often, the sampling slows the batch).
+The sampling still takes CPU from the batch and stalls its page faults, so each code class is
+graded twice: its times come from a run that is not sampled, its memory from one that is. Memory
 that does not grow with the class is the check: the same kind of class at two sizes, and the
 ratio of their peaks.
 
@@ -229,10 +231,13 @@ def _tree_memory_kb(root: int, with_pss: bool = True) -> tuple[int, int, int]:
     return rss, pss, own
 
 
-def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, floor: bool = False) -> dict:
+def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, floor: bool = False,
+              sample: bool = True) -> dict:
     """One ``grade batch`` (``--scheduler`` when given; the bare sandbox with ``floor``) in a new
     process: wall seconds, CPU seconds of the whole tree, the largest process (ru_maxrss of the
-    wrapper's children), the peak of the whole tree (sampled), graded count."""
+    wrapper's children), the peak of the whole tree (sampled, unless not ``sample``: reading every
+    process's memory takes a CPU from the batch and stalls its page faults, so the times are
+    taken from runs that are not sampled), graded count."""
     how = ["--scheduler", scheduler] if scheduler else ["--jobs", str(jobs)]
     cmd = [sys.executable, "-c", WRAPPER, *CLI, "batch", str(folder), "-e", EXERCISE, "-o", str(out), *how]
     if floor:
@@ -241,7 +246,7 @@ def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, 
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     peak_rss = peak_pss = peak_own = 0
     samples = 0
-    while proc.poll() is None:
+    while sample and proc.poll() is None:
         rss, pss, own = _tree_memory_kb(proc.pid, with_pss=samples % PSS_EVERY == PSS_EVERY // 2)
         samples += 1
         peak_rss, peak_pss, peak_own = max(peak_rss, rss), max(peak_pss, pss), max(peak_own, own)
@@ -249,8 +254,9 @@ def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, 
             proc.wait(timeout=SAMPLE_SECONDS)  # returns as soon as the batch ends: its wall time stays exact
         except subprocess.TimeoutExpired:
             pass
+    out_text = proc.communicate()[0]
     wall = time.perf_counter() - start
-    report = json.loads(proc.stdout.read())
+    report = json.loads(out_text)
     if report["rc"] != 0:
         raise SystemExit(f"grade batch failed ({report['rc']}): {report['stderr']}")
     graded = int(report["stdout"].split("Graded ", 1)[1].split(",")[0])
@@ -378,13 +384,16 @@ def main() -> None:
             folder = code_class(tmp / f"{label}-{n}", n, args.all_correct, correct) if make is code_class else \
                 make(tmp / f"{label}-{n}", n)
             r = run_batch(folder, tmp / f"{label}-{n}-grades", args.jobs)
+            if make is code_class:  # the times of a run whose memory is not sampled; its memory, sampled
+                timed = run_batch(folder, tmp / f"{label}-{n}-timed", args.jobs, sample=False)
+                r = dict(timed, **{k: r[k] for k in ("maxrss_mb", "tree_rss_mb", "tree_pss_mb", "own_mb")})
             runs[(label, n)] = r
             rows.append((f"grade batch, {n} {'code submissions' if label == 'code' else 'answers files'}, "
                          f"--jobs {args.jobs}", r))
         big_folder = tmp / f"code-{args.code}"
-        dask_run = run_batch(big_folder, tmp / "dask-grades", args.jobs, scheduler=f"local:{args.jobs}") \
-            if args.dask else None
-        floor = run_batch(big_folder, tmp / "floor", args.jobs, floor=True)
+        dask_run = run_batch(big_folder, tmp / "dask-grades", args.jobs, scheduler=f"local:{args.jobs}",
+                             sample=False) if args.dask else None
+        floor = run_batch(big_folder, tmp / "floor", args.jobs, floor=True, sample=False)
         own = own_code(big_folder)
         fresh_seq = fresh_processes(tmp / f"code-{args.code}", args.fresh, 1) / args.fresh if args.fresh else None
         fresh_par = fresh_processes(tmp / f"code-{args.code}", args.fresh, args.jobs) / args.fresh \
