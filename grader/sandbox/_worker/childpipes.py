@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from .framing import FRAME_HEAD, FRAME_MAGIC, K_BATCH, K_ERROR, K_EXIT, K_LOADED, K_MISSING, K_RESULT, K_SETUP, \
-    LOAD_SEQ, SMALL_FRAME
+    LOAD_SEQ, READ_CHUNK, SMALL_FRAME
 
 
 class Child:
@@ -44,7 +44,7 @@ class Child:
     def read_result(self) -> None:
         for _ in range(16):  # bounded: take() judges the header between reads
             try:
-                chunk = os.read(self.res_r, 1 << 20)
+                chunk = os.read(self.res_r, READ_CHUNK)
             except BlockingIOError:
                 return
             except OSError:

@@ -12,7 +12,7 @@ import sys
 from . import framing
 from .framing import ANSWERS_BYTES, BATCH_HEAD, CMD_FD, CMD_HEAD, ENTRY_HEAD, EXIT_CHANNEL, EXIT_HARNESS, FLUSH_BYTES, \
     ITEM_COUNT, ITEM_HEAD, K_BATCH, K_ERROR, K_EXIT, K_LOADED, K_MISSING, K_RESULT, LOAD_SEQ, MAX_ITEMS, \
-    PROGRESS_WORD, RESULT_FD, frame
+    PROGRESS_WORD, READ_CHUNK, RESULT_FD, frame
 
 
 class Harness:
@@ -207,7 +207,7 @@ class Harness:
         """Take what the command pipe holds now, without waiting; leave quietly at its end (the
         supervisor is done with us)."""
         while self.select([CMD_FD], [], [], 0)[0]:
-            chunk = self.read(CMD_FD, 1 << 20)
+            chunk = self.read(CMD_FD, READ_CHUNK)
             if not chunk:
                 self.exit(0)
             self.inbox += chunk

@@ -258,6 +258,9 @@ def serve(chan: Channel, plan: Plan) -> None:
     if pid == 0:
         try:
             ours.close()
+            # This process is the channel's only reader now (this worker closes it below), so it
+            # may read ahead: a request of 40 arrays is then a read or two, not two reads an array.
+            chan.buffered = True
             Supervisor(chan, plan, ZygoteLink(theirs)).serve()
         except BaseException:  # noqa: BLE001 - logged for the parent's diagnostics
             import traceback

@@ -15,7 +15,7 @@ import time
 from .batches import Batches
 from .childpipes import Child
 from .framing import CMD_HEAD, K_ERROR, K_EXIT, K_FATAL, K_LOADED, K_SETUP, LOAD_SEQ, \
-    LOADED_FRAME, Channel, ChannelClosed, ProtocolError, write_all
+    LOADED_FRAME, READ_CHUNK, Channel, ChannelClosed, ProtocolError, write_all
 from .layers.cgroup import OomCount, cgroup_readback, cgroup_remove
 from .linux import PR_SET_PDEATHSIG, prctl
 from .procs import remove
@@ -388,7 +388,7 @@ class Supervisor:
     def _drain_output(self, rounds: int = 16) -> None:
         for _ in range(rounds):  # bounded, so that a flood cannot starve the deadline checks
             try:
-                chunk = os.read(self.out_r, 1 << 20)
+                chunk = os.read(self.out_r, READ_CHUNK)
             except (BlockingIOError, InterruptedError):
                 return
             if not chunk:
