@@ -947,6 +947,25 @@ def test_decode_accepts_real_numbers_only():
         D.decode_result(_result(pickled), 1 << 20)
 
 
+def test_decode_judges_every_array_by_its_bytes_after_its_header_was_accepted():
+    """A header seen (and accepted) before is looked up, not parsed again: what follows it, and
+    the limit, are still checked for each array."""
+    good = _npy(np.arange(4.0).reshape(2, 2))
+    for _ in range(2):  # the first parses the header, the second finds it accepted
+        (a,) = D.decode_result(_result(good), 1 << 20)
+        assert a.tolist() == [[0.0, 1.0], [2.0, 3.0]] and a.flags.writeable and a.flags.owndata
+    a[0, 0] = 9.0  # each result is a copy of its own, not a view of the bytes
+    assert D.decode_result(_result(good), 1 << 20)[0][0, 0] == 0.0
+    with pytest.raises(D.Rejected, match="does not match"):
+        D.decode_result(_result(good[:-8]), 1 << 20)
+    with pytest.raises(D.Rejected, match="does not match"):
+        D.decode_result(_result(good + b"\0" * 8), 1 << 20)
+    with pytest.raises(D.Rejected, match="more than the limit"):
+        D.decode_result(_result(good), 16)
+    with pytest.raises(D.Rejected, match="contains infinity"):
+        D.decode_result(_result(_npy(np.array([[1.0, np.inf], [0.0, 0.0]]))), 1 << 20)
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(0, 4), max_size=4), st.sampled_from(["<f8", "<f4", "<i8", "|u1", "|b1", "<c16"]),
        st.booleans())
