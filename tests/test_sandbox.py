@@ -1354,3 +1354,87 @@ def test_the_supervisor_holds_no_more_fds_after_many_submissions(box):
         box.run(source, [Call("sigmoid", (W1,)), Call("forward", (X, W1, B1, W2, B2))], TEST_LIMITS)
     box.settle()
     assert len(os.listdir(f"/proc/{supervisor}/fd")) == before
+
+
+def test_the_exercise_calls_go_to_a_worker_once_then_by_their_token(tmp_path):
+    """A class's calls and their argument arrays (the same for every submission) are sent to a
+    worker once; later runs send their token and the submission's own blobs alone, and get the
+    same results. A replaced worker keeps nothing: the next run sends them in full again."""
+    from grader import code_grade, spec
+
+    calls, _ = code_grade.sandbox_calls(spec.load_exercise("tutorial-4"))
+    with Sandbox() as sandbox:
+        sandbox.start()
+        sent: list[tuple[dict, int]] = []
+
+        def watch(chan):
+            real = chan.send
+            chan.send = lambda header, blobs=(): (sent.append((header, len(blobs))), real(header, blobs))[1]
+        watch(sandbox._chan)
+        first, again = sandbox.run(load_source(CORRECT), calls), sandbox.run(load_source(CORRECT), calls)
+        sandbox._kill_worker()
+        sandbox.start()
+        watch(sandbox._chan)
+        fresh = sandbox.run(load_source(CORRECT), calls)
+    runs = [h for h in sent if h[0].get("op") == "run"]
+    assert len(runs) == 3
+    (a, na), (b, nb), (c, nc) = runs
+    assert a["shared"]["store"] is True and len(a["calls"]) == len(calls)
+    assert "calls" not in b and "store" not in b["shared"] and b["shared"]["id"] == a["shared"]["id"]
+    assert nb == na - a["shared"]["blobs"] and a["shared"]["blobs"] > 50  # the arrays stay behind
+    assert c["shared"]["store"] is True and len(c["calls"]) == len(calls)  # a new worker: in full again
+    for run in (again, fresh):
+        assert run.load_status == first.load_status == "ok"
+        assert [o.status for o in run.outcomes] == [o.status for o in first.outcomes] == ["ok"] * len(calls)
+        assert all(len(x.values) == len(y.values) and all((p == q).all() for p, q in zip(x.values, y.values, strict=True))
+                   for x, y in zip(run.outcomes, first.outcomes, strict=True))
+
+
+def test_grader_and_supervisor_keep_the_same_shared_calls():
+    """Both ends keep the last SHARED_CALLS sets and drop the oldest first, so every token the
+    grader sends alone is one the supervisor holds; a token it does not hold, or a malformed one,
+    ends the request as a protocol error (the grader then starts another worker)."""
+    from grader.sandbox._calls import _Run
+    from grader.sandbox._worker.kept import KeptCalls
+
+    class Box:
+        _shared: list = []
+
+    kept = KeptCalls()
+    order = [1, 2, 3, 1, 4, 5, 6, 7, 8, 9, 10, 2, 1, 11, 3, 9]
+    for token in order:
+        run = _Run(Box, {"code": ""}, [{"index": 0, "function": "f", "args": [{"blob": 0}]}],
+                   [f"array {token}".encode(), b"own"], Limits(), shared=(token, 1))
+        req, blobs = run._request(run.call_msgs)
+        req, blobs = kept.expand(req, blobs)
+        assert blobs == [f"array {token}".encode(), b"own"] and req["calls"] == run.call_msgs, token
+        assert list(kept.sets) == Box._shared and len(Box._shared) <= W.SHARED_CALLS
+        assert kept.commands(req) == (kept.sets[token][2], 1)  # this run's commands are kept with its set
+    for bad in ({"id": 999, "blobs": 1}, {"id": "1", "blobs": 1}, {"id": order[-1], "blobs": 5}):
+        with pytest.raises(W.ProtocolError):
+            kept.expand({"op": "run", "shared": bad}, [b"own"])
+    assert kept.commands({"op": "run", "calls": []}) == (None, 0)
+
+
+def test_a_kept_sets_commands_are_made_once_and_are_the_same_bytes():
+    """The commands of a kept set of calls are made once (but for their sequence number) and are
+    byte for byte those made afresh; a call with an array of the submission's own is never kept."""
+    from grader.sandbox._worker.batches import Batches
+
+    class Sup:
+        blobs = [b"a" * 24, b"b" * 16, b"own"]
+        kept_blobs = 2
+        commands: dict | None = None
+
+    calls = [{"index": 0, "function": "f", "args": [{"blob": 0}, {"value": 2.5}]},
+             {"index": 1, "function": "f", "args": [{"blob": 1}, {"blob": 0}]},
+             {"index": 2, "function": "g", "args": [{"blob": 2}]}]
+    fresh = Batches(Sup, None)
+    want = [fresh._command(calls[:2]), fresh._command(calls[2:]), fresh._command(calls[:2])]
+    Sup.commands = {}
+    kept = Batches(Sup, None)
+    got = [kept._command(calls[:2]), kept._command(calls[2:]), kept._command(calls[:2])]
+    assert got == want and [s for s, _ in got] == [1, 2, 3]
+    assert list(Sup.commands) == [(0, 1)]  # g's call reads the submission's own array: made each time
+    assert json.loads(got[2][1][W.CMD_HEAD.size:W.CMD_HEAD.size + W.CMD_HEAD.unpack(got[2][1][:4])[0]]) == \
+        {"seq": 3, "function": "f", "blobs": [24, 16], "calls": [[{"b": 0}, {"v": 2.5}], [{"b": 1}, {"b": 0}]]}

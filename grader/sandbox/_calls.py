@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import io
+import itertools
 import signal
 import sys
 import time
@@ -34,6 +35,7 @@ class _Box(Protocol):
     _layers: Any
     _isolate_ms: float | None
     _unsettled: bool
+    _shared: list  # the tokens of the call sets this worker process keeps (W.SHARED_CALLS at most, oldest first)
 
     def start(self) -> Any: ...
 
@@ -80,15 +82,17 @@ def _encode_arg(arg, blobs: list, seen: dict) -> dict:
     return {"value": arg}
 
 
-_ENCODED: dict[int, tuple[tuple, list, list[bytes]]] = {}  # a cached exercise's calls -> their messages
+_ENCODED: dict[int, tuple[tuple, list, list[bytes], int]] = {}  # a cached exercise's calls -> their messages
+_TOKENS = itertools.count(1)
 
 
-def _encode_calls(calls: Sequence[Call]) -> tuple[list, list[bytes]]:
-    """The call messages and argument blobs; for a tuple of calls whose arrays are all read-only
-    (a cached exercise's, the same objects for every submission) made once."""
+def _encode_calls(calls: Sequence[Call]) -> tuple[list, list[bytes], int | None]:
+    """The call messages and argument blobs, and a token naming them; for a tuple of calls whose
+    arrays are all read-only (a cached exercise's, the same objects for every submission) made
+    once, and then the same token each time (None: made for this request alone)."""
     hit = _ENCODED.get(id(calls))
     if hit is not None and hit[0] is calls:
-        return hit[1], hit[2]
+        return hit[1], hit[2], hit[3]
     blobs: list[bytes] = []
     seen: dict[int, int] = {}
     call_msgs = []
@@ -100,15 +104,20 @@ def _encode_calls(calls: Sequence[Call]) -> tuple[list, list[bytes]]:
     if isinstance(calls, tuple) and all(_frozen(a) for c in calls for a in c.args if isinstance(a, np.ndarray)):
         if len(_ENCODED) > 16:
             _ENCODED.clear()
-        _ENCODED[id(calls)] = (calls, call_msgs, blobs)
-    return call_msgs, blobs
+        token = next(_TOKENS)
+        _ENCODED[id(calls)] = (calls, call_msgs, blobs, token)
+        return call_msgs, blobs, token
+    return call_msgs, blobs, None
 
 
 def encode_request(source: Source, calls: Sequence[Call], limits: Limits, require: list[str],
-                   last: bool = False) -> tuple[dict, list, list[bytes], list[str]]:
-    """(request, call messages, blobs, refused helper notes) for running ``calls`` on ``source``;
-    ``last``: the worker leaves after it."""
-    call_msgs, blobs = _encode_calls(calls)
+                   last: bool = False) -> tuple[dict, list, list[bytes], list[str], tuple[int, int] | None]:
+    """(request, call messages, blobs, refused helper notes, shared) for running ``calls`` on
+    ``source``; ``last``: the worker leaves after it. ``shared``: (token, count) when the call
+    messages and the first ``count`` blobs are the same for every submission of the exercise,
+    so that a worker that keeps them is sent the token instead (:meth:`_Run._attempt`)."""
+    call_msgs, blobs, token = _encode_calls(calls)
+    shared = (token, len(blobs)) if token is not None else None
     blobs = list(blobs)
     helpers, refused = helper_files(source)
     notebook = source.path.suffix.lower() == ".ipynb"
@@ -128,7 +137,7 @@ def encode_request(source: Source, calls: Sequence[Call], limits: Limits, requir
         blobs.append(source.compiled)
     if last:
         req["last"] = True
-    return req, call_msgs, blobs, refused
+    return req, call_msgs, blobs, refused, shared
 
 
 _SIGNAL_HINTS = {
@@ -151,8 +160,10 @@ class _WorkerLost(Exception):
 class _Run:
     """The state of one submission while its events come in."""
 
-    def __init__(self, box: _Box, req: dict, call_msgs: list, blobs: list, limits: Limits):
+    def __init__(self, box: _Box, req: dict, call_msgs: list, blobs: list, limits: Limits,
+                 shared: tuple[int, int] | None = None):
         self.box, self.req, self.call_msgs, self.blobs, self.limits = box, req, call_msgs, blobs, limits
+        self.shared = shared
         self.names = [c["function"] for c in call_msgs]
         self.outcomes: list[CallOutcome | None] = [None] * len(call_msgs)
         self.load: tuple[str, str] | None = None
@@ -197,15 +208,35 @@ class _Run:
             raise SandboxUnavailable(self.fatal)
         return self._result()
 
+    def _request(self, pending: list) -> tuple[dict, list]:
+        """The run command and its blobs. The exercise's calls and their argument arrays go to a
+        worker process once (``store``); after that its supervisor is sent their token and keeps
+        the rest (about 100 KB and 90 arrays a tutorial-4 submission, written, read and parsed
+        again each time otherwise). Both ends keep the last W.SHARED_CALLS sets, dropping the
+        oldest first, so they always agree on what is kept; a new worker keeps nothing."""
+        req = dict(self.req, op="run", calls=pending)
+        if self.shared is None or len(pending) != len(self.call_msgs):  # after a crash: the calls left, in full
+            return req, self.blobs
+        token, count = self.shared
+        kept = self.box._shared
+        if token in kept:
+            del req["calls"]
+            req["shared"] = {"id": token, "blobs": count}
+            return req, self.blobs[count:]
+        req["shared"] = {"id": token, "blobs": count, "store": True}
+        kept.append(token)
+        del kept[:-W.SHARED_CALLS]
+        return req, self.blobs
+
     def _attempt(self, pending: list) -> None:
         box = self.box
-        req = dict(self.req, op="run", calls=pending)
+        req, blobs = self._request(pending)
         # The supervisor enforces the limits and answers once, when the submission is done; this
         # is only a backstop for a hung worker: every call and a fresh load of the module per call
         # (after crashes) at their wall-clock limit, twice over.
         backstop = 2 * (2 * len(pending) + 1) * float(self.limits.wall_seconds) + 30
         try:
-            box._chan.send(req, self.blobs)
+            box._chan.send(req, blobs)
             while True:
                 header, blobs = box._chan.recv(deadline=time.monotonic() + backstop,
                                                max_blob=int(self.limits.result_bytes) + (4 << 20))

@@ -135,6 +135,7 @@ class Sandbox:
         self._ahead_scratch: tuple[str, ...] = ()  # the scratch directories of the slots prepared ahead
         self._unsettled = False  # a run is done, and the worker may still be cleaning up after it
         self._isolate_ms: float | None = None  # time the last child spent isolating itself
+        self._shared: list[int] = []  # the call sets the worker process keeps (see _calls._Run._request)
         self._cgroup: dict | None = None  # the last submission's cgroup as read back (for doctor)
         self._layers: dict = {}  # the last submission's child's layers
         self._lock = threading.RLock()
@@ -225,6 +226,7 @@ class Sandbox:
             self._log.close()
         self._proc = self._chan = self._scratch = self._log = self._ns = None
         self._greeting = False
+        self._shared = []  # a next worker keeps nothing
 
     def _worker_log(self) -> str:
         try:
@@ -298,11 +300,11 @@ class Sandbox:
     def run(self, source: Source, calls: Sequence[Call], limits: Limits = DEFAULT_LIMITS) -> SubmissionRun:
         from ._calls import _Run, encode_request  # NumPy: imported after the worker was launched
 
-        req, call_msgs, blobs, refused = encode_request(
+        req, call_msgs, blobs, refused, shared = encode_request(
             source, calls, limits, list(STRICT) if self.isolation == "strict" else [], last=self.single)
         with self._lock:
             try:
-                run = _Run(self, req, call_msgs, blobs, limits).go()
+                run = _Run(self, req, call_msgs, blobs, limits, shared).go()
             finally:
                 if self.single:  # the worker leaves after this run (a next run starts another); close() reaps it
                     self._shutdown(wait=False)

@@ -20,6 +20,7 @@ Modules: ``framing`` (the protocol), ``linux`` (ctypes primitives), ``layers`` (
 isolation layer, one interface, one table), ``plan`` (what the worker prepares once), ``child``
 (isolation in the child), ``harness`` (the student's module and its calls), ``supervisor``,
 ``procs`` (descendants, reaping, scratch), ``slots`` (the supervisor's side of the zygote),
+``kept`` (the class's calls and arrays, sent to the supervisor once),
 ``zygote`` (the worker forking, reaping and killing), ``server`` (the worker's start), ``__main__``.
 
 The child isolates itself before any student code runs, then reports what it applied. It

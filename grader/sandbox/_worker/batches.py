@@ -56,9 +56,25 @@ class Batches:
     # -- commands
     def _command(self, chunk: list[dict]) -> tuple[int, bytes]:
         """(sequence number, bytes) of one command: every call of ``chunk``, each distinct
-        argument array once."""
+        argument array once. For a set of calls the supervisor keeps (the class's, see
+        framing.SHARED_CALLS) everything but the sequence number is made once."""
         sup = self.sup
         self.seq += 1
+        made = sup.commands  # the kept set's commands, by their calls' indices (None: not a kept set)
+        key = tuple(c["index"] for c in chunk) if made is not None else None
+        hit = made.get(key) if made is not None else None
+        if hit is None:
+            hit = self._parts(chunk)
+            if made is not None and hit[2]:
+                made[key] = hit
+        rest, data, _ = hit
+        cmd = f'{{"seq": {self.seq}, {rest}'.encode()
+        return self.seq, CMD_HEAD.pack(len(cmd)) + cmd + data
+
+    def _parts(self, chunk: list[dict]) -> tuple[str, bytes, bool]:
+        """The command of ``chunk`` after its sequence number (its JSON text from the key that
+        follows, and its arrays), and whether every array is one of the kept set's."""
+        sup = self.sup
         blob_of: dict[int, int] = {}
         specs = []
         for call in chunk:
@@ -70,9 +86,9 @@ class Batches:
                     spec.append({"v": arg["value"]})
             specs.append(spec)
         order = sorted(blob_of, key=blob_of.get)
-        cmd = json.dumps({"seq": self.seq, "function": chunk[0]["function"],
-                          "blobs": [len(sup.blobs[b]) for b in order], "calls": specs}).encode()
-        return self.seq, CMD_HEAD.pack(len(cmd)) + cmd + b"".join(sup.blobs[b] for b in order)
+        rest = json.dumps({"function": chunk[0]["function"], "blobs": [len(sup.blobs[b]) for b in order],
+                           "calls": specs})[1:]
+        return rest, b"".join(sup.blobs[b] for b in order), all(b < sup.kept_blobs for b in order)
 
     def ahead(self, child, calls: list[dict]) -> bytes:
         """The commands of every group of ``calls`` for a child about to load the module, written

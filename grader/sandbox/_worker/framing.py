@@ -45,6 +45,11 @@ BATCH_HEAD = struct.Struct("<II")
 ENTRY_HEAD = ITEM_HEAD
 ENTRY_KINDS = (K_RESULT, K_ERROR, K_MISSING, K_EXIT)
 MAX_BATCH = 256  # calls in one command
+# The exercise's calls and their argument arrays, the same for every submission of a class, are
+# sent to a supervisor once with a token; it keeps the last SHARED_CALLS such sets, and the grader
+# then sends the token alone (a run request's "shared": {"id", "blobs": how many leading blobs are
+# the set's, "store": keep them}).
+SHARED_CALLS = 8
 FLUSH_BYTES = 1 << 20
 BATCH_FRAME_SLACK = FLUSH_BYTES + (1 << 20)  # a B frame may exceed the result cap by this much
 # The progress word: the batch the child is in (its sequence number, high 32 bits) and the call

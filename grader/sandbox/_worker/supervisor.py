@@ -16,6 +16,7 @@ from .batches import Batches
 from .childpipes import Child
 from .framing import CMD_HEAD, K_ERROR, K_EXIT, K_FATAL, K_LOADED, K_SETUP, LOAD_SEQ, \
     LOADED_FRAME, READ_CHUNK, Channel, ChannelClosed, ProtocolError, write_all
+from .kept import KeptCalls
 from .layers.cgroup import OomCount, cgroup_readback, cgroup_remove
 from .linux import PR_SET_PDEATHSIG, prctl
 from .procs import remove
@@ -45,6 +46,9 @@ class Supervisor:
         self.slot: Slot | None = None
         self.ahead: list[Slot] = []  # the next submissions' slots, prepared in turn
         self.upcoming: Slot | None = None  # between runs: the slot the next one runs in
+        self.kept = KeptCalls()  # the class's calls, sent once (kept.py)
+        self.commands: dict | None = None  # this run's kept set's commands (Batches._command)
+        self.kept_blobs = 0  # how many of this run's blobs are its kept set's
 
     def emit(self, header: dict, blobs=()) -> None:
         """An event for the grader. A submission's own (setup, load, calls, fatal) are held and
@@ -96,6 +100,10 @@ class Supervisor:
                     continue
                 if req.get("op") != "run":
                     return
+                try:
+                    req, blobs = self.kept.expand(req, blobs)
+                except ProtocolError:
+                    return  # the grader sees the worker gone, and starts another
                 slot, self.upcoming = self.upcoming, None
                 self.upcoming = self.run(slot, req, blobs)
                 if self.upcoming is None:  # that was the last submission (one `grade FILE`)
@@ -132,6 +140,7 @@ class Supervisor:
             self._end_child(child)
             child = slot.fork()
         self.req, self.blobs = req, blobs
+        self.commands, self.kept_blobs = self.kept.commands(req)
         self.limits = req["limits"]
         self.out_cap = int(self.limits["output_bytes"])
         if self.cg is not None:  # before the child runs any of the submission's code
