@@ -964,6 +964,10 @@ def test_decode_judges_every_array_by_its_bytes_after_its_header_was_accepted():
         D.decode_result(_result(good), 16)
     with pytest.raises(D.Rejected, match="contains infinity"):
         D.decode_result(_result(_npy(np.array([[1.0, np.inf], [0.0, 0.0]]))), 1 << 20)
+    fortran = _npy(np.asfortranarray(np.arange(6.0).reshape(2, 3)))
+    for _ in range(2):  # read in Fortran order, handed on in C order, parsed or looked up
+        (f,) = D.decode_result(_result(fortran), 1 << 20)
+        assert f.flags.c_contiguous and f.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
 
 
 @settings(max_examples=100, deadline=None)

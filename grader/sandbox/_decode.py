@@ -106,7 +106,7 @@ def decode_npy(data: bytes, max_bytes: int) -> np.ndarray:
         if seen is not None:
             shape, order, dtype, offset, count = seen
             if count * max(dtype.itemsize, 8) <= max_bytes and len(data) - offset == count * dtype.itemsize:
-                return np.frombuffer(data, dtype, count, offset).reshape(shape, order=order).astype(np.float64)
+                return np.frombuffer(data, dtype, count, offset).reshape(shape, order=order).astype(np.float64, order="C")
     shape, fortran, dtype, offset = _header(data)
     if not isinstance(dtype, np.dtype) or dtype.fields is not None or dtype.subdtype is not None \
             or dtype.hasobject or dtype.kind not in "iuf":
