@@ -964,6 +964,9 @@ def test_decode_judges_every_array_by_its_bytes_after_its_header_was_accepted():
         D.decode_result(_result(good), 16)
     with pytest.raises(D.Rejected, match="contains infinity"):
         D.decode_result(_result(_npy(np.array([[1.0, np.inf], [0.0, 0.0]]))), 1 << 20)
+    for _ in range(2):  # a header judged not real numbers is rejected the same way when looked up
+        with pytest.raises(D.Rejected, match="returned item 2 of 2 is a boolean array"):
+            D.decode_result(_result(good, _npy(np.ones(3, bool))), 1 << 20)
     fortran = _npy(np.asfortranarray(np.arange(6.0).reshape(2, 3)))
     for _ in range(2):  # read in Fortran order, handed on in C order, parsed or looked up
         (f,) = D.decode_result(_result(fortran), 1 << 20)
