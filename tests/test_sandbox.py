@@ -1413,14 +1413,14 @@ def test_grader_and_supervisor_keep_the_same_shared_calls():
         run = _Run(Box, {"code": ""}, [{"index": 0, "function": "f", "args": [{"blob": 0}]}],
                    [f"array {token}".encode(), b"own"], Limits(), shared=(token, 1))
         req, blobs = run._request(run.call_msgs)
-        req, blobs = kept.expand(req, blobs)
+        req, blobs, commands = kept.expand(req, blobs)
         assert blobs == [f"array {token}".encode(), b"own"] and req["calls"] == run.call_msgs, token
         assert list(kept.sets) == Box._shared and len(Box._shared) <= W.SHARED_CALLS
-        assert kept.commands(req) == (kept.sets[token][2], 1)  # this run's commands are kept with its set
+        assert commands is kept.sets[token][2] and req["shared"]["blobs"] == 1  # kept with its set
     for bad in ({"id": 999, "blobs": 1}, {"id": "1", "blobs": 1}, {"id": order[-1], "blobs": 5}):
         with pytest.raises(W.ProtocolError):
             kept.expand({"op": "run", "shared": bad}, [b"own"])
-    assert kept.commands({"op": "run", "calls": []}) == (None, 0)
+    assert kept.expand({"op": "run", "calls": []}, [b"own"]) == ({"op": "run", "calls": []}, [b"own"], None)
 
 
 def test_a_kept_sets_commands_are_made_once_and_are_the_same_bytes():

@@ -15,13 +15,14 @@ class KeptCalls:
     def __init__(self):
         self.sets: dict[int, tuple[list, list, dict]] = {}  # token -> (calls, their blobs, commands), oldest first
 
-    def expand(self, req: dict, blobs: list) -> tuple[dict, list]:
+    def expand(self, req: dict, blobs: list) -> tuple[dict, list, dict | None]:
         """A run request with its calls and their blobs in full: kept from an earlier request
-        (``shared`` without ``store``), or kept now for the next ones; ProtocolError for a token
-        not kept here or a malformed one."""
+        (``shared`` without ``store``), or kept now for the next ones; and the commands made from
+        its kept set (None: its calls are not a kept set's). ProtocolError for a token not kept
+        here or a malformed one."""
         shared = req.get("shared")
         if shared is None:
-            return req, blobs
+            return req, blobs, None
         token = shared.get("id") if isinstance(shared, dict) else None
         count = shared.get("blobs") if isinstance(shared, dict) else None
         if type(token) is not int or type(count) is not int or count < 0:
@@ -33,17 +34,8 @@ class KeptCalls:
             self.sets[token] = (req["calls"], blobs[:count], {})
             while len(self.sets) > SHARED_CALLS:  # the oldest first, as the grader drops them
                 del self.sets[next(iter(self.sets))]
-            return dict(req, calls=self.sets[token][0]), blobs
+            return req, blobs, self.sets[token][2]
         kept = self.sets.get(token)
         if kept is None or len(kept[1]) != count:
             raise ProtocolError("shared calls not kept here")
-        return dict(req, calls=kept[0]), kept[1] + blobs
-
-    def commands(self, req: dict) -> tuple[dict | None, int]:
-        """(the commands made from the run's kept set, how many of its blobs are the set's), or
-        (None, 0) when its calls are not a kept set's."""
-        shared = req.get("shared")
-        kept = self.sets.get(shared.get("id")) if isinstance(shared, dict) else None
-        if kept is not None and kept[0] is req.get("calls"):
-            return kept[2], len(kept[1])
-        return None, 0
+        return dict(req, calls=kept[0]), kept[1] + blobs, kept[2]

@@ -101,11 +101,11 @@ class Supervisor:
                 if req.get("op") != "run":
                     return
                 try:
-                    req, blobs = self.kept.expand(req, blobs)
+                    req, blobs, commands = self.kept.expand(req, blobs)
                 except ProtocolError:
                     return  # the grader sees the worker gone, and starts another
                 slot, self.upcoming = self.upcoming, None
-                self.upcoming = self.run(slot, req, blobs)
+                self.upcoming = self.run(slot, req, blobs, commands)
                 if self.upcoming is None:  # that was the last submission (one `grade FILE`)
                     return
         except ZygoteGone:
@@ -126,9 +126,9 @@ class Supervisor:
     def _new_slot(self, limits: dict | None) -> Slot:
         return Slot(self.plan, self.zygote, next(self.sids), limits)
 
-    def run(self, slot: Slot, req: dict, blobs: list) -> Slot | None:
+    def run(self, slot: Slot, req: dict, blobs: list, commands: dict | None = None) -> Slot | None:
         """Run one submission in its slot; returns the next submission's slot (None after the
-        last one: ``req["last"]``)."""
+        last one: ``req["last"]``). ``commands``: those made from its kept set of calls (kept.py)."""
         self.slot = slot
         self.started = time.monotonic()
         self.out_r, self.out_w, self.scratch = slot.out_r, slot.out_w, slot.scratch
@@ -140,7 +140,8 @@ class Supervisor:
             self._end_child(child)
             child = slot.fork()
         self.req, self.blobs = req, blobs
-        self.commands, self.kept_blobs = self.kept.commands(req)
+        self.commands = commands
+        self.kept_blobs = req["shared"]["blobs"] if commands is not None else 0
         self.limits = req["limits"]
         self.out_cap = int(self.limits["output_bytes"])
         if self.cg is not None:  # before the child runs any of the submission's code
