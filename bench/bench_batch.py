@@ -353,7 +353,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--code", type=int, default=500, help="code submissions in the large class")
-    ap.add_argument("--answers", type=int, default=1000, help="answers files in the large class")
+    ap.add_argument("--answers", type=int, default=1000, help="answers files in the large class (0: none)")
     ap.add_argument("--fresh", type=int, default=20, help="submissions graded by a fresh process each")
     ap.add_argument("--grade-file", type=int, default=9, help="runs of one `grade FILE` (the README's first command)")
     ap.add_argument("--grade-file-only", action="store_true", help="only the `grade FILE` runs (no batch)")
@@ -383,8 +383,10 @@ def main() -> None:
     try:
         rows = []
         runs = {}
-        for label, make, n in [("code", code_class, small_code), ("code", code_class, args.code),
-                               ("answers", answers_class, small_answers), ("answers", answers_class, args.answers)]:
+        classes = [("code", code_class, small_code), ("code", code_class, args.code)]
+        if args.answers:  # --answers 0: the code classes alone
+            classes += [("answers", answers_class, small_answers), ("answers", answers_class, args.answers)]
+        for label, make, n in classes:
             folder = code_class(tmp / f"{label}-{n}", n, args.all_correct, correct) if make is code_class else \
                 make(tmp / f"{label}-{n}", n)
             r = run_batch(folder, tmp / f"{label}-{n}-grades", args.jobs)
@@ -469,6 +471,8 @@ def main() -> None:
     print(f"{'memory against class size':<40} {'small':>10} {'large':>10} {'ratio':>7}")
     print("-" * 70)
     for label, small, large in [("code", small_code, args.code), ("answers", small_answers, args.answers)]:
+        if (label, large) not in runs:
+            continue
         a, b = runs[(label, small)], runs[(label, large)]
         for what, key in [("largest process", "maxrss_mb"), ("grader's own process", "own_mb"),
                           ("tree RSS", "tree_rss_mb"), ("tree PSS", "tree_pss_mb")]:
