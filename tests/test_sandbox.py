@@ -48,7 +48,7 @@ from grader.sandbox import _decode as D
 from grader.sandbox import _files as F
 from grader.sandbox import _worker as W
 from grader.sandbox._worker.layers import cgroup as CG
-from grader.sandbox._worker.supervisor import AHEAD
+from grader.sandbox._worker.supervisor import AHEAD, PAIR
 from grader.submission import load_source
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -109,7 +109,8 @@ def leftovers(box: Sandbox) -> list[int]:
     members = namespace_members(box.worker_pid)
     table = process_table()
     spare = {p for p in box._spare if table.get(p, (None,))[0] == box.worker_pid}
-    assert len(box._spare) <= 1 + 2 * AHEAD, f"more than the supervisor and an init and a child per slot: {box._spare}"
+    assert len(box._spare) <= 1 + 2 * (AHEAD + PAIR - 1), \
+        f"more than the supervisor and an init and a child per slot: {box._spare}"
     assert not [p for p in spare for c, (ppid, *_) in table.items() if ppid == p], \
         f"a process forked ahead has a child of its own: {spare}"
     found = set(descendants_of(box.worker_pid, table)) | (members & set(table))
@@ -896,8 +897,8 @@ def test_cgroups_are_removed_with_the_worker(layers):
         assert_correct(run_correct(sandbox))
         pid = sandbox.worker_pid
         made = worker_cgroups(sandbox)
-        assert len(made) == (AHEAD * len([k for k in (CG.cgroup_parents()[0] or {}) if k != "version"])
-                             if layers["cgroup"][0] else 0), made  # only the next submissions'
+        controllers = len([k for k in (CG.cgroup_parents()[0] or {}) if k != "version"])
+        assert len(made) == (AHEAD * controllers if layers["cgroup"][0] else 0), made  # only the next submissions'
     assert not [p for p in made if os.path.exists(p)], f"the worker {pid} left its cgroups behind"
 
 
@@ -1314,6 +1315,62 @@ def test_the_zygote_stops_watching_a_process_once_it_is_reaped():
         for proc in (supervisor, init):
             proc.kill()
             proc.wait()  # ECHILD once the zygote's reaper has it: Popen takes that as gone
+        ours.close()
+        theirs.close()
+
+
+def test_the_zygote_forks_a_requests_slots_back_to_back_each_child_with_its_own_pipes(monkeypatch, tmp_path):
+    """A "slots" request: every slot's child is forked before any of them is recorded (the
+    zygote's pages written in between are copied once for each child already forked), each
+    gets a reply, and each child holds its own slot's pipes and none of the other's."""
+    from types import SimpleNamespace
+
+    from grader.sandbox._worker import zygote as Z
+
+    def child_main(plan, parent, scratch, out_w, cmd_r, res_w, cg, init):  # in the forked child
+        held = []
+        for fd in passed:  # the fds passed in the request, by number: open here or not
+            try:
+                os.fstat(fd)
+                held.append(fd)
+            except OSError:
+                pass
+        os.write(res_w, json.dumps(held).encode())
+        os._exit(0)
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    supervisor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    order: list[str] = []
+    real_fork = os.fork
+    monkeypatch.setattr(Z, "child_main", child_main)
+    monkeypatch.setattr(Z.os, "fork", lambda: order.append("fork") or real_fork())
+    pipes, passed, asks = [], [], []
+    try:
+        zygote = Z.Zygote(SimpleNamespace(enabled=set(), env=dict(os.environ), init_argv=None), ours, supervisor.pid)
+        watch = zygote._watch
+        monkeypatch.setattr(zygote, "_watch", lambda pid: order.append("record") or watch(pid))
+        for sid in (7, 8):
+            cmd_r, cmd_w = os.pipe()
+            res_r, res_w = os.pipe()
+            out_r, out_w = os.pipe()
+            pipes.append({"res_r": res_r, "ends": {cmd_r, res_w, out_w}, "fds": [cmd_r, cmd_w, res_r, res_w, out_r, out_w]})
+            passed += [cmd_r, res_w, out_w]
+            asks.append({"sid": sid, "scratch": str(tmp_path), "cg": None, "fds": 3})
+        zygote._handle({"op": "slots", "slots": asks}, passed)
+        assert order == ["fork", "fork", "record", "record"], order
+        replies = [Z.recv(theirs)[0] for _ in asks]
+        assert [r["slot"] for r in replies] == [7, 8]
+        for mine, other, reply in ((pipes[0], pipes[1], replies[0]), (pipes[1], pipes[0], replies[1])):
+            assert zygote.owner[reply["child"]] == reply["slot"]
+            held = set(json.loads(os.read(mine["res_r"], 1 << 16)))
+            assert mine["ends"] <= held, f"slot {reply['slot']}'s child lacks its own pipes"
+            assert not other["ends"] & held, f"slot {reply['slot']}'s child holds the other slot's pipes"
+    finally:
+        for fds in pipes:
+            for fd in fds["fds"]:
+                os.close(fd)
+        supervisor.kill()
+        supervisor.wait()
         ours.close()
         theirs.close()
 

@@ -64,6 +64,7 @@ class Plan:
         self.shared_netns = False
         self.abi = 0
         self.seccomp = b""  # the BPF program
+        self.seccomp_call: tuple = ()  # (prctl, a reference to its sock_fprog, what that points to)
         self.view: str | None = None  # the filesystem view's root (fsview)
         self.view_ns: int | None = None  # a mount namespace rooted in it, kept by this fd (fsview)
         self.init_argv: list[str] | None = None  # a PID namespace's init, when spawned (pidns)

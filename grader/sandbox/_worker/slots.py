@@ -83,7 +83,7 @@ class ZygoteLink:
 class Slot:
     """One submission's scratch, cgroup, output pipe and processes, asked for ahead of its turn."""
 
-    def __init__(self, plan, zygote: ZygoteLink, sid: int, limits: dict | None):
+    def __init__(self, plan, zygote: ZygoteLink, sid: int, limits: dict | None, ask: bool = True):
         self.plan, self.zygote, self.sid = plan, zygote, sid
         self.scratch = os.path.join(plan.scratch_root, os.urandom(8).hex())
         os.mkdir(self.scratch, 0o700)
@@ -109,7 +109,7 @@ class Slot:
         self.pid_init: int | None = None
         self.first: Child | None = None
         self.children: list[int] = []  # every child forked in the slot
-        self._pending = self._ask("slot")
+        self._pending = self._ask("slot") if ask else None  # (cmd_w, res_r) of its first child
 
     def limit(self, limits: dict) -> None:
         """Set the cgroup's memory and process limits (before any of the submission's code runs)."""
@@ -119,20 +119,25 @@ class Slot:
             cgroup_limit(self.cg, *want)
             self.cg_limits = want
 
-    def _ask(self, op: str) -> tuple[int, int]:
+    def _ends(self) -> tuple[list[int], tuple[int, int]]:
+        """Pipes for a new child of the slot: the fds the zygote is passed (the child's ends of
+        its command and result pipes, the slot's output pipe and progress page), and ours."""
         cmd_r, cmd_w = os.pipe()
         res_r, res_w = os.pipe()
         grow_pipe(cmd_w)
         grow_pipe(res_r)
-        try:
-            fds = [cmd_r, res_w, self.out_w] + ([self.progress_fd] if self.progress_fd is not None else [])
-            self.zygote.request({"op": op, "sid": self.sid, "scratch": self.scratch, "cg": self.cg}, fds)
-        finally:
-            os.close(cmd_r)
-            os.close(res_w)
         os.set_blocking(res_r, False)
         os.set_blocking(cmd_w, False)
-        return cmd_w, res_r
+        return [cmd_r, res_w, self.out_w] + ([self.progress_fd] if self.progress_fd is not None else []), (cmd_w, res_r)
+
+    def _ask(self, op: str) -> tuple[int, int]:
+        passed, ours = self._ends()
+        try:
+            self.zygote.request({"op": op, "sid": self.sid, "scratch": self.scratch, "cg": self.cg}, passed)
+        finally:
+            os.close(passed[0])
+            os.close(passed[1])
+        return ours
 
     def ready(self) -> Child:
         """The slot's first child, forked (and isolating itself, or waiting) by now."""
@@ -171,6 +176,24 @@ class Slot:
                 os.close(fd)
         if self.progress is not None:
             self.progress.close()
+
+
+def ask_slots(plan, zygote: ZygoteLink, sids: list[int], limits: dict | None) -> list[Slot]:
+    """Slots for the next few submissions in one request: the zygote forks their children back
+    to back (zygote.py: fewer of its own pages copied than a request each)."""
+    slots = [Slot(plan, zygote, sid, limits, ask=False) for sid in sids]
+    asks, passed = [], []
+    try:
+        for slot in slots:
+            fds, slot._pending = slot._ends()
+            passed.append(fds)
+            asks.append({"sid": slot.sid, "scratch": slot.scratch, "cg": slot.cg, "fds": len(fds)})
+        zygote.request({"op": "slots", "slots": asks}, [fd for fds in passed for fd in fds])
+    finally:
+        for fds in passed:
+            os.close(fds[0])
+            os.close(fds[1])
+    return slots
 
 
 def _progress_page() -> tuple[int | None, mmap.mmap | None]:

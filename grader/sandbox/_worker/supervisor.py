@@ -20,12 +20,13 @@ from .kept import KeptCalls
 from .layers.cgroup import OomCount, cgroup_readback, cgroup_remove
 from .linux import PR_SET_PDEATHSIG, prctl
 from .procs import remove
-from .slots import Slot, ZygoteGone, ZygoteLink
+from .slots import Slot, ZygoteGone, ZygoteLink, ask_slots
 
 
 _HELD = ("setup", "load", "calls", "fatal")
 HOLD_SECONDS = 0.05  # a submission still running after this streams its events
-AHEAD = 2  # slots prepared for the next submissions
+AHEAD = 2  # slots prepared for the next submissions, at least
+PAIR = 2  # asked for together when fewer are ready: so at most AHEAD + PAIR - 1
 
 
 class _Fatal(Exception):
@@ -112,12 +113,12 @@ class Supervisor:
             return
 
     def _prepare(self) -> None:
-        """Slots for the next AHEAD submissions, asked for once this one's module is on its way
-        (their cgroups limited as this submission's is): each child has the time of that many
-        submissions to fork and isolate itself (joining a cgroup v1 alone takes two RCU grace
-        periods, several milliseconds) before its submission comes."""
-        while len(self.ahead) < AHEAD:
-            self.ahead.append(self._new_slot(self.limits))
+        """Slots for the next AHEAD submissions at least, asked for PAIR at a time once this one's
+        module is on its way (their cgroups limited as this submission's is): each child has the
+        time of that many submissions to fork and isolate itself (joining a cgroup v1 alone takes
+        two RCU grace periods, several milliseconds) before its submission comes."""
+        if len(self.ahead) < AHEAD:
+            self.ahead += ask_slots(self.plan, self.zygote, [next(self.sids) for _ in range(PAIR)], self.limits)
 
     def _next(self) -> Slot:
         """The slot for the next submission (prepared ahead, or made now)."""

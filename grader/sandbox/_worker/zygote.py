@@ -10,6 +10,8 @@ Requests (JSON over a SOCK_SEQPACKET socketpair, fds by SCM_RIGHTS), each answer
 
     slot  {sid, scratch, cg} + [cmd_r, res_w, out_w, progress]  -> {slot, init, child}: a new
           PID namespace and its init (when that layer is on) and a first child in it
+    slots {slots: [{sid, scratch, cg, fds}, ...]} + each one's fds in turn  -> a {slot, init,
+          child} reply for each: several slots at once, their children forked back to back
     fork  {sid, scratch, cg} + [the same fds]  -> {forked, child}: another child in it
     kill  {sid, pid}                                  -> {killed, status, maxrss}: one child
           killed, reaped, and the orphans it left killed
@@ -36,6 +38,7 @@ from .linux import CLONE_NEWPID, setns
 from .procs import Reaper
 
 MAX_MSG = 1 << 16
+MAX_FDS = 16  # a "slots" request passes four for each slot
 
 
 def send(sock: socket.socket, msg: dict, fds=()) -> None:
@@ -45,7 +48,7 @@ def send(sock: socket.socket, msg: dict, fds=()) -> None:
 def recv(sock: socket.socket) -> tuple[dict | None, list[int]]:
     """(message, fds), or (None, []) when the other end is gone."""
     try:
-        data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MSG, 8)
+        data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MSG, MAX_FDS)
     except OSError:
         return None, []
     for fd in fds:  # close-on-exec, as every fd of ours: a spawned init must hold none of them
@@ -155,19 +158,15 @@ class Zygote:
     def _handle(self, msg: dict, passed: list[int]) -> None:
         op, sid = msg.get("op"), msg.get("sid")
         if op == "slot":
-            slot = self.slots[sid] = _Slot()
-            if self.own_ns is not None:
-                try:
-                    setns(self.own_ns, CLONE_NEWPID)  # back to our own, to make a new one from it
-                    slot.init, slot.alive_w = start_init(self.plan.init_argv)
-                    self._watch(slot.init)  # its exit, at the end, wakes us (_ended)
-                    slot.ns = os.open(f"/proc/{slot.init}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-                except OSError:  # the child reports the layer missing
-                    slot.init = slot.ns = None
-            child = self._fork(sid, msg, passed)
-            send(self.sock, {"slot": sid, "init": slot.init, "child": child})
+            self._new_slots([(msg, passed)])
+        elif op == "slots":
+            asks, at = [], 0
+            for ask in msg["slots"]:
+                asks.append((ask, passed[at:at + int(ask["fds"])]))
+                at += int(ask["fds"])
+            self._new_slots(asks)
         elif op == "fork":
-            send(self.sock, {"forked": sid, "child": self._fork(sid, msg, passed)})
+            send(self.sock, {"forked": sid, "child": self._fork([(msg, passed)])[0]})
         elif op == "kill":
             self._kill(msg["pid"])
             self._sweep(self.slots.get(sid))
@@ -176,23 +175,55 @@ class Zygote:
             if self._end(sid):
                 send(self.sock, {"ended": sid})
 
-    def _fork(self, sid: int, msg: dict, passed: list[int]) -> int:
-        slot = self.slots[sid]
-        target = slot.ns if slot.ns is not None else self.own_ns
-        if target is not None:
-            setns(target, CLONE_NEWPID)  # the child is born in the slot's namespace (or ours)
-        cmd_r, res_w, out_w = passed[:3]
+    def _new_slots(self, asks: list[tuple[dict, list[int]]]) -> None:
+        """Each asked-for slot: its PID namespace and init, then the first children of all of
+        them (forked back to back), then a reply for each."""
+        for ask, _ in asks:
+            slot = self.slots[ask["sid"]] = _Slot()
+            if self.own_ns is not None:
+                try:
+                    setns(self.own_ns, CLONE_NEWPID)  # back to our own, to make a new one from it
+                    slot.init, slot.alive_w = start_init(self.plan.init_argv)
+                    self._watch(slot.init)  # its exit, at the end, wakes us (_ended)
+                    slot.ns = os.open(f"/proc/{slot.init}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:  # the child reports the layer missing
+                    slot.init = slot.ns = None
+        for (ask, _), child in zip(asks, self._fork(asks), strict=True):
+            send(self.sock, {"slot": ask["sid"], "init": self.slots[ask["sid"]].init, "child": child})
+
+    def _fork(self, asks: list[tuple[dict, list[int]]]) -> list[int]:
+        """A child in each asked-for slot (``ask["sid"]``), forked back to back and only then
+        recorded: every page this process writes after a fork is copied (it is shared with the
+        child), and the pages written between two forks are copied once more, so forking a
+        second child before the bookkeeping of the first spares most of those copies."""
         me = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            os.close(self.sock.fileno())
+        pids = []
+        for ask, passed in asks:
+            slot = self.slots[ask["sid"]]
+            target = slot.ns if slot.ns is not None else self.own_ns
+            if target is not None:
+                setns(target, CLONE_NEWPID)  # the child is born in the slot's namespace (or ours)
+            pid = os.fork()
+            if pid == 0:
+                self._child(ask, passed, slot, me, [fd for _, other in asks if other is not passed for fd in other])
+            pids.append(pid)
+        for (ask, _), pid in zip(asks, pids, strict=True):
+            self.slots[ask["sid"]].children.add(pid)
+            self.owner[pid] = ask["sid"]
+            self._watch(pid)
+        return pids
+
+    def _child(self, ask: dict, passed: list[int], slot: _Slot, me: int, others: list[int]) -> None:
+        """In a new child: never returns (never falls back into the zygote's loop)."""
+        try:
+            for fd in [self.sock.fileno(), *others]:  # the other slots' pipes are not this child's
+                os.close(fd)
+            cmd_r, res_w, out_w = passed[:3]
             if len(passed) > 3:  # the slot's progress page, shared with the supervisor alone
                 framing.PROGRESS = mmap.mmap(passed[3], mmap.PAGESIZE)
-            child_main(self.plan, me, msg["scratch"], out_w, cmd_r, res_w, msg.get("cg"), slot.init)
-        slot.children.add(pid)
-        self.owner[pid] = sid
-        self._watch(pid)
-        return pid
+            child_main(self.plan, me, ask["scratch"], out_w, cmd_r, res_w, ask.get("cg"), slot.init)
+        finally:
+            os._exit(framing.EXIT_SETUP_FAILED)
 
     def _kill(self, pid: int) -> None:
         if pid not in self.owner or pid in self.reaper.statuses:
