@@ -1285,6 +1285,45 @@ def test_a_child_exiting_at_once_is_not_reported_outside_its_cgroup(box, tmp_pat
     assert not any(missing), f"{sum(map(bool, missing))} of 60 runs: {next(m for m in missing if m)}"
 
 
+def test_the_zygote_holds_no_library_its_children_do_not_need(box):
+    """Every child inherits the zygote's mappings and pages (its fork copies them, its exit
+    unmaps them): the probe key is hashed without hashlib (OpenSSL) and the probe's folder is
+    removed without shutil (bz2, lzma), so neither is mapped in the zygote."""
+    assert_correct(run_correct(box))
+    with open(f"/proc/{box.worker_pid}/maps") as f:
+        mapped = {line.split()[-1].rsplit("/", 1)[-1] for line in f if "/" in line}
+    unneeded = sorted(m for m in mapped if re.search(r"libcrypto|libssl|_hashlib|_blake2|bz2|lzma", m))
+    assert not unneeded, f"the zygote maps {unneeded}"
+
+
+def test_a_scratch_folder_is_removed_without_following_a_link(tmp_path):
+    """A flat folder (a submission's scratch, as a rule) is removed entry by entry, a folder
+    with folders by shutil; a symlink is removed, never what it points to."""
+    from grader.sandbox._worker.procs import remove
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    for nested in (False, True):
+        scratch = tmp_path / f"scratch-{nested}"
+        scratch.mkdir()
+        (scratch / "submission.py").write_text("x = 1\n")
+        (scratch / "to-file").symlink_to(outside / "keep.txt")
+        (scratch / "to-dir").symlink_to(outside)
+        os.mkfifo(scratch / "fifo")
+        if nested:
+            (scratch / "sub").mkdir()
+            (scratch / "sub" / "to-dir").symlink_to(outside)
+            (scratch / "sub" / "data.npy").write_bytes(b"0" * 10)
+        remove(str(scratch))
+        assert not os.path.lexists(scratch), sorted(os.listdir(scratch))
+        assert (outside / "keep.txt").read_text() == "keep"
+    link = tmp_path / "link"
+    link.symlink_to(outside)
+    remove(str(link))  # a link to a folder: the link goes, the folder stays
+    assert not os.path.lexists(link) and (outside / "keep.txt").exists()
+
+
 def test_the_zygote_stops_watching_a_process_once_it_is_reaped():
     """A reaped process's pidfd stays readable: kept in the zygote's select set until its slot
     ended, it made the zygote spin while the init tore the namespace down. Once reaped, the

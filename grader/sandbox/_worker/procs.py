@@ -116,8 +116,6 @@ def remove(path: str) -> None:
     """Remove one submission's scratch directory. Every process that could write there is dead
     by now, so nothing races us; symlinks are never followed, and chmod (needed when not root)
     never touches one."""
-    import shutil
-
     if os.path.isdir(path) and not os.path.islink(path):
         if os.geteuid() != 0:
             for here, dirs, _ in os.walk(path):
@@ -127,10 +125,43 @@ def remove(path: str) -> None:
                             os.chmod(d, 0o700)
                     except OSError:
                         pass
-        shutil.rmtree(path, ignore_errors=True)
+        if not _remove_flat(path):
+            # Only for a tree: importing shutil loads bz2 and lzma, and the worker wipes the
+            # probe's folder before it forks any child, which would then inherit them all.
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
     else:
         try:
             os.unlink(path)
         except OSError:
             pass
 
+
+def _remove_flat(path: str) -> bool:
+    """Remove a folder that holds no folder (a submission's scratch, as a rule): its entries
+    unlinked through the folder's fd (a symlink is removed, never followed), then the folder.
+    False if it holds a folder (only files are removed then) or cannot be removed."""
+    try:
+        with os.scandir(path) as entries:
+            names = []
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    return False
+                names.append(entry.name)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        for name in names:
+            try:
+                os.unlink(name, dir_fd=fd)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(path)
+    except OSError:
+        return False
+    return True

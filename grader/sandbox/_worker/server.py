@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import fcntl
 import gc
-import hashlib
 import json
 import os
 import select
@@ -25,6 +24,14 @@ from .procs import Reaper, wipe
 from .slots import ZygoteLink
 from .supervisor import Supervisor
 from .zygote import Zygote
+
+try:  # SHA-256 without hashlib: its OpenSSL (about 400 kB of pages, 15 mappings) would be in every child
+    from _sha256 import sha256  # Python 3.10 and 3.11
+except ImportError:
+    try:
+        from _sha2 import sha256  # 3.12 and later
+    except ImportError:
+        from hashlib import sha256
 
 
 def _probe(plan: Plan, numpy_dir: str) -> dict:
@@ -122,8 +129,8 @@ def probe_key(plan: Plan, numpy_dir: str) -> str:
              "abi": plan.abi, "roots": [[p, stat(p)] for p in plan.path + [numpy_dir]],
              "tmp": stat(os.path.dirname(plan.scratch_root), changed=False), "denied": plan.denied, "hidden": plan.hidden,
              "landlock": plan.landlock_rules, "cgroup": plan.cgroup_parents, "view": plan.view is not None,
-             "seccomp": hashlib.sha256(plan.seccomp).hexdigest()}
-    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
+             "seccomp": sha256(plan.seccomp).hexdigest()}
+    return sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _remembered(verdicts, key: str) -> dict | None:
