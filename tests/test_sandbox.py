@@ -1081,6 +1081,18 @@ def test_worker_package_is_standalone_and_small():
     assert [name for name, _, _ in doctor()] == list(W.LAYERS.values())
 
 
+def test_the_plan_holds_the_childs_layer_order(tmp_path):
+    """The order a child applies its layers in is sorted once, in the worker's plan: the early
+    ones, then the late ones (those that wait for the submission's limits), seccomp last."""
+    from grader.sandbox._worker.plan import Plan
+
+    plan = Plan({"scratch_root": str(tmp_path)})
+    assert list(plan.early) + list(plan.late) == W.layers.child_order(plan.root)
+    assert all(layer.phase != "late" for layer in plan.early)
+    assert [layer.key for layer in plan.late][-1] == "seccomp"
+    assert all(layer.phase == "late" for layer in plan.late)
+
+
 # ---------------------------------------------------------------------------- a class with hostile students
 SYSV_PLANT = '''import ctypes
 import numpy as np

@@ -23,9 +23,7 @@ def isolate(plan, scratch: str, cg: dict | None = None, pid_init: int | None = N
     ctx = {"scratch": scratch, "cg": cg, "rep": rep, "pid_init": pid_init}
     os.setsid()
     dropped = False
-    for layer in layers.child_order(plan.root):
-        if layer.phase == "late":
-            continue
+    for layer in plan.early:
         if layer.phase == "drop" and not dropped:
             dropped = True
             _drop_privileges(plan)
@@ -38,9 +36,8 @@ def isolate(plan, scratch: str, cg: dict | None = None, pid_init: int | None = N
 def late_layers(plan, rep: dict, ctx: dict) -> None:
     """The layers that wait for the submission's limits; seccomp is the last thing before its code."""
     ctx["rep"] = rep
-    for layer in layers.child_order(plan.root):
-        if layer.phase == "late":
-            rep[layer.key] = layers.run(layer, plan, ctx)
+    for layer in plan.late:
+        rep[layer.key] = layers.run(layer, plan, ctx)
 
 
 def _drop_privileges(plan) -> None:

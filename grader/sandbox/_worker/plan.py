@@ -56,6 +56,10 @@ class Plan:
         self.denied = [os.path.realpath(p) for p in config.get("deny", ())] + _installed_grader()
         self.hidden = [os.path.realpath(p) for p in config.get("hide", ())]
         self.root = os.geteuid() == 0
+        # The child's layers in the order applied, sorted once here rather than twice in each child.
+        order = layers.child_order(self.root)
+        self.early = tuple(layer for layer in order if layer.phase != "late")
+        self.late = tuple(layer for layer in order if layer.phase == "late")
         self.notes: dict[str, str] = {key: "disabled" for key in self.disabled}
         self.host: dict[str, str] = {}  # the worker's namespaces before any layer, to read back against
         self.uid = self.gid = None
