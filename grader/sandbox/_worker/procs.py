@@ -141,7 +141,7 @@ def remove(path: str) -> None:
 def _remove_flat(path: str) -> bool:
     """Remove a folder that holds no folder (a submission's scratch, as a rule): its entries
     unlinked through the folder's fd (a symlink is removed, never followed), then the folder.
-    False if it holds a folder (only files are removed then) or cannot be removed."""
+    False, having removed nothing, if it holds a folder; False too if it is still there after."""
     try:
         with os.scandir(path) as entries:
             names = []
