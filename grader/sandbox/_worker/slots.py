@@ -83,7 +83,7 @@ class ZygoteLink:
 class Slot:
     """One submission's scratch, cgroup, output pipe and processes, asked for ahead of its turn."""
 
-    def __init__(self, plan, zygote: ZygoteLink, sid: int, limits: dict | None, ask: bool = True):
+    def __init__(self, plan, zygote: ZygoteLink, sid: int, limits: dict | None):
         self.plan, self.zygote, self.sid = plan, zygote, sid
         self.scratch = os.path.join(plan.scratch_root, os.urandom(8).hex())
         os.mkdir(self.scratch, 0o700)
@@ -109,7 +109,7 @@ class Slot:
         self.pid_init: int | None = None
         self.first: Child | None = None
         self.children: list[int] = []  # every child forked in the slot
-        self._pending = self._ask("slot") if ask else None  # (cmd_w, res_r) of its first child
+        self._pending: tuple[int, int] | None = None  # (cmd_w, res_r) of its first child (ask_slots)
 
     def limit(self, limits: dict) -> None:
         """Set the cgroup's memory and process limits (before any of the submission's code runs)."""
@@ -179,9 +179,9 @@ class Slot:
 
 
 def ask_slots(plan, zygote: ZygoteLink, sids: list[int], limits: dict | None) -> list[Slot]:
-    """Slots for the next few submissions in one request: the zygote forks their children back
-    to back (zygote.py: fewer of its own pages copied than a request each)."""
-    slots = [Slot(plan, zygote, sid, limits, ask=False) for sid in sids]
+    """Slots for the next submissions (one or a few) in one request: the zygote forks their
+    children back to back (zygote.py: fewer of its own pages copied than a request each)."""
+    slots = [Slot(plan, zygote, sid, limits) for sid in sids]
     asks, passed = [], []
     try:
         for slot in slots:

@@ -125,7 +125,7 @@ class Supervisor:
         return self.ahead.pop(0) if self.ahead else self._new_slot(self.limits)
 
     def _new_slot(self, limits: dict | None) -> Slot:
-        return Slot(self.plan, self.zygote, next(self.sids), limits)
+        return ask_slots(self.plan, self.zygote, [next(self.sids)], limits)[0]
 
     def run(self, slot: Slot, req: dict, blobs: list, commands: dict | None = None) -> Slot | None:
         """Run one submission in its slot; returns the next submission's slot (None after the

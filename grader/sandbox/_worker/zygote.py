@@ -8,11 +8,10 @@ supervisor, which does hold submissions, forks nothing.
 
 Requests (JSON over a SOCK_SEQPACKET socketpair, fds by SCM_RIGHTS), each answered in turn:
 
-    slot  {sid, scratch, cg} + [cmd_r, res_w, out_w, progress]  -> {slot, init, child}: a new
-          PID namespace and its init (when that layer is on) and a first child in it
-    slots {slots: [{sid, scratch, cg, fds}, ...]} + each one's fds in turn  -> a {slot, init,
-          child} reply for each: several slots at once, their children forked back to back
-    fork  {sid, scratch, cg} + [the same fds]  -> {forked, child}: another child in it
+    slots {slots: [{sid, scratch, cg, fds}, ...]} + each one's fds in turn ([cmd_r, res_w, out_w,
+          progress])  -> {slot, init, child} for each: a new PID namespace and its init (when
+          that layer is on) and a first child in it; the children forked back to back
+    fork  {sid, scratch, cg} + [the same fds]  -> {forked, child}: another child in a slot
     kill  {sid, pid}                                  -> {killed, status, maxrss}: one child
           killed, reaped, and the orphans it left killed
     end   {sid}                                       -> {ended}: all of the slot's processes
@@ -157,9 +156,7 @@ class Zygote:
 
     def _handle(self, msg: dict, passed: list[int]) -> None:
         op, sid = msg.get("op"), msg.get("sid")
-        if op == "slot":
-            self._new_slots([(msg, passed)])
-        elif op == "slots":
+        if op == "slots":
             asks, at = [], 0
             for ask in msg["slots"]:
                 asks.append((ask, passed[at:at + int(ask["fds"])]))
