@@ -31,7 +31,11 @@ def _status(status: str) -> str:
     return "error" if status in ERRORS else "fail"
 
 
-def _near(x: float, n: int = 6) -> list[float]:
+def _near(x: float, n: int = 6, step: float | None = None) -> list[float]:
+    """``x`` and the values up to ``n`` steps either side of it: its neighbouring doubles, or
+    multiples of ``step``."""
+    if step is not None:
+        return [x] + [x + sign * k * step for k in range(1, n + 1) for sign in (1, -1)]
     out, up, down = [x], x, x
     for _ in range(n):
         up, down = math.nextafter(up, math.inf), math.nextafter(down, -math.inf)
@@ -42,7 +46,7 @@ def _near(x: float, n: int = 6) -> list[float]:
 def _scores(scores: list[float], total: float) -> list[float]:
     """Scores to 2 decimals whose sum, added up in order in IEEE doubles as the reporter's
     JavaScript does, prints as the total to 2 decimals ("Points 9/9", not "8.9999/9"): the last
-    two non-zero scores move by a few units in the last place until the sum is exact."""
+    two non-zero scores move by a few units in the last place of the sum until it is exact."""
     out = [round(x, 2) for x in scores]
     target = round(total, 2)
     nonzero = [i for i, x in enumerate(out) if x]
@@ -50,7 +54,13 @@ def _scores(scores: list[float], total: float) -> list[float]:
         return out
     last = nonzero[-1]
     before = nonzero[-2] if len(nonzero) > 1 else None
-    for b in _near(out[before]) if before is not None else [None]:
+    # The score before the last one moves by units of the running sum's last place, not its
+    # own: a smaller move may leave the sum the same double, and the last score may then have
+    # no value that makes it exact (1.02 + 0.06 + 28.65: the sum falls on a tie, rounded away).
+    running = 0.0
+    for x in out[:before + 1] if before is not None else ():
+        running += x
+    for b in _near(out[before], step=math.ulp(running)) if before is not None else [None]:
         trial = list(out)
         if before is not None:
             trial[before] = b
