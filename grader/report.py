@@ -34,7 +34,103 @@ def _score(x: float) -> str:
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """``json.dumps(data, indent=2, ensure_ascii=False)`` and a newline, byte for byte. With an
+    indent, ``json`` takes its pure-Python encoder (a generator per list and dict); a batch
+    writes one result a student, so the same text is made here in one recursive pass, with
+    ``json``'s own C string encoder. Anything this pass does not know (a circular structure, a
+    type ``json`` refuses, a subclass of str) goes to ``json.dumps``, to get its text or its error."""
+    out: list[str] = []
+    try:
+        _encode(data, out, "\n")
+    except (TypeError, ValueError, RecursionError):
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    out.append("\n")
+    return "".join(out)
+
+
+_encode_str = json.encoder.encode_basestring  # the C one where there is one, as json.dumps uses
+_CONSTANTS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _float(value: float) -> str:
+    text = float.__repr__(value)
+    return _CONSTANTS.get(text, text)  # json writes these three as JavaScript names
+
+
+def _key(key: Any) -> str:
+    """A dict key as ``json`` writes one (skipkeys off: anything else is its TypeError)."""
+    if key is True or key is False or key is None:
+        return {True: "true", False: "false", None: "null"}[key]
+    if isinstance(key, float):
+        return _float(key)
+    if isinstance(key, int):
+        return int.__repr__(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _scalar(value: Any) -> str | None:
+    """The text of a JSON scalar, in ``json``'s order of tests; None for anything else."""
+    kind = type(value)
+    if kind is str:
+        return _encode_str(value)
+    if kind is float:
+        return _float(value)
+    if kind is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        raise TypeError("a str subclass")  # json.dumps decides how it writes one
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return _float(value)
+    return None
+
+
+def _encode(value: Any, out: list[str], pad: str) -> None:
+    r"""Append ``value``'s text at the indent ``pad`` ("\n" and two spaces a level)."""
+    text = _scalar(value)
+    if text is not None:
+        out.append(text)
+        return
+    inner = pad + "  "
+    if isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        sep = "{" + inner
+        for key, item in value.items():
+            out.append(sep)
+            out.append(_encode_str(key if type(key) is str else _key(key)))
+            out.append(": ")
+            text = _scalar(item)
+            if text is None:
+                _encode(item, out, inner)
+            else:
+                out.append(text)
+            sep = "," + inner
+        out.append(pad + "}")
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            out.append("[]")
+            return
+        sep = "[" + inner
+        for item in value:
+            out.append(sep)
+            text = _scalar(item)
+            if text is None:
+                _encode(item, out, inner)
+            else:
+                out.append(text)
+            sep = "," + inner
+        out.append(pad + "]")
+    else:
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 # ---------------------------------------------------------------------------- answer keys

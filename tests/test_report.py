@@ -183,3 +183,48 @@ def test_csv_cell_neutralises_formulas():
         assert report.csv_cell(bad) == "'" + bad
     for good in ("alice", "s1234", "Jane Doe_4242", "0.5", ""):
         assert report.csv_cell(good) == good
+
+
+# ---------------------------------------------------------------------------- report.dumps
+import enum  # noqa: E402
+from collections import OrderedDict  # noqa: E402
+
+import numpy as np  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_KEYS = st.one_of(st.text(max_size=8), st.integers(-10**6, 10**6), st.floats(allow_nan=True), st.booleans(),
+                  st.none())
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                     st.text(alphabet=st.characters(codec="utf-8"), max_size=12))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
+                                                         st.dictionaries(_KEYS, inner, max_size=4)), max_leaves=30)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_VALUES)
+def test_dumps_is_json_dumps_with_an_indent_byte_for_byte(value):
+    assert report.dumps(value) == json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+class _Level(enum.IntEnum):
+    HIGH = 3
+
+
+class _Name(str):
+    pass
+
+
+def test_dumps_subclasses_and_errors_as_json_does():
+    value = {"a": [np.float64(0.1), _Level.HIGH, OrderedDict([("z", 1), ("a", [])])], 2.5: {}, None: -0.0,
+             _Name("k"): _Name("v\u2028\x00é"), "nan": [float("nan"), float("-inf")]}
+    assert report.dumps(value) == json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+    loop: list = []
+    loop.append(loop)
+    for bad, error in ((loop, ValueError), ({"x": object()}, TypeError), ({(1, 2): 3}, TypeError),
+                       ({"x": np.int64(1)}, TypeError)):
+        with pytest.raises(error) as ours:
+            report.dumps(bad)
+        with pytest.raises(error) as theirs:
+            json.dumps(bad, indent=2, ensure_ascii=False)
+        assert str(ours.value) == str(theirs.value)
