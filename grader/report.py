@@ -108,11 +108,7 @@ def _encode(value: Any, out: list[str], pad: str) -> None:
             out.append(sep)
             out.append(_encode_str(key if type(key) is str else _key(key)))
             out.append(": ")
-            text = _scalar(item)
-            if text is None:
-                _encode(item, out, inner)
-            else:
-                out.append(text)
+            _encode(item, out, inner)
             sep = "," + inner
         out.append(pad + "}")
     elif isinstance(value, (list, tuple)):
@@ -122,11 +118,7 @@ def _encode(value: Any, out: list[str], pad: str) -> None:
         sep = "[" + inner
         for item in value:
             out.append(sep)
-            text = _scalar(item)
-            if text is None:
-                _encode(item, out, inner)
-            else:
-                out.append(text)
+            _encode(item, out, inner)
             sep = "," + inner
         out.append(pad + "]")
     else:
