@@ -117,6 +117,14 @@ def decode_npy(data: bytes, max_bytes: int) -> np.ndarray:
     return np.frombuffer(data, dtype, count, offset).reshape(shape, order=order).astype(np.float64, order="C")
 
 
+def _finite(arr: np.ndarray) -> bool:
+    """Every entry finite. A result array is most often a handful of numbers, for which a check
+    of the Python floats takes about a quarter of ``np.isfinite(arr).all()``'s time."""
+    if arr.size <= 64:
+        return all(map(math.isfinite, arr.ravel().tolist()))
+    return bool(np.isfinite(arr).all())
+
+
 def decode_result(payload: bytes, max_bytes: int) -> tuple[np.ndarray, ...]:
     """The items of a result frame as float64 arrays; Rejected names the bad item."""
     if len(payload) < W.ITEM_COUNT.size:
@@ -144,7 +152,7 @@ def decode_result(payload: bytes, max_bytes: int) -> tuple[np.ndarray, ...]:
             arr = decode_npy(data, max_bytes)
         except Rejected as exc:
             raise Rejected(f"{_where(k, n)} is {exc}") from None
-        if not np.isfinite(arr).all():
+        if not _finite(arr):
             bad = [w for w, test in (("NaN", np.isnan), ("infinity", np.isinf)) if test(arr).any()]
             raise Rejected(f"{_where(k, n)} contains {' and '.join(bad)}")
         items.append(arr)
