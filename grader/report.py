@@ -57,17 +57,6 @@ def _float(value: float) -> str:
     return _CONSTANTS.get(text, text)  # json writes these three as JavaScript names
 
 
-def _key(key: Any) -> str:
-    """A dict key as ``json`` writes one (skipkeys off: anything else is its TypeError)."""
-    if key is True or key is False or key is None:
-        return {True: "true", False: "false", None: "null"}[key]
-    if isinstance(key, float):
-        return _float(key)
-    if isinstance(key, int):
-        return int.__repr__(key)
-    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
-
-
 def _scalar(value: Any) -> str | None:
     """The text of a JSON scalar, in ``json``'s order of tests; None for anything else."""
     kind = type(value)
@@ -105,8 +94,12 @@ def _encode(value: Any, out: list[str], pad: str) -> None:
             return
         sep = "{" + inner
         for key, item in value.items():
+            # json writes a scalar key's own text as the key (true, 1.5, NaN); skipkeys is off
+            name = key if type(key) is str else _scalar(key)
+            if name is None:
+                raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
             out.append(sep)
-            out.append(_encode_str(key if type(key) is str else _key(key)))
+            out.append(_encode_str(name))
             out.append(": ")
             _encode(item, out, inner)
             sep = "," + inner

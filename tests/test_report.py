@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 import os
 import xml.etree.ElementTree as ET
+from collections import OrderedDict
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grader import grading, report
 from grader.results import Results, TestResult
@@ -186,13 +191,6 @@ def test_csv_cell_neutralises_formulas():
 
 
 # ---------------------------------------------------------------------------- report.dumps
-import enum  # noqa: E402
-from collections import OrderedDict  # noqa: E402
-
-import numpy as np  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
 _KEYS = st.one_of(st.text(max_size=8), st.integers(-10**6, 10**6), st.floats(allow_nan=True), st.booleans(),
                   st.none())
 _SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
