@@ -43,6 +43,15 @@ def _near(x: float, n: int = 6, step: float | None = None) -> list[float]:
     return out
 
 
+def _in_order(xs: list[float]) -> float:
+    """The sum added up left to right in doubles, as the reporter's JavaScript does (not
+    ``sum``: from Python 3.12 it compensates the rounding of floats)."""
+    total = 0.0
+    for x in xs:
+        total += x
+    return total
+
+
 def _scores(scores: list[float], total: float) -> list[float]:
     """Scores to 2 decimals whose sum, added up in order in IEEE doubles as the reporter's
     JavaScript does, prints as the total to 2 decimals ("Points 9/9", not "8.9999/9"): the last
@@ -57,16 +66,12 @@ def _scores(scores: list[float], total: float) -> list[float]:
     # The score before the last one moves by units of the running sum's last place, not its
     # own: a smaller move may leave the sum the same double, and the last score may then have
     # no value that makes it exact (1.02 + 0.06 + 28.65: the sum falls on a tie, rounded away).
-    running = 0.0
-    for x in out[:before + 1] if before is not None else ():
-        running += x
-    for b in _near(out[before], step=math.ulp(running)) if before is not None else [None]:
+    moves = _near(out[before], step=math.ulp(_in_order(out[:before + 1]))) if before is not None else [None]
+    for b in moves:
         trial = list(out)
         if before is not None:
             trial[before] = b
-        partial = 0.0
-        for x in trial[:last]:
-            partial += x
+        partial = _in_order(trial[:last])
         for c in _near(target - partial):
             if partial + c == target:  # the tests after `last` score 0
                 trial[last] = c
