@@ -1089,6 +1089,33 @@ def test_worker_package_is_standalone_and_small():
     assert [name for name, _, _ in doctor()] == list(W.LAYERS.values())
 
 
+def test_landlock_rules_past_the_fd_limit_are_left_to_each_child(tmp_path):
+    """The worker holds one fd per shared rule; where it would run out of fds, the rules it could
+    not hold are returned for each child to open itself, none dropped (a missing path is)."""
+    folders = [tmp_path / f"d{i}" for i in range(12)]
+    for folder in folders:
+        folder.mkdir()
+    code = f"""
+import json, resource, sys
+from grader.sandbox._worker.framing import HIGH_FD
+from grader.sandbox._worker.layers import landlock as L
+folders = {[str(f) for f in folders]!r}
+rules = [(f, L.LL_READ) for f in folders[:6]] + [("/no/such/folder", L.LL_READ)] + [(f, L.LL_READ) for f in folders[6:]]
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (HIGH_FD + 256 + int(sys.argv[1]), hard))
+fds, held, rest = L.held_rules(L.landlock_abi()[0] or 1, rules)
+print(json.dumps([len(fds), len(held), [path for path, _ in rest]]))
+"""
+    out = {}
+    for room in (5, 100):
+        proc = subprocess.run([sys.executable, "-c", code, str(room)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        out[room] = json.loads(proc.stdout)
+    assert out[100] == [12, 12, []]
+    n, m, rest = out[5]
+    assert n == m == 5 and rest == [str(folders[5]), "/no/such/folder", *map(str, folders[6:])]
+
+
 def test_the_plan_holds_the_childs_layer_order(tmp_path):
     """The order a child applies its layers in is sorted once, in the worker's plan: the early
     ones, then the late ones (those that wait for the submission's limits), seccomp last."""
@@ -1303,6 +1330,43 @@ def test_a_child_exiting_at_once_is_not_reported_outside_its_cgroup(box, tmp_pat
     source = load_source(path)
     missing = [box.run(source, [Call("sigmoid", (W1,))], TEST_LIMITS).missing_layers for _ in range(60)]
     assert not any(missing), f"{sum(map(bool, missing))} of 60 runs: {next(m for m in missing if m)}"
+
+
+READS_EVERYTHING_IT_MAY = """
+import os
+import numpy
+
+
+def reads():
+    failed = []
+    def attempt(what, fn):
+        try:
+            fn()
+        except OSError as exc:
+            failed.append(f"{what}: {exc}")
+    for path in ("/etc/passwd", "/etc/group", "/etc/ld.so.cache", numpy.__file__, "/dev/urandom"):
+        if os.path.lexists(path):
+            attempt(path, lambda p=path: open(p, "rb").read(8))
+    attempt("numpy's folder", lambda: os.listdir(os.path.dirname(numpy.__file__)))
+    attempt("/usr/lib", lambda: os.listdir("/usr/lib"))
+    for folder in (".", "/tmp", "/dev/shm"):
+        if os.path.isdir(folder):
+            attempt(folder, lambda f=folder: open(os.path.join(f, "w.txt"), "w").write("x"))
+    print(failed)
+    return float(len(failed))
+"""
+
+
+@pytest.mark.parametrize("which", ["box", "pivot_box"])
+def test_a_child_reads_and_writes_what_its_view_offers(which, request, tmp_path, layers):
+    """Landlock's shared rules are opened once in the worker, in the view the children see (its
+    /etc is the view's own, not the host's): a rule on another inode would deny these."""
+    path = tmp_path / "reads.py"
+    path.write_text(READS_EVERYTHING_IT_MAY)
+    run = request.getfixturevalue(which).run(load_source(path), [Call("reads", ())], TEST_LIMITS)
+    assert run.outcomes[0].status == "ok", run.outcomes[0].message
+    assert float(run.outcomes[0].values[0]) == 0.0, run.output
+    assert "landlock" not in run.missing_layers or not layers["landlock"][0]
 
 
 def test_the_zygote_holds_no_library_its_children_do_not_need(box):

@@ -11,7 +11,7 @@ import sys
 import time
 
 from . import layers, linux
-from .framing import CMD_FD, CMD_HEAD, EXIT_HARNESS, EXIT_SETUP_FAILED, HIGH_FD, K_FATAL, K_SETUP, LOAD_SEQ, \
+from .framing import CLOSED_BELOW, CMD_FD, CMD_HEAD, EXIT_HARNESS, EXIT_SETUP_FAILED, K_FATAL, K_SETUP, LOAD_SEQ, \
     RESULT_FD, frame, read_exact
 from .harness import Harness
 
@@ -76,7 +76,7 @@ def child_main(plan, parent: int, scratch: str, out_w: int, cmd_r: int, res_w: i
         isolate_ms = (time.perf_counter() - started) * 1000
         if os.getppid() not in (parent, 0):  # 0: the worker is outside our PID namespace
             os._exit(EXIT_SETUP_FAILED)  # the worker died before pdeathsig was set
-        os.closerange(5, HIGH_FD + 4096)
+        os.closerange(5, CLOSED_BELOW)
         os.chdir(scratch)
         if dict(os.environ) != plan.env:  # the zygote set it already (Zygote.__init__)
             os.environ.clear()

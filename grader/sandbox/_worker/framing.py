@@ -66,6 +66,8 @@ CMD_HEAD = struct.Struct("<I")
 CMD_FD, RESULT_FD = 3, 4
 # The worker keeps its own fds above this, so that a child's dup2 onto 0-4 never hits them.
 HIGH_FD = 100
+# A child closes every fd from 5 (past its pipes) up to this before the submission runs.
+CLOSED_BELOW = HIGH_FD + 4096
 # What a read takes from a pipe when it does not know how much is coming. os.read allocates its
 # whole size first: at 1 MiB that is an mmap (and its page faults, and an munmap) per read, 35 µs
 # here against 6 µs at 64 KiB, and a read of a pipe found empty pays for it too.

@@ -1,11 +1,13 @@
 """Landlock: the system read-only, writing only in the submission's scratch directory, the
 grader, its exercises and keys unreadable; TCP denied and signals and abstract sockets scoped
-where the kernel's ABI has them. One ruleset is built by the worker; each child enforces it
-and stacks a second one narrowing writes to its own directory."""
+where the kernel's ABI has them. The worker computes the rules every child shares and opens
+their paths once; each child builds its ruleset from those and its own scratch directory (and
+private /tmp, /dev/shm), and enforces it."""
 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import platform
 import stat
@@ -13,6 +15,7 @@ import struct
 import sys
 
 from .. import linux
+from ..framing import CLOSED_BELOW, HIGH_FD
 from .base import Layer
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
@@ -44,34 +47,78 @@ def landlock_abi() -> tuple[int, str]:
     return int(abi), f"ABI {abi}"
 
 
-def landlock_ruleset(abi: int, rules: list, only: int | None = None) -> int:
-    """A ruleset fd handling every right of ``abi`` (or just the filesystem rights in ``only``),
-    allowing ``rules`` [(path, rights)]."""
-    create, add, _ = _LANDLOCK_SYSCALLS[platform.machine()]
+def _handled(abi: int) -> int:
+    """The filesystem rights this ABI knows."""
     fs = (1 << 13) - 1
     fs |= LL_REFER if abi >= 2 else 0
     fs |= LL_TRUNCATE if abi >= 3 else 0
     fs |= LL_IOCTL_DEV if abi >= 5 else 0
+    return fs
+
+
+def _rule(pfd: int, rights: int, fs: int) -> ctypes.Array:
+    """The ``landlock_path_beneath_attr`` of an open path: its rights masked to the ABI's, and to a
+    file's rights when it is not a directory."""
+    rights &= fs if stat.S_ISDIR(os.fstat(pfd).st_mode) else (fs & LL_FILE_RIGHTS)
+    return ctypes.create_string_buffer(struct.pack("<Qi", rights, pfd), 12)
+
+
+def held_rules(abi: int, rules: list, root: str | None = None) -> tuple[list[int], list, list]:
+    """``rules`` [(path, rights)] opened once, each path (under ``root``, the view the children
+    will see, when given) as an ``O_PATH`` fd kept open above the fds a child sets up: (the fds,
+    each one's rule, the rules left to open in each child). A child then adds them to its ruleset
+    without a path lookup, an open or a stat of its own (159 rules took 1.8 ms of every child's
+    CPU). A path that does not open is left out, as a child would leave it; past the fd limit,
+    the rest are left to each child."""
+    fs = _handled(abi)
+    fds, held = [], []
+    for at, (path, rights) in enumerate(rules):
+        try:
+            pfd = os.open(os.path.join(root, path.lstrip("/")) if root else path, os.O_PATH | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        except OSError:  # no fd left (EMFILE) or another refusal: the child tries it itself
+            return fds, held, rules[at:]
+        try:  # above HIGH_FD: a child moves its pipes onto low fds before Landlock is applied
+            high = fcntl.fcntl(pfd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD + 256)
+        except OSError:
+            return fds, held, rules[at:]
+        finally:
+            os.close(pfd)
+        if high >= CLOSED_BELOW:  # a child closes fds below this before the submission runs
+            os.close(high)
+            return fds, held, rules[at:]
+        fds.append(high)
+        held.append(_rule(high, rights, fs))
+    return fds, held, []
+
+
+def landlock_ruleset(abi: int, rules: list, only: int | None = None, held: list | None = None) -> int:
+    """A ruleset fd handling every right of ``abi`` (or just the filesystem rights in ``only``),
+    allowing the ``held`` rules (:func:`held_rules`) and ``rules`` [(path, rights)]."""
+    create, add, _ = _LANDLOCK_SYSCALLS[platform.machine()]
+    fs = _handled(abi)
     if only is None:
         attr = struct.pack("<QQQ", fs, LL_NET_ALL if abi >= 4 else 0, LL_SCOPE_ALL if abi >= 6 else 0)
         size = 24 if abi >= 6 else 16 if abi >= 4 else 8
     else:
         fs &= only
         attr, size = struct.pack("<Q", fs), 8
+    syscall = linux.lib().syscall
     buf = ctypes.create_string_buffer(attr[:size], size)
-    fd = linux.check(linux.lib().syscall(ctypes.c_long(create), buf, ctypes.c_size_t(size), ctypes.c_uint32(0)),
-                "landlock_create_ruleset")
+    fd = linux.check(syscall(ctypes.c_long(create), buf, ctypes.c_size_t(size), ctypes.c_uint32(0)),
+                     "landlock_create_ruleset")
+    call, ruleset, beneath, flags = ctypes.c_long(add), ctypes.c_int(fd), ctypes.c_int(LL_RULE_PATH_BENEATH), \
+        ctypes.c_uint32(0)
+    for rule in held or ():
+        linux.check(syscall(call, ruleset, beneath, rule, flags), "landlock_add_rule")
     for path, rights in rules:
         try:
             pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
         except OSError:
             continue
         try:
-            is_dir = stat.S_ISDIR(os.fstat(pfd).st_mode)
-            rights &= fs if is_dir else (fs & LL_FILE_RIGHTS)
-            rule = ctypes.create_string_buffer(struct.pack("<Qi", rights, pfd), 12)
-            linux.check(linux.lib().syscall(ctypes.c_long(add), ctypes.c_int(fd), ctypes.c_int(LL_RULE_PATH_BENEATH),
-                                  rule, ctypes.c_uint32(0)), f"landlock_add_rule {path}")
+            linux.check(syscall(call, ruleset, beneath, _rule(pfd, rights, fs), flags), f"landlock_add_rule {path}")
         finally:
             os.close(pfd)
     return fd
@@ -127,6 +174,8 @@ class Landlock(Layer):
             plan.off(self.key, f"ruleset could not be built: {exc}")
             return
         plan.landlock_rules = rules
+        # Opened here, in the view the children will see (its /etc is the view's), not in each child.
+        plan.landlock_fds, plan.landlock_held, plan.landlock_rest = held_rules(abi, rules, plan.view)
         # A denied directory beneath an allowed one (the installed grader in site-packages) can be
         # listed: listing rights are inherited, and the import system needs them on site-packages.
         allowed = plan.path + [d for d in SYSTEM_DIRS if os.path.exists(d)]
@@ -141,7 +190,7 @@ class Landlock(Layer):
         """Built in the child, after its filesystem view is in place: a rule must name the root
         of a mount (its private /tmp) for Landlock to see it, never a mount point."""
         own = [(ctx["scratch"], ALL_FS)] + ([("/tmp", ALL_FS), ("/dev/shm", ALL_FS)] if plan.view else [])
-        fd = landlock_ruleset(plan.abi, plan.landlock_rules + own)
+        fd = landlock_ruleset(plan.abi, plan.landlock_rest + own, held=plan.landlock_held)
         try:
             landlock_restrict(fd)
         finally:
