@@ -202,20 +202,35 @@ def answers_class(folder: Path, n: int) -> Path:
 SAMPLE_SECONDS = 0.1  # RSS (statm); PSS every PSS_EVERY-th sample
 PSS_EVERY = 5
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-def _tree_memory_kb(root: int, with_pss: bool = True) -> tuple[int, int, int]:
-    """Sums of RSS and of PSS (shared pages divided among their sharers: forked workers share
-    NumPy) over ``root`` and every process below it; and the RSS of the command itself (the
-    wrapper's child: the grader's own process, where the class's rows are gathered). RSS comes
-    from ``statm`` (counters, cheap); PSS, only ``with_pss``, from ``smaps_rollup``, which walks
-    each process's page tables."""
-    children: dict[int, list[int]] = {}
+TICK = os.sysconf("SC_CLK_TCK")
+# Where the CPU of a batch goes, by the place of a process in the tree under the wrapper: the
+# batch's own process, its pool workers, their sandbox workers (the zygotes), each one's
+# supervisor (its oldest child), and the children and inits it has reaped (its cutime).
+ROLES = ("the batch's process", "pool workers", "zygotes", "supervisors", "children and inits (reaped)")
+
+
+def _scan() -> dict[int, list[bytes]]:
+    """Every process's ``/proc/PID/stat`` fields after its name (state, ppid, ...)."""
+    procs = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
                 data = Path(f"/proc/{name}/stat").read_bytes()
             except OSError:
                 continue
-            children.setdefault(int(data[data.rfind(b")") + 2:].split()[1]), []).append(int(name))
+            procs[int(name)] = data[data.rfind(b")") + 2:].split()
+    return procs
+
+
+def _tree_memory_kb(root: int, procs: dict[int, list[bytes]], with_pss: bool = True) -> tuple[int, int, int]:
+    """Sums of RSS and of PSS (shared pages divided among their sharers: forked workers share
+    NumPy) over ``root`` and every process below it; and the RSS of the command itself (the
+    wrapper's child: the grader's own process, where the class's rows are gathered). RSS comes
+    from ``statm`` (counters, cheap); PSS, only ``with_pss``, from ``smaps_rollup``, which walks
+    each process's page tables."""
+    children: dict[int, list[int]] = {}
+    for pid, fields in procs.items():
+        children.setdefault(int(fields[1]), []).append(pid)
     rss = pss = own = 0
     command = min(children.get(root, [0]))
     todo = [root]
@@ -235,6 +250,35 @@ def _tree_memory_kb(root: int, with_pss: bool = True) -> tuple[int, int, int]:
     return rss, pss, own
 
 
+def _tree_cpu(root: int, procs: dict[int, list[bytes]]) -> dict[str, float]:
+    """CPU seconds so far of each of :data:`ROLES` in a ``grade batch --jobs`` tree under ``root``
+    (the wrapper)."""
+    children: dict[int, list[int]] = {}
+    for pid, fields in procs.items():
+        children.setdefault(int(fields[1]), []).append(pid)
+    own = lambda pid: (int(procs[pid][11]) + int(procs[pid][12])) / TICK  # noqa: E731 - utime + stime
+    cpu = dict.fromkeys(ROLES, 0.0)
+    for command in children.get(root, []):
+        cpu[ROLES[0]] += own(command)
+        for pool in children.get(command, []):
+            cpu[ROLES[1]] += own(pool)
+            for zygote in children.get(pool, []):
+                cpu[ROLES[2]] += own(zygote)
+                cpu[ROLES[4]] += (int(procs[zygote][13]) + int(procs[zygote][14])) / TICK  # cutime + cstime
+                kids = children.get(zygote, [])
+                if kids:
+                    cpu[ROLES[3]] += own(min(kids, key=lambda k: int(procs[k][19])))  # the oldest: starttime
+    return cpu
+
+
+def _graded(out: Path) -> int:
+    try:
+        with os.scandir(out / "results") as entries:
+            return sum(1 for e in entries if e.name.endswith(".json"))
+    except OSError:
+        return 0
+
+
 def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, floor: bool = False,
               sample: bool = True) -> dict:
     """One ``grade batch`` (``--scheduler`` when given; the bare sandbox with ``floor``) in a new
@@ -250,8 +294,12 @@ def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, 
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     peak_rss = peak_pss = peak_own = 0
     samples = 0
+    by_role: list[tuple[int, dict[str, float]]] = []  # (results written, CPU per role) at each sample
     while sample and proc.poll() is None:
-        rss, pss, own = _tree_memory_kb(proc.pid, with_pss=samples % PSS_EVERY == PSS_EVERY // 2)
+        procs = _scan()
+        rss, pss, own = _tree_memory_kb(proc.pid, procs, with_pss=samples % PSS_EVERY == PSS_EVERY // 2)
+        if not floor and scheduler is None:
+            by_role.append((_graded(out), _tree_cpu(proc.pid, procs)))
         samples += 1
         peak_rss, peak_pss, peak_own = max(peak_rss, rss), max(peak_pss, pss), max(peak_own, own)
         try:
@@ -267,7 +315,22 @@ def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, 
     n = graded if floor else len(list((out / "results").glob("*.json")))
     assert graded == n, (graded, n)
     return {"wall": wall, "cpu": report["cpu"], "maxrss_mb": report["maxrss_kb"] / 1024,
-            "tree_rss_mb": peak_rss / 1024, "tree_pss_mb": peak_pss / 1024, "own_mb": peak_own / 1024, "n": n}
+            "tree_rss_mb": peak_rss / 1024, "tree_pss_mb": peak_pss / 1024, "own_mb": peak_own / 1024, "n": n,
+            "roles": _steady_roles(by_role, n)}
+
+
+def _steady_roles(by_role: list[tuple[int, dict[str, float]]], n: int) -> tuple[int, int, dict[str, float]] | None:
+    """CPU seconds per submission of each role between the first sample with a fifth of the class
+    written and the last one with at most nine tenths (start-up, and the end, where the pool's
+    processes exit and leave the sum, left out): (from, to, per role); None when the run was too
+    short to tell."""
+    start = next((k for k, (done, _) in enumerate(by_role) if done >= n // 5), None)
+    end = max((k for k, (done, _) in enumerate(by_role) if done <= n * 9 // 10), default=None)
+    if start is None or end is None or by_role[end][0] - by_role[start][0] < max(10, n // 5):
+        return None
+    (a, first), (b, last) = by_role[start], by_role[end]
+    per = {role: (last[role] - first[role]) / (b - a) for role in ROLES}
+    return (a, b, per) if min(per.values()) >= 0 else None
 
 
 def own_code(folder: Path) -> dict:
@@ -395,7 +458,8 @@ def main() -> None:
             if make is code_class:  # the times of runs whose memory is not sampled; its memory, sampled
                 timed = sorted((run_batch(folder, tmp / f"{label}-{n}-timed-{k}", args.jobs, sample=False)
                                 for k in range(max(1, args.repeat))), key=lambda t: t["cpu"])
-                r = dict(timed[len(timed) // 2], **{k: r[k] for k in ("maxrss_mb", "tree_rss_mb", "tree_pss_mb", "own_mb")})
+                sampled = ("maxrss_mb", "tree_rss_mb", "tree_pss_mb", "own_mb", "roles")
+                r = dict(timed[len(timed) // 2], **{k: r[k] for k in sampled})
                 r["spread"] = [(t["wall"], t["cpu"]) for t in timed]
             runs[(label, n)] = r
             rows.append((f"grade batch, {n} {'code submissions' if label == 'code' else 'answers files'}, "
@@ -449,6 +513,14 @@ def main() -> None:
     print(f"target: at most 25 ms CPU per code submission in grade batch --jobs {args.jobs}: "
           f"{'met' if 1000 * big['cpu'] / big['n'] <= 25 else 'NOT met'}; "
           f"{args.code} submissions in {big['wall']:.1f} s wall (target 8 s for 500)")
+    roles = big.get("roles")
+    if roles is not None:  # from the memory-sampled run of the large class
+        a, b, per_role = roles
+        total = sum(per_role.values())
+        print(f"where a code submission's CPU goes at steady state (the sampled run of {big['n']}, between its "
+              f"{a}th and {b}th result; processes' own clocks): "
+              + ", ".join(f"{role} {1000 * v:.1f} ms" for role, v in per_role.items())
+              + f"; in all {1000 * total:.1f} ms, the student's own code {own_ms:.1f} ms of it")
     small = runs[("code", small_code)]
     if big["n"] > small["n"]:  # start-up (imports, the pool, its sandbox workers) cancels out
         steady = 1000 * (big["cpu"] - small["cpu"]) / (big["n"] - small["n"])

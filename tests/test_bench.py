@@ -49,3 +49,41 @@ def test_all_correct_class_uses_the_given_solution(tmp_path):
     texts = sorted(p.read_text("utf-8") for p in folder.glob("*.py"))
     assert len(set(texts)) == 3  # distinct copies
     assert all(t.startswith("# the correct one\n") for t in texts)
+
+
+def _stat(ppid: int, utime: int, stime: int = 0, cutime: int = 0, cstime: int = 0, start: int = 0) -> list[bytes]:
+    """The fields of a /proc/PID/stat line after the name, as bench_batch reads them."""
+    fields = [b"S", str(ppid).encode()] + [b"0"] * 18
+    fields[11:15] = [str(v).encode() for v in (utime, stime, cutime, cstime)]
+    fields[19] = str(start).encode()
+    return fields
+
+
+def test_the_cpu_of_a_batch_is_split_by_each_process_place_in_the_tree():
+    bench = _bench_batch()
+    t = bench.TICK
+    procs = {
+        1: _stat(0, 0),                       # the wrapper: not counted
+        2: _stat(1, 3 * t),                   # the batch's process
+        3: _stat(2, t, t), 4: _stat(2, 2 * t),  # two pool workers
+        5: _stat(3, t, cutime=5 * t, cstime=t),  # a zygote, and what it reaped
+        6: _stat(4, t, cutime=2 * t),
+        7: _stat(5, 2 * t, start=10),         # its supervisor: its oldest child
+        8: _stat(5, 9 * t, start=20),         # a running child: counted once reaped
+        9: _stat(6, t, start=5),
+        10: _stat(99, 50 * t),                # another process of the machine
+    }
+    cpu = bench._tree_cpu(1, procs)
+    assert cpu == {"the batch's process": 3.0, "pool workers": 4.0, "zygotes": 2.0, "supervisors": 3.0,
+                   "children and inits (reaped)": 8.0}
+
+
+def test_steady_roles_leave_out_the_start_and_the_end_of_a_batch():
+    bench = _bench_batch()
+    role = lambda v: dict.fromkeys(bench.ROLES, v)  # noqa: E731
+    samples = [(0, role(0.0)), (20, role(1.0)), (60, role(3.0)), (90, role(4.5)), (100, role(0.5))]
+    start, end, per = bench._steady_roles(samples, 100)
+    assert (start, end) == (20, 90) and per == role(3.5 / 70)
+    assert bench._steady_roles(samples[:2], 100) is None  # too short to tell
+    samples[3] = (90, dict(role(4.5), zygotes=0.5))  # a process gone before the window's end
+    assert bench._steady_roles(samples, 100) is None
