@@ -175,6 +175,7 @@ class Landlock(Layer):
             return
         plan.landlock_rules = rules
         # Opened here, in the view the children will see (its /etc is the view's), not in each child.
+        # A child that then failed to enter the view would find its host /etc denied, not more allowed.
         plan.landlock_fds, plan.landlock_held, plan.landlock_rest = held_rules(abi, rules, plan.view)
         # A denied directory beneath an allowed one (the installed grader in site-packages) can be
         # listed: listing rights are inherited, and the import system needs them on site-packages.
