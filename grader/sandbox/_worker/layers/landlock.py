@@ -93,17 +93,13 @@ def held_rules(abi: int, rules: list, root: str | None = None) -> tuple[list[int
     return fds, held, []
 
 
-def landlock_ruleset(abi: int, rules: list, only: int | None = None, held: list | None = None) -> int:
-    """A ruleset fd handling every right of ``abi`` (or just the filesystem rights in ``only``),
-    allowing the ``held`` rules (:func:`held_rules`) and ``rules`` [(path, rights)]."""
+def landlock_ruleset(abi: int, rules: list, held: list | None = None) -> int:
+    """A ruleset fd handling every right of ``abi``, allowing the ``held`` rules
+    (:func:`held_rules`) and ``rules`` [(path, rights)]."""
     create, add, _ = _LANDLOCK_SYSCALLS[platform.machine()]
     fs = _handled(abi)
-    if only is None:
-        attr = struct.pack("<QQQ", fs, LL_NET_ALL if abi >= 4 else 0, LL_SCOPE_ALL if abi >= 6 else 0)
-        size = 24 if abi >= 6 else 16 if abi >= 4 else 8
-    else:
-        fs &= only
-        attr, size = struct.pack("<Q", fs), 8
+    attr = struct.pack("<QQQ", fs, LL_NET_ALL if abi >= 4 else 0, LL_SCOPE_ALL if abi >= 6 else 0)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
     syscall = linux.lib().syscall
     buf = ctypes.create_string_buffer(attr[:size], size)
     fd = linux.check(syscall(ctypes.c_long(create), buf, ctypes.c_size_t(size), ctypes.c_uint32(0)),
