@@ -65,8 +65,7 @@ class Plan:
         self.uid = self.gid = None
         self.user_name = ""
         self.landlock_rules: list = []  # [(path, rights)] every child's ruleset starts from
-        self.landlock_fds: list[int] = []  # those paths, opened once (O_PATH), for every child
-        self.landlock_held: list = []  # their rules, each naming its fd (landlock.held_rules)
+        self.landlock_held: list = []  # their rules, each naming a path opened once (landlock.held_rules)
         self.landlock_rest: list = []  # [(path, rights)] each child opens itself (past the fd limit)
         self.shared_netns = False
         self.abi = 0

@@ -164,15 +164,17 @@ class Landlock(Layer):
         for p in plan.path + [d for d in SYSTEM_DIRS if os.path.exists(d)]:
             rules += carve(p, LL_READ, plan.denied + plan.hidden)
         rules += [(d, LL_READ_FILE | LL_WRITE_FILE | LL_TRUNCATE | LL_IOCTL_DEV) for d in DEV_FILES]
-        try:
-            os.close(landlock_ruleset(abi, rules + [(plan.scratch_root, ALL_FS)]))
-        except OSError as exc:
-            plan.off(self.key, f"ruleset could not be built: {exc}")
-            return
-        plan.landlock_rules = rules
         # Opened here, in the view the children will see (its /etc is the view's), not in each child.
         # A child that then failed to enter the view would find its host /etc denied, not more allowed.
-        plan.landlock_fds, plan.landlock_held, plan.landlock_rest = held_rules(abi, rules, plan.view)
+        fds, held, rest = held_rules(abi, rules, plan.view)
+        try:  # the ruleset a child builds, tried with the scratch root for its scratch
+            os.close(landlock_ruleset(abi, rest + [(plan.scratch_root, ALL_FS)], held=held))
+        except OSError as exc:
+            for fd in fds:
+                os.close(fd)
+            plan.off(self.key, f"ruleset could not be built: {exc}")
+            return
+        plan.landlock_rules, plan.landlock_held, plan.landlock_rest = rules, held, rest
         # A denied directory beneath an allowed one (the installed grader in site-packages) can be
         # listed: listing rights are inherited, and the import system needs them on site-packages.
         allowed = plan.path + [d for d in SYSTEM_DIRS if os.path.exists(d)]
