@@ -222,15 +222,20 @@ def _scan() -> dict[int, list[bytes]]:
     return procs
 
 
-def _tree_memory_kb(root: int, procs: dict[int, list[bytes]], with_pss: bool = True) -> tuple[int, int, int]:
+def _children(procs: dict[int, list[bytes]]) -> dict[int, list[int]]:
+    """Each parent's children, from a :func:`_scan`."""
+    children: dict[int, list[int]] = {}
+    for pid, fields in procs.items():
+        children.setdefault(int(fields[1]), []).append(pid)
+    return children
+
+
+def _tree_memory_kb(root: int, children: dict[int, list[int]], with_pss: bool = True) -> tuple[int, int, int]:
     """Sums of RSS and of PSS (shared pages divided among their sharers: forked workers share
     NumPy) over ``root`` and every process below it; and the RSS of the command itself (the
     wrapper's child: the grader's own process, where the class's rows are gathered). RSS comes
     from ``statm`` (counters, cheap); PSS, only ``with_pss``, from ``smaps_rollup``, which walks
     each process's page tables."""
-    children: dict[int, list[int]] = {}
-    for pid, fields in procs.items():
-        children.setdefault(int(fields[1]), []).append(pid)
     rss = pss = own = 0
     command = min(children.get(root, [0]))
     todo = [root]
@@ -250,12 +255,9 @@ def _tree_memory_kb(root: int, procs: dict[int, list[bytes]], with_pss: bool = T
     return rss, pss, own
 
 
-def _tree_cpu(root: int, procs: dict[int, list[bytes]]) -> dict[str, float]:
+def _tree_cpu(root: int, procs: dict[int, list[bytes]], children: dict[int, list[int]]) -> dict[str, float]:
     """CPU seconds so far of each of :data:`ROLES` in a ``grade batch --jobs`` tree under ``root``
     (the wrapper)."""
-    children: dict[int, list[int]] = {}
-    for pid, fields in procs.items():
-        children.setdefault(int(fields[1]), []).append(pid)
     own = lambda pid: (int(procs[pid][11]) + int(procs[pid][12])) / TICK  # noqa: E731 - utime + stime
     cpu = dict.fromkeys(ROLES, 0.0)
     for command in children.get(root, []):
@@ -297,9 +299,10 @@ def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, 
     by_role: list[tuple[int, dict[str, float]]] = []  # (results written, CPU per role) at each sample
     while sample and proc.poll() is None:
         procs = _scan()
-        rss, pss, own = _tree_memory_kb(proc.pid, procs, with_pss=samples % PSS_EVERY == PSS_EVERY // 2)
+        children = _children(procs)
+        rss, pss, own = _tree_memory_kb(proc.pid, children, with_pss=samples % PSS_EVERY == PSS_EVERY // 2)
         if not floor and scheduler is None:
-            by_role.append((_graded(out), _tree_cpu(proc.pid, procs)))
+            by_role.append((_graded(out), _tree_cpu(proc.pid, procs, children)))
         samples += 1
         peak_rss, peak_pss, peak_own = max(peak_rss, rss), max(peak_pss, pss), max(peak_own, own)
         try:

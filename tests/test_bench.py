@@ -73,7 +73,7 @@ def test_the_cpu_of_a_batch_is_split_by_each_process_place_in_the_tree():
         9: _stat(6, t, start=5),
         10: _stat(99, 50 * t),                # another process of the machine
     }
-    cpu = bench._tree_cpu(1, procs)
+    cpu = bench._tree_cpu(1, procs, bench._children(procs))
     assert cpu == {"the batch's process": 3.0, "pool workers": 4.0, "zygotes": 2.0, "supervisors": 3.0,
                    "children and inits (reaped)": 8.0}
 
