@@ -109,3 +109,29 @@ def test_shipped_ci_examples_name_the_exercise():
         for line in (ROOT / "examples" / name).read_text("utf-8").splitlines():
             if line.strip().startswith(("grade ", "command: grade ", "- grade ")) or " grade submission" in line:
                 assert "--exercise " in line, f"{name}: {line.strip()}"
+
+
+def test_a_folder_is_read_again_only_when_a_spec_in_it_changes(tmp_path, monkeypatch):
+    # a batch looks its exercise up once per student: the folder's specs are parsed once while
+    # they stay as they are, and a spec added, rewritten (its id changed) or removed is seen
+    from grader.spec import catalog
+
+    reads: list[list[str]] = []
+    real = catalog._read_ids
+    monkeypatch.setattr(catalog, "_read_ids", lambda folder, names: reads.append(names) or real(folder, names))
+    folder = tmp_path / "course"
+    custom(folder, "hw-a", "a")
+    monkeypatch.setenv("GRADER_EXERCISES", str(folder))
+    for _ in range(3):
+        assert spec.find_id("hw-a", "x").name == "hw-a.json"
+    assert [n for n in reads if "hw-a.json" in n] == [["hw-a.json"]]
+    custom(folder, "hw-b", "b")  # added
+    assert spec.find_id("hw-b", "x").name == "hw-b.json"
+    path = folder / "hw-a.json"
+    data = json.loads(path.read_text("utf-8"))
+    path.write_text(json.dumps({**data, "id": "hw-renamed"}), "utf-8")  # rewritten in place
+    assert spec.find_id("hw-renamed", "x") == path
+    (folder / "hw-b.json").unlink()  # removed
+    with pytest.raises(SubmissionError, match="no exercise with id 'hw-b'"):
+        spec.find_id("hw-b", "x")
+    assert len([n for n in reads if n and n[0].startswith("hw-")]) == 4

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 from ..errors import SubmissionError
@@ -33,18 +34,49 @@ def add_dirs(dirs) -> None:
 
 
 def ids_in(folder: Path) -> dict[str, Path]:
-    """The exercise ids (and aliases, and file stems) of the spec files in one folder."""
-    out: dict[str, Path] = {}
+    """The exercise ids (and aliases, and file stems) of the spec files in one folder. Read again
+    only when a spec file in it changed: a batch looks its exercise up once per student, and
+    reading and parsing every spec each time cost more than grading a correct submission's
+    typed answers."""
     try:
-        entries = sorted(folder.iterdir(), key=lambda e: e.name)
+        with os.scandir(folder) as it:
+            entries = sorted((e for e in it if e.name.endswith(".json")), key=lambda e: e.name)
+            # the folder and each spec as they are now (a rewritten file has a new ctime)
+            signature = tuple((e.name, *_version(e)) for e in entries)
     except OSError:
-        return out
-    for entry in entries:
-        if not entry.name.endswith(".json") or not entry.is_file():
-            continue
-        path = Path(str(entry))
+        return {}
+    key = str(folder)
+    held = _IDS.get(key)
+    if held is not None and held[0] == signature:
+        return dict(held[1])
+    out = _read_ids(folder, [e.name for e, version in zip(entries, signature, strict=True) if version[1] is not None])
+    if len(_IDS) >= 16:
+        _IDS.clear()
+    _IDS[key] = (signature, out)
+    return dict(out)
+
+
+_IDS: dict[str, tuple[tuple, dict[str, Path]]] = {}  # folder -> (its specs' versions, their ids)
+
+
+def _version(entry: os.DirEntry) -> tuple:
+    """(inode, mtime, ctime, size) of a regular file (following a link, as reading it does), or
+    (None, ...) for anything else."""
+    try:
+        st = entry.stat()
+    except OSError:
+        return (None, None, None, None)
+    if not stat.S_ISREG(st.st_mode):
+        return (None, None, None, None)
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+
+def _read_ids(folder: Path, names: list[str]) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for name in names:
+        path = folder / name
         try:
-            data = json.loads(entry.read_text("utf-8"))
+            data = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError):
             continue
         if not isinstance(data, dict):
