@@ -37,6 +37,11 @@ minute to the next, by a third between runs a few minutes apart). Memory
 that does not grow with the class is the check: the same kind of class at two sizes, and the
 ratio of their peaks.
 
+A line under the title gives what this machine charges, in the same minutes, for what a
+fork-per-submission sandbox does most: a page fault (a first write to a fresh page; a page copied
+on write after a fork costs about as much) and the fork and the exit of a process with NumPy
+loaded, so that runs on different machines, or in a slow stretch of one, can be read side by side.
+
 ``--all-correct`` makes every code submission the correct solution (each a distinct copy);
 ``--typed-numbers`` writes that solution's typed answers as the numbers it computes, so that its
 module trains nothing as it loads and the student's own cost is the grader's calls alone.
@@ -363,6 +368,49 @@ def fresh_processes(folder: Path, count: int, parallel: int) -> float:
 GRADE = [sys.executable, "-c", "from grader.__main__ import main; main()"]  # what the grade script runs
 
 
+MACHINE = r"""
+import json, mmap, os, resource, statistics, time
+import numpy  # noqa: F401 - forked as a sandbox worker is: a process with NumPy loaded
+PAGES = 2000
+
+def touch():  # the first write to each page of a fresh mapping (a page fault each) less a second one
+    buf = mmap.mmap(-1, PAGES * mmap.PAGESIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    passes = []
+    for _ in range(2):
+        t = time.thread_time()
+        for i in range(PAGES):
+            buf[i * mmap.PAGESIZE] = 1
+        passes.append(time.thread_time() - t)
+    buf.close()
+    return (passes[0] - passes[1]) / PAGES
+
+def fork(n=100):  # a fork and an immediate exit: the parent's CPU and the child's
+    t, c = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    d = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (time.process_time() - t) / n, (d.ru_utime + d.ru_stime - c.ru_utime - c.ru_stime) / n
+
+fork(10)
+print(json.dumps({"page_fault": statistics.median(touch() for _ in range(5)),
+                  "fork": statistics.median(f[0] for f in (fork() for _ in range(3))),
+                  "exit": statistics.median(f[1] for f in (fork() for _ in range(3)))}))
+"""
+
+
+def machine_costs() -> dict:
+    """What this machine charges for what a fork-per-submission sandbox does most, in seconds:
+    a page fault (the first write to a fresh page; one copied on write after a fork costs about
+    as much), and the fork and the exit of a process with NumPy loaded (each side's CPU)."""
+    proc = subprocess.run([sys.executable, "-c", MACHINE], capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise SystemExit(f"the machine probe failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout)
+
+
 def one_grade_file(runs: int) -> dict:
     """``grade solutions/submission.py -e tutorial-4`` (the README's first command) as the ``grade``
     script runs it, ``runs`` times one after the other after a first run with an empty cache
@@ -479,13 +527,17 @@ def main() -> None:
         single = one_grade_file(args.grade_file)
         load = (load + os.getloadavg()[0]) / 2
         ncpu = os.cpu_count()
+        machine = machine_costs()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"grade batch on {ncpu} cores, Python {sys.version.split()[0]}, exercise {EXERCISE} "
           f"({'per-student variants' if args.variants else 'as written, no course secret'}; code submissions "
           f"{'all correct' if args.all_correct else 'a quarter wrong, a quarter partly correct, half correct'}"
-          f"{', typed answers as numbers' if args.typed_numbers else ''})\n")
+          f"{', typed answers as numbers' if args.typed_numbers else ''})")
+    print(f"this machine, in the same minutes: a page fault {1e6 * machine['page_fault']:.2f} us (the first write "
+          f"to a fresh page; a page copied on write after a fork costs about as much), a fork of a process with "
+          f"NumPy {1000 * machine['fork']:.2f} ms of its CPU and its child's exit {1000 * machine['exit']:.2f} ms\n")
     head = (f"{'run':<52} {'wall s':>8} {'ms/sub':>8} {'subs/s':>8} {'max proc MB':>12} {'tree RSS MB':>12} "
             f"{'tree PSS MB':>12}")
     print(head)

@@ -87,3 +87,10 @@ def test_steady_roles_leave_out_the_start_and_the_end_of_a_batch():
     assert bench._steady_roles(samples[:2], 100) is None  # too short to tell
     samples[3] = (90, dict(role(4.5), zygotes=0.5))  # a process gone before the window's end
     assert bench._steady_roles(samples, 100) is None
+
+
+def test_the_machine_probe_measures_a_page_fault_a_fork_and_an_exit():
+    costs = _bench_batch().machine_costs()
+    assert set(costs) == {"page_fault", "fork", "exit"}
+    # seconds: a page fault is well under a millisecond and a fork well under a second anywhere
+    assert 0 < costs["page_fault"] < 1e-3 and 0 < costs["fork"] < 1 and 0 < costs["exit"] < 1
