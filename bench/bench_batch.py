@@ -40,7 +40,9 @@ ratio of their peaks.
 A line under the title gives what this machine charges, in the same minutes, for what a
 fork-per-submission sandbox does most: a page fault (a first write to a fresh page; a page copied
 on write after a fork costs about as much) and the fork and the exit of a process with NumPy
-loaded, so that runs on different machines, or in a slow stretch of one, can be read side by side.
+loaded, so that runs on different machines, or in a slow stretch of one, can be read side by side;
+and the steady state's page faults per submission by each process's role (counts, which do not
+drift with the machine's speed as times do).
 
 ``--all-correct`` makes every code submission the correct solution (each a distinct copy);
 ``--typed-numbers`` writes that solution's typed answers as the numbers it computes, so that its
@@ -260,22 +262,41 @@ def _tree_memory_kb(root: int, children: dict[int, list[int]], with_pss: bool = 
     return rss, pss, own
 
 
-def _tree_cpu(root: int, procs: dict[int, list[bytes]], children: dict[int, list[int]]) -> dict[str, float]:
-    """CPU seconds so far of each of :data:`ROLES` in a ``grade batch --jobs`` tree under ``root``
-    (the wrapper)."""
-    own = lambda pid: (int(procs[pid][11]) + int(procs[pid][12])) / TICK  # noqa: E731 - utime + stime
-    cpu = dict.fromkeys(ROLES, 0.0)
+# /proc/PID/stat fields after the name: (own, reaped children's) of each tally
+_CPU = ((11, 12), (13, 14))  # utime + stime, cutime + cstime (clock ticks)
+_FAULTS = ((7,), (8,))  # minflt, cminflt: page faults that read nothing from disk (copies on write among them)
+
+
+def _tree_by_role(root: int, procs: dict[int, list[bytes]], children: dict[int, list[int]],
+                  fields: tuple[tuple[int, ...], tuple[int, ...]], scale: float = 1.0) -> dict[str, float]:
+    """A counter so far of each of :data:`ROLES` in a ``grade batch --jobs`` tree under ``root``
+    (the wrapper): the sum of ``fields`` (the process's own, and those of the children it reaped)
+    times ``scale``."""
+    mine, reaped = fields
+    own = lambda pid: sum(int(procs[pid][f]) for f in mine) * scale  # noqa: E731
+    out = dict.fromkeys(ROLES, 0.0)
     for command in children.get(root, []):
-        cpu[ROLES[0]] += own(command)
+        out[ROLES[0]] += own(command)
         for pool in children.get(command, []):
-            cpu[ROLES[1]] += own(pool)
+            out[ROLES[1]] += own(pool)
             for zygote in children.get(pool, []):
-                cpu[ROLES[2]] += own(zygote)
-                cpu[ROLES[4]] += (int(procs[zygote][13]) + int(procs[zygote][14])) / TICK  # cutime + cstime
+                out[ROLES[2]] += own(zygote)
+                out[ROLES[4]] += sum(int(procs[zygote][f]) for f in reaped) * scale
                 kids = children.get(zygote, [])
                 if kids:
-                    cpu[ROLES[3]] += own(min(kids, key=lambda k: int(procs[k][19])))  # the oldest: starttime
-    return cpu
+                    out[ROLES[3]] += own(min(kids, key=lambda k: int(procs[k][19])))  # the oldest: starttime
+    return out
+
+
+def _tree_cpu(root: int, procs: dict[int, list[bytes]], children: dict[int, list[int]]) -> dict[str, float]:
+    """CPU seconds so far of each role (:func:`_tree_by_role`)."""
+    return _tree_by_role(root, procs, children, _CPU, 1 / TICK)
+
+
+def _tree_faults(root: int, procs: dict[int, list[bytes]], children: dict[int, list[int]]) -> dict[str, float]:
+    """Page faults so far of each role: a count that does not drift with the machine's speed, and
+    on a fork per submission mostly the pages copied on write."""
+    return _tree_by_role(root, procs, children, _FAULTS)
 
 
 def _graded(out: Path) -> int:
@@ -302,12 +323,15 @@ def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, 
     peak_rss = peak_pss = peak_own = 0
     samples = 0
     by_role: list[tuple[int, dict[str, float]]] = []  # (results written, CPU per role) at each sample
+    faults: list[tuple[int, dict[str, float]]] = []  # (results written, page faults per role)
     while sample and proc.poll() is None:
         procs = _scan()
         children = _children(procs)
         rss, pss, own = _tree_memory_kb(proc.pid, children, with_pss=samples % PSS_EVERY == PSS_EVERY // 2)
         if not floor and scheduler is None:
-            by_role.append((_graded(out), _tree_cpu(proc.pid, procs, children)))
+            done = _graded(out)
+            by_role.append((done, _tree_cpu(proc.pid, procs, children)))
+            faults.append((done, _tree_faults(proc.pid, procs, children)))
         samples += 1
         peak_rss, peak_pss, peak_own = max(peak_rss, rss), max(peak_pss, pss), max(peak_own, own)
         try:
@@ -324,11 +348,11 @@ def run_batch(folder: Path, out: Path, jobs: int, scheduler: str | None = None, 
     assert graded == n, (graded, n)
     return {"wall": wall, "cpu": report["cpu"], "maxrss_mb": report["maxrss_kb"] / 1024,
             "tree_rss_mb": peak_rss / 1024, "tree_pss_mb": peak_pss / 1024, "own_mb": peak_own / 1024, "n": n,
-            "roles": _steady_roles(by_role, n)}
+            "roles": _steady_roles(by_role, n), "faults": _steady_roles(faults, n)}
 
 
 def _steady_roles(by_role: list[tuple[int, dict[str, float]]], n: int) -> tuple[int, int, dict[str, float]] | None:
-    """CPU seconds per submission of each role between the first sample with a fifth of the class
+    """A per-role counter (CPU seconds, page faults) per submission between the first sample with a fifth of the class
     written and the last one with at most nine tenths (start-up, and the end, where the pool's
     processes exit and leave the sum, left out): (from, to, per role); None when the run was too
     short to tell."""
@@ -509,7 +533,7 @@ def main() -> None:
             if make is code_class:  # the times of runs whose memory is not sampled; its memory, sampled
                 timed = sorted((run_batch(folder, tmp / f"{label}-{n}-timed-{k}", args.jobs, sample=False)
                                 for k in range(max(1, args.repeat))), key=lambda t: t["cpu"])
-                sampled = ("maxrss_mb", "tree_rss_mb", "tree_pss_mb", "own_mb", "roles")
+                sampled = ("maxrss_mb", "tree_rss_mb", "tree_pss_mb", "own_mb", "roles", "faults")
                 r = dict(timed[len(timed) // 2], **{k: r[k] for k in sampled})
                 r["spread"] = [(t["wall"], t["cpu"]) for t in timed]
             runs[(label, n)] = r
@@ -576,6 +600,12 @@ def main() -> None:
               f"{a}th and {b}th result; processes' own clocks): "
               + ", ".join(f"{role} {1000 * v:.1f} ms" for role, v in per_role.items())
               + f"; in all {1000 * total:.1f} ms, the student's own code {own_ms:.1f} ms of it")
+    faults = big.get("faults")
+    if faults is not None:
+        fault_ms = 1000 * machine["page_fault"] * sum(faults[2].values())
+        print("page faults per code submission in the same window: "
+              + ", ".join(f"{role} {v:.0f}" for role, v in faults[2].items())
+              + f" (at {1e6 * machine['page_fault']:.1f} us each, {fault_ms:.1f} ms)")
     small = runs[("code", small_code)]
     if big["n"] > small["n"]:  # start-up (imports, the pool, its sandbox workers) cancels out
         steady = 1000 * (big["cpu"] - small["cpu"]) / (big["n"] - small["n"])

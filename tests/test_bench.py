@@ -51,9 +51,11 @@ def test_all_correct_class_uses_the_given_solution(tmp_path):
     assert all(t.startswith("# the correct one\n") for t in texts)
 
 
-def _stat(ppid: int, utime: int, stime: int = 0, cutime: int = 0, cstime: int = 0, start: int = 0) -> list[bytes]:
+def _stat(ppid: int, utime: int, stime: int = 0, cutime: int = 0, cstime: int = 0, start: int = 0,
+          minflt: int = 0, cminflt: int = 0) -> list[bytes]:
     """The fields of a /proc/PID/stat line after the name, as bench_batch reads them."""
     fields = [b"S", str(ppid).encode()] + [b"0"] * 18
+    fields[7:9] = [str(v).encode() for v in (minflt, cminflt)]
     fields[11:15] = [str(v).encode() for v in (utime, stime, cutime, cstime)]
     fields[19] = str(start).encode()
     return fields
@@ -76,6 +78,21 @@ def test_the_cpu_of_a_batch_is_split_by_each_process_place_in_the_tree():
     cpu = bench._tree_cpu(1, procs, bench._children(procs))
     assert cpu == {"the batch's process": 3.0, "pool workers": 4.0, "zygotes": 2.0, "supervisors": 3.0,
                    "children and inits (reaped)": 8.0}
+
+
+def test_the_page_faults_of_a_batch_are_split_the_same_way():
+    bench = _bench_batch()
+    procs = {
+        1: _stat(0, 0, minflt=1),                      # the wrapper: not counted
+        2: _stat(1, 0, minflt=30, cminflt=7),          # the batch's process (what it reaped is its pool's start)
+        3: _stat(2, 0, minflt=10), 4: _stat(2, 0, minflt=20),
+        5: _stat(3, 0, minflt=137, cminflt=1130),      # a zygote: its own and its reaped children's
+        7: _stat(5, 0, start=10, minflt=2),            # its supervisor
+        8: _stat(5, 0, start=20, minflt=900),          # a running child: counted once reaped
+    }
+    faults = bench._tree_faults(1, procs, bench._children(procs))
+    assert faults == {"the batch's process": 30, "pool workers": 30, "zygotes": 137, "supervisors": 2,
+                      "children and inits (reaped)": 1130}
 
 
 def test_steady_roles_leave_out_the_start_and_the_end_of_a_batch():
