@@ -756,6 +756,55 @@ def test_calls_share_a_child_until_one_kills_it(box, tmp_path):
     assert [float(o.values[0]) for o in run.outcomes if o.status == "ok"] == [1.0, 2.0, 1.0, 2.0]
 
 
+BUILTINS_STUDENT = """\
+import builtins
+import numpy as np
+
+_len = len
+builtins.abs = lambda x: 42  # at import: seen by every call
+
+
+def plain():
+    return float(len([1, 2])), float(abs(-1))
+
+
+def patch():
+    builtins.len = lambda x: 7
+    return float(len([1, 2]))
+
+
+def add():
+    builtins.grader_extra = 5.0
+    return float(len([1])), float(grader_extra)
+
+
+def restore():
+    builtins.len = _len
+    del builtins.grader_extra
+    return float(len([1, 2]))
+
+
+def gone():
+    try:
+        grader_extra  # noqa: F821
+    except NameError:
+        return np.ones((2, 1)), float(abs(-1))
+    return np.zeros((2, 1)), 0.0
+"""
+
+
+def test_a_submissions_builtins_stay_its_own_from_call_to_call(box, tmp_path):
+    """What a submission does to builtins (at import or in a call) is what its later calls see,
+    undone or not; the harness encodes every result with the original builtins meanwhile."""
+    path = tmp_path / "builtins_student.py"
+    path.write_text(BUILTINS_STUDENT)
+    names = ["plain", "patch", "plain", "add", "restore", "plain", "gone"]
+    run = box.run(load_source(path), [Call(n, ()) for n in names], TEST_LIMITS)
+    assert [o.status for o in run.outcomes] == ["ok"] * len(names), [o.message for o in run.outcomes]
+    got = [[v.tolist() for v in o.values] for o in run.outcomes]
+    assert got == [[2.0, 42.0], [7.0], [7.0, 42.0], [7.0, 5.0], [2.0], [2.0, 42.0], [[[1.0], [1.0]], 42.0]]
+
+
 def test_inputs_are_copies_and_scratch_is_private(box, tmp_path):
     a = tmp_path / "writer.py"
     a.write_text("import os\n\n\ndef mutate(x):\n    x[...] = 99.0\n    open('note.txt', 'w').write('a')\n"
