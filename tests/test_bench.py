@@ -111,3 +111,13 @@ def test_the_machine_probe_measures_a_page_fault_a_fork_and_an_exit():
     assert set(costs) == {"page_fault", "fork", "exit"}
     # seconds: a page fault is well under a millisecond and a fork well under a second anywhere
     assert 0 < costs["page_fault"] < 1e-3 and 0 < costs["fork"] < 1 and 0 < costs["exit"] < 1
+
+
+def test_the_targets_are_judged_at_steady_state_and_for_500_submissions():
+    line = _bench_batch().target_line
+    met = line(2, 500, 24.9, 26.0, 7.9)
+    assert "at steady state in grade batch --jobs 2: met (24.9 ms; 26.0 with start-up)" in met
+    assert "500 submissions in under 8 s: met (7.9 s for 500)" in met
+    assert ": NOT met (25.1 ms" in line(2, 500, 25.1, 24.0, 7.0)
+    assert "under 8 s: NOT met (4.0 s for 250)" in line(2, 250, 20.0, 21.0, 4.0)  # 8.0 s for 500
+    assert "with start-up in grade batch --jobs 2: met (24.0 ms; 24.0" in line(2, 100, None, 24.0, 1.0)
