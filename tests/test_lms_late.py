@@ -49,6 +49,21 @@ def test_time_zones_are_instants():
     assert late.parse_time("2026-03-01 13:59:00.123456789 -09:00") == late.parse_time("2026-03-01T22:59:00.123456Z")
 
 
+@pytest.mark.parametrize("text, iso", [
+    ("2026-03-01T22:59:00.5Z", "2026-03-01T22:59:00.500000+00:00"),  # one digit
+    ("2026-03-01T22:59:00.123Z", "2026-03-01T22:59:00.123000+00:00"),  # JavaScript's toISOString()
+    ("2026-03-01T22:59:00,25+01:00", "2026-03-01T22:59:00.250000+01:00"),  # ISO's comma
+    ("2026-03-01 13:59:00.123456789 -09:00", "2026-03-01T13:59:00.123456-09:00"),  # Gradescope's YAML
+    ("2026-03-01T23:59:00+0100", "2026-03-01T23:59:00+01:00"),
+    ("2026-03-01T22:59:00Z", "2026-03-01T22:59:00+00:00"),
+])
+def test_times_are_written_as_every_supported_python_reads_them(text, iso):
+    """Python 3.10's fromisoformat reads a fraction of a second of 3 or 6 digits only, an offset
+    only with its colon: the text is put that way before it is read."""
+    assert late.iso_text(text) == iso
+    assert late.parse_time(text) == datetime.fromisoformat(iso)
+
+
 def test_the_penalty_stops_at_100_percent():
     p = late.Policy.from_options(DEADLINE, 40, None, None)
     lt = late.lateness(p, p.deadline + timedelta(days=5), "given")

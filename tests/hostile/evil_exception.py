@@ -1,5 +1,5 @@
 # expect: load=ok forward=error sigmoid=ok
-# message: forward~<exception str() failed>
+# message: forward~<exception str() failed>|<unprintable Evil object>
 # An exception whose __str__ itself raises.
 import numpy as np
 
