@@ -82,7 +82,7 @@ def _plugin(required=(), version=__version__) -> gd.SandboxPlugin:
 def test_plugin_grades_bytes_like_grade_one_grades_the_file(tmp_path):
     """The submission is only bytes: the paths in the result are the client's, and the result is
     grade_one's on the real file, byte for byte."""
-    hostile = (HOSTILE / "recursion_segfault.py").read_bytes()
+    hostile = (HOSTILE / "null_pointer.py").read_bytes()
     on_disk = tmp_path / "carol" / "submission.py"
     on_disk.parent.mkdir()
     on_disk.write_bytes(hostile)
