@@ -185,24 +185,29 @@ class Case:
 def parse_case(path: Path) -> Case:
     code = load_source(path).code
     header: dict[str, list[str]] = {}
-    later: list[tuple[tuple[int, int], str, str]] = []  # (Python version, expect or message, text)
+    later: list[tuple[tuple[int, int], str, str]] = []  # "from X.Y" lines that hold on this Python
     for line in code.splitlines():
-        m = re.match(r"#\s*(expect|message|limits|calls|check|needs|before|links):\s*(.*)$", line)
-        if m:
-            header.setdefault(m.group(1), []).append(m.group(2).strip())
-        m = re.match(r"#\s*(expect|message) from (\d+)\.(\d+):\s*(.*)$", line)
-        if m:
-            later.append(((int(m.group(2)), int(m.group(3))), m.group(1), m.group(4).strip()))
+        m = re.match(r"#\s*(expect|message|limits|calls|check|needs|before|links)(?: from (\d+)\.(\d+))?:\s*(.*)$",
+                     line)
+        if m is None:
+            continue
+        key, text = m.group(1), m.group(4).strip()
+        if m.group(2) is None:
+            header.setdefault(key, []).append(text)
+            continue
+        assert key in ("expect", "message"), f"{path.name}: only expect and message lines may name a Python"
+        since = (int(m.group(2)), int(m.group(3)))
+        if sys.version_info[:2] >= since:
+            later.append((since, key, text))
     assert "expect" in header, f"{path.name} has no '# expect:' line"
     expect = dict(item.split("=", 1) for item in header["expect"][0].split())
     messages = [tuple(m.split("~", 1)) for m in header.get("message", [])]
-    for version, key, text in sorted(later):
-        if sys.version_info[:2] >= version:
-            if key == "expect":
-                expect.update(item.split("=", 1) for item in text.split())
-            else:
-                name, wanted = text.split("~", 1)
-                messages = [(n, t) for n, t in messages if n != name] + [(name, wanted)]
+    for _, key, text in sorted(later):  # the newest Python's lines last: they win
+        if key == "expect":
+            expect.update(item.split("=", 1) for item in text.split())
+        else:
+            name, wanted = text.split("~", 1)
+            messages = [(n, t) for n, t in messages if n != name] + [(name, wanted)]
     overrides = {}
     for item in " ".join(header.get("limits", [])).split():
         key, value = item.split("=")
