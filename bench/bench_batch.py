@@ -169,14 +169,29 @@ MUTATIONS = [
 
 
 # ---------------------------------------------------------------------------- classes
+def own_variant(text: str, student: str) -> str:
+    """``text`` with its ANSWERS block (as :func:`typed_numbers` writes it) replaced by the key
+    of ``student``'s own variant (the course secret is set): a correct submission of theirs."""
+    from grader import grading
+
+    head, marker, _ = text.partition("# The typed questions, answered with numbers computed once")
+    if not marker:
+        return text  # answers computed by the module itself: right for every variant
+    answers = grading.answer_key("tutorial-4", student).answers
+    lines = "".join(f"    {k!r}: {v!r},\n" for k, v in answers.items())
+    return f"{head}{marker}\nANSWERS = {{\n{lines}}}\n"
+
+
 def code_class(folder: Path, n: int, all_correct: bool = False, correct: str = CORRECT) -> Path:
     """``n`` code submissions: a quarter mutations, a quarter partly correct, half correct (all
-    correct with ``all_correct``: the target is per correct submission)."""
+    correct with ``all_correct``: the target is per correct submission; with per-student variants,
+    typed numbers are each student's own)."""
     folder.mkdir(parents=True)
     partly = (SOLUTIONS / "partly-correct.py").read_text("utf-8")
+    variants = bool(os.environ.get("GRADER_SECRET"))
     for k in range(n):
         if all_correct:
-            text = correct
+            text = own_variant(correct, f"s{k:05d}") if variants else correct
         elif k % 4 == 0:
             text = correct.replace(*MUTATIONS[(k // 4) % len(MUTATIONS)])
         elif k % 4 == 1:

@@ -214,6 +214,10 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
         keys = {s.student: resume_key(ex, student_of(s), per_student) for s in subs}
         todo = [s for s in subs if not (resume and reusable(results_dir / f"{s.student}.json", s, keys[s.student]))]
         reused = len(subs) - len(todo)
+        # each student's key, solved with a chunk of classmates' and sent with the submission
+        from .variant_keys import ClassKeys
+
+        key_of = ClassKeys(ex_file, [student_of(s) for s in todo]) if per_student else (lambda student: None)
         done = 0
 
         def save(s: Submission, data: dict[str, Any]) -> None:
@@ -230,14 +234,14 @@ def run(folder: str | Path, exercise: str, out: str | Path | None = None, jobs: 
             code = str(s.code) if s.code is not None else None
             answers = str(s.answers) if s.answers is not None else None
             return (code, answers, ex_file, isolation, student_of(s), tuple((i.name, i.reason) for i in s.ignored),
-                    not s.own_folder)
+                    not s.own_folder, key_of(student_of(s)))
 
         workers = ""
         try:
             if jobs is None:
                 jobs = os.cpu_count() or 1
             if scheduler is not None:  # on a dask cluster (grader/distributed.py), submissions sent as bytes
-                workers = _on_cluster(scheduler, exercise, isolation, todo, student_of, parts, save)
+                workers = _on_cluster(scheduler, exercise, isolation, todo, student_of, key_of, parts, save)
                 report.write_atomic(out / "workers.txt", workers)
             elif jobs <= 1 or len(todo) <= 1:
                 for s in todo:
@@ -315,14 +319,14 @@ def _outputs(out: Path, ex: Any, course: Any, subs: list[Submission], rows: list
 
 
 def _on_cluster(scheduler: str, exercise: str, isolation: str, todo: list[Submission], student_of: Callable,
-                parts: Callable, save: Callable) -> str:
+                key_of: Callable, parts: Callable, save: Callable) -> str:
     """Grade ``todo`` on dask.distributed; what cannot travel as it is (unreadable, a link, no
     file at all) is graded here, as locally. Returns the workers' record (workers.txt)."""
     from . import distributed, spec
 
     with distributed.Cluster(scheduler, spec.find(exercise), isolation,
                              distributed.required_layers(isolation)) as cluster:
-        for s, data in cluster.grade(todo, student_of, str(spec.find(exercise))):
+        for s, data in cluster.grade(todo, student_of, str(spec.find(exercise)), key_of):
             if not isinstance(data, dict):
                 from .grading import failed_results
 

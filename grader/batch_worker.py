@@ -90,10 +90,11 @@ def _init_worker(isolation: str, parent: int) -> None:
 
 def grade_one(code: str | None, answers: str | None, exercise: str, isolation: str = "best-effort",
               student: str | None = None, ignored: tuple[tuple[str, str], ...] = (),
-              alone: bool = False) -> dict[str, Any]:
+              alone: bool = False, key: Any = None) -> dict[str, Any]:
     """Grade one student's parts in this worker (``student``'s variant where the exercise has
     variants; ``alone``: the code file lies among other students' files, so that it imports none
-    of them); never raises for a bad submission."""
+    of them; ``key``: the variant's answer key, solved with the class's, or None); never raises
+    for a bad submission."""
     from . import grading
 
     if code is None and answers is None:
@@ -103,7 +104,7 @@ def grade_one(code: str | None, answers: str | None, exercise: str, isolation: s
         if code is not None and _BOX is None:
             _start_box(isolation)
         r = grading.grade_parts(code, answers, exercise, isolation=isolation, box=_BOX if code is not None else None,
-                                student=student, ignored=ignored, alone=alone)
+                                student=student, ignored=ignored, alone=alone, key=key)
     except GraderError as exc:
         r = grading.failed_results(exercise, str(exc), student)
     except Exception as exc:  # a bug of ours must not stop the class: record it and go on

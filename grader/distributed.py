@@ -154,10 +154,11 @@ class SandboxPlugin(_PluginBase):
         return {"layers": list(self.layers), "refused": self.refused, "ready": self.ready}
 
     def grade(self, student: str, names: Sequence[str | None], files: Sequence[tuple[str, bytes]],
-              variant_of: str | None, back: dict[str, Any]) -> dict[str, Any]:
+              variant_of: str | None, back: dict[str, Any], key: Any = None) -> dict[str, Any]:
         """Grade one submission sent as ``files``: ``names`` are its code and answers files (either
         may be None); paths in the result are the client's (``back``: the client's path of each
-        file and of their folder, and the files ignored with their reasons)."""
+        file and of their folder, and the files ignored with their reasons; ``key``: the
+        variant's answer key, solved on the client with the class's, or None)."""
         from . import batch_worker
 
         if self.refused is not None or self.folder is None:
@@ -169,7 +170,7 @@ class SandboxPlugin(_PluginBase):
                 (folder / fname).write_bytes(data)
             code, answers = (str(folder / n) if n else None for n in names)
             data = batch_worker.grade_one(code, answers, self.spec_path, self.isolation, variant_of,
-                                   tuple(tuple(i) for i in back.get("ignored", ())))
+                                   tuple(tuple(i) for i in back.get("ignored", ())), key=key)
         finally:
             shutil.rmtree(folder.parent, ignore_errors=True)
         pairs = [(p, back[k]) for p, k in ((code, "file"), (answers, "answers")) if p is not None]
@@ -177,14 +178,14 @@ class SandboxPlugin(_PluginBase):
 
 
 def grade_task(student: str, names: Sequence[str | None], files: Sequence[tuple[str, bytes]],
-               variant_of: str | None, back: dict[str, Any]) -> dict[str, Any]:
+               variant_of: str | None, back: dict[str, Any], key: Any = None) -> dict[str, Any]:
     """The task a dask worker runs: one submission, on this worker's warm sandbox."""
     from distributed import get_worker
 
     plugin = get_worker().plugins.get(PLUGIN)
     if plugin is None:
         raise SandboxUnavailable("this worker has no grader sandbox")
-    return plugin.grade(student, names, files, variant_of, back)
+    return plugin.grade(student, names, files, variant_of, back, key)
 
 
 def _worker_state(dask_worker) -> dict[str, Any]:
@@ -323,7 +324,8 @@ class Cluster:
             self.records[address] = WorkerRecord(address, tuple(st["layers"]), refused)
 
     def grade(self, todo: Sequence[Any], student_of: Callable[[Any], str | None],
-              spec_name: str) -> Iterator[tuple[Any, dict[str, Any] | str | None]]:
+              spec_name: str, key_of: Callable[[str | None], Any] = lambda student: None
+              ) -> Iterator[tuple[Any, dict[str, Any] | str | None]]:
         """(submission, results data) as each is graded; the data is None for a submission that
         cannot be read here (the caller grades it, and its failure, locally), a message for one
         that took down the workers it ran on."""
@@ -357,7 +359,7 @@ class Cluster:
                         "spec": spec_name, "ignored": [(i.name, i.reason) for i in s.ignored]}
                 names = (s.code.name if s.code else None, s.answers.name if s.answers else None)
                 owner[k] = s
-                submit(k, (s.student, names, files, student_of(s), back), 0)
+                submit(k, (s.student, names, files, student_of(s), back, key_of(student_of(s))), 0)
                 if len(owner) >= window:
                     break
             return unread

@@ -14,7 +14,7 @@ from ._about import DEFAULT_EXERCISE
 from .code_grade import CODE_TOLERANCE, Probe, _function_tests, _placeholders, sandbox_calls, self_consistency, \
     self_consistency_calls
 from .errors import AnswersError, GraderError, SubmissionSyntaxError, UsageError
-from .exercise_values import expected_outputs, function_outputs, once, reference
+from .exercise_values import expected_outputs, function_outputs, give_reference, once, reference
 from .results import Results, TestResult
 from .spec import Exercise
 
@@ -152,7 +152,8 @@ def _code_answers(run: Any, where: str) -> tuple[dict | None, str | None]:
 def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: str | None = None,
                 reveal: bool = False, isolation: str = "best-effort", box: Any = None, limits: Any = None,
                 student: str | None = None, ignored: tuple[tuple[str, str], ...] = (),
-                _typed: tuple[dict, str | None] | None = None, source: Any = None, alone: bool = False) -> Results:
+                _typed: tuple[dict, str | None] | None = None, source: Any = None, alone: bool = False,
+                key: Any = None) -> Results:
     """Grade one student's code and answers file together, out of the exercise's full maximum.
 
     The functions are graded from the code (``missing`` without code), the questions from the
@@ -162,7 +163,9 @@ def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: s
     comes back. ``source``:
     the code already put together (``grader.check`` builds it from a notebook's cells) instead
     of reading ``code``. ``alone``: ``code`` lies among other students' files, so none of the
-    modules beside it is its helper (:attr:`grader.submission.Source.alone`).
+    modules beside it is its helper (:attr:`grader.submission.Source.alone`). ``key``: the
+    student's :class:`grader.variant_keys.VariantKey`, solved with the class's (taken when its
+    seed is the variant's).
     """
     from . import sandbox, submission
 
@@ -228,6 +231,9 @@ def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: s
     if ex.questions and own_answers is None and typed is None and typed_error is None and \
             compile_error is None and (run is None or run.load_status == "ok"):
         warnings.append("no ANSWERS defined and no answers file: the exercise's questions score 0 (missing)")
+    given_key, key = key, None
+    if given_key is not None and ex.variant_seed is not None and given_key.seed == ex.variant_seed:
+        give_reference(ex, given_key.answers)
     key = reference(ex)
     graded = answer_grade.grade_answers(ex, merged, key, reveal=reveal, diagnose=_diagnose, diagnose_all=_diagnose_answers)
     questions = list(graded.tests)

@@ -31,16 +31,21 @@ def read_spec(path: str | Path) -> Any:
 def load(path: str | Path, student: str | None = None, secret: str | None = None) -> Exercise:
     """Load, validate and compile the spec file at ``path``; for a ``student``, their variant
     (keyed by ``secret``, default ``GRADER_SECRET``) when the spec has ``variants``."""
-    data = read_spec(path)
+    return _compile(read_spec(path), str(path), student, secret)
+
+
+def _compile(data: Any, path: str, student: str | None, secret: str | None, validated: bool = False) -> Exercise:
     if student is None or not isinstance(data, dict) or "variants" not in data:
-        return compile_spec(data, str(path))
-    errors = validate(data, str(path))  # the variant is drawn from a well-formed spec only
-    if errors:
-        raise errors[0]
+        return compile_spec(data, path)
+    if not validated:
+        errors = validate(data, path)  # the variant is drawn from a well-formed spec only
+        if errors:
+            raise errors[0]
     from .. import variants
 
     seed = variants.seed(data["id"], student, secret if secret is not None else variants.secret_from_env())
-    ex = compile_spec(variants.concrete(data, seed, str(path)), str(path))
+    # a variant replaces numbers by numbers: the schema passed on the spec holds for it
+    ex = compile_spec(variants.concrete(data, seed, path), path, validated=True)
     return dataclasses.replace(ex, variant_seed=seed, student=student)
 
 
@@ -81,7 +86,9 @@ def find_id(name: object, where: str) -> Path:
 
 def load_exercise(name: str | Path, student: str | None = None) -> Exercise:
     """The exercise named by path or bundled id; compiled once per file version and student
-    (an Exercise is immutable, its arrays read-only, so a batch worker can share it)."""
+    (an Exercise is immutable, its arrays read-only, so a batch worker can share it). The file
+    is read and checked against the schema once per version: a class with variants compiles
+    each student's own copy of it, not the file again."""
     path = find(name)
     try:
         st = path.stat()
@@ -93,4 +100,17 @@ def load_exercise(name: str | Path, student: str | None = None) -> Exercise:
 
 @functools.lru_cache(maxsize=32)
 def _load_cached(path: str, mtime_ns: int, size: int, student: str | None, secret: str) -> Exercise:
-    return load(path, student, secret or None)
+    data, errors = _checked(path, mtime_ns, size)
+    if student is None or not isinstance(data, dict) or "variants" not in data:
+        return load(path)
+    if errors:
+        raise errors[0]
+    return _compile(data, path, student, secret or None, validated=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _checked(path: str, mtime_ns: int, size: int) -> tuple[Any, list[SpecError]]:
+    """A spec file's parsed content and its schema errors, once per version (the content is
+    only read: :func:`grader.variants.concrete` copies it)."""
+    data = read_spec(path)
+    return data, (validate(data, path) if isinstance(data, dict) and "variants" in data else [])

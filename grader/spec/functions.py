@@ -244,6 +244,23 @@ class _Lazy:
         return getattr(self._rng, name)
 
 
+_DRAWN: dict[Any, dict] = {}  # cases file -> its arrays (read-only): each student's variant compiles the cases again
+
+
+def _read_drawn(path: Any) -> dict:
+    """The arrays of a cases file, read once per process (its name is its content's hash)."""
+    from .. import arraycache
+
+    found = _DRAWN.get(path)
+    if found is None:
+        found = arraycache.read(path) or {}
+        if found and path is not None:
+            if len(_DRAWN) >= 64:
+                _DRAWN.clear()
+            _DRAWN[path] = found
+    return found
+
+
 class _DrawnCases:
     """A function's random cases as drawn before, kept on disk (``$GRADER_CACHE_DIR/cases/``,
     :mod:`grader.arraycache`): named by everything the drawing reads (the function's spec, the
@@ -267,7 +284,7 @@ class _DrawnCases:
             self.path = cache_base() / "cases" / f"{h.hexdigest()}.bin"
         except (TypeError, ValueError, OSError):
             pass
-        old = arraycache.read(self.path) or {}
+        old = _read_drawn(self.path)
         L = net.L
         want = {}
         for case_id, sizes, S in draws:
