@@ -157,9 +157,15 @@ def typed_numbers(text: str) -> str:
         raise SystemExit("the sample solution has no '# The typed questions' block to replace")
     proc = subprocess.run([sys.executable, "-c", TYPED_NUMBERS], input=text, capture_output=True, text=True,
                           check=True)
-    answers = json.loads(proc.stdout)
+    return head + _answers_block(json.loads(proc.stdout))
+
+
+TYPED_BLOCK = "# The typed questions, answered with numbers computed once"
+
+
+def _answers_block(answers: dict) -> str:
     lines = "".join(f"    {k!r}: {v!r},\n" for k, v in answers.items())
-    return f"{head}# The typed questions, answered with numbers computed once\nANSWERS = {{\n{lines}}}\n"
+    return f"{TYPED_BLOCK}\nANSWERS = {{\n{lines}}}\n"
 MUTATIONS = [
     ("delta2 = (y - t) * y * (1 - y)", "delta2 = (y - t)"),
     ("delta1 = (W2.T @ delta2) * o * (1 - o)", "delta1 = (W2.T @ delta2)"),
@@ -174,12 +180,10 @@ def own_variant(text: str, student: str) -> str:
     of ``student``'s own variant (the course secret is set): a correct submission of theirs."""
     from grader import grading
 
-    head, marker, _ = text.partition("# The typed questions, answered with numbers computed once")
+    head, marker, _ = text.partition(TYPED_BLOCK)
     if not marker:
         return text  # answers computed by the module itself: right for every variant
-    answers = grading.answer_key("tutorial-4", student).answers
-    lines = "".join(f"    {k!r}: {v!r},\n" for k, v in answers.items())
-    return f"{head}{marker}\nANSWERS = {{\n{lines}}}\n"
+    return head + _answers_block(grading.answer_key(EXERCISE, student).answers)
 
 
 def code_class(folder: Path, n: int, all_correct: bool = False, correct: str = CORRECT) -> Path:

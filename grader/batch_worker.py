@@ -104,7 +104,7 @@ def grade_one(code: str | None, answers: str | None, exercise: str, isolation: s
         if code is not None and _BOX is None:
             _start_box(isolation)
         r = grading.grade_parts(code, answers, exercise, isolation=isolation, box=_BOX if code is not None else None,
-                                student=student, ignored=ignored, alone=alone, key=key)
+                                student=student, ignored=ignored, alone=alone, variant_key=key)
     except GraderError as exc:
         r = grading.failed_results(exercise, str(exc), student)
     except Exception as exc:  # a bug of ours must not stop the class: record it and go on

@@ -79,21 +79,14 @@ def expected_outputs(fn: Function, case: Case) -> tuple[np.ndarray, ...]:
     return once("expected", (fn, case), lambda: _by_content(fn, case))
 
 
-_CONTENT: dict[bytes, tuple[np.ndarray, ...]] = {}  # digest of what the outputs depend on -> them
-_CONTENT_MAX = 1024
+_CONTENT = IdentityCache(1024)  # digest of what the outputs depend on -> them (no objects to hold)
 
 
 def _by_content(fn: Function, case: Case) -> tuple[np.ndarray, ...]:
     # everything solver.function_outputs reads: the function's activation and returns, the
     # case's network and inputs (equal content pickles alike; a difference is only a miss)
     key = hashlib.sha256(pickle.dumps((fn.activation, fn.returns, case.net, case.inputs), protocol=5)).digest()
-    hit = _CONTENT.get(key)
-    if hit is None:
-        hit = _read_only(solver.function_outputs(fn, case))
-        if len(_CONTENT) >= _CONTENT_MAX:
-            _CONTENT.clear()
-        _CONTENT[key] = hit
-    return hit
+    return _CONTENT.value((key,), (), lambda: _read_only(solver.function_outputs(fn, case)))
 
 
 def function_outputs(ex: Exercise) -> dict[tuple[str, str], tuple[np.ndarray, ...]]:

@@ -153,7 +153,7 @@ def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: s
                 reveal: bool = False, isolation: str = "best-effort", box: Any = None, limits: Any = None,
                 student: str | None = None, ignored: tuple[tuple[str, str], ...] = (),
                 _typed: tuple[dict, str | None] | None = None, source: Any = None, alone: bool = False,
-                key: Any = None) -> Results:
+                variant_key: Any = None) -> Results:
     """Grade one student's code and answers file together, out of the exercise's full maximum.
 
     The functions are graded from the code (``missing`` without code), the questions from the
@@ -163,7 +163,7 @@ def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: s
     comes back. ``source``:
     the code already put together (``grader.check`` builds it from a notebook's cells) instead
     of reading ``code``. ``alone``: ``code`` lies among other students' files, so none of the
-    modules beside it is its helper (:attr:`grader.submission.Source.alone`). ``key``: the
+    modules beside it is its helper (:attr:`grader.submission.Source.alone`). ``variant_key``: the
     student's :class:`grader.variant_keys.VariantKey`, solved with the class's (taken when its
     seed is the variant's).
     """
@@ -231,9 +231,8 @@ def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: s
     if ex.questions and own_answers is None and typed is None and typed_error is None and \
             compile_error is None and (run is None or run.load_status == "ok"):
         warnings.append("no ANSWERS defined and no answers file: the exercise's questions score 0 (missing)")
-    given_key, key = key, None
-    if given_key is not None and ex.variant_seed is not None and given_key.seed == ex.variant_seed:
-        give_reference(ex, given_key.answers)
+    if variant_key is not None and ex.variant_seed is not None and variant_key.seed == ex.variant_seed:
+        give_reference(ex, variant_key.answers)
     key = reference(ex)
     graded = answer_grade.grade_answers(ex, merged, key, reveal=reveal, diagnose=_diagnose, diagnose_all=_diagnose_answers)
     questions = list(graded.tests)

@@ -63,10 +63,11 @@ def solve_variants(exs: Sequence[Exercise]) -> list[dict[str, np.ndarray] | None
     for k in range(len(exs)):
         key = {}
         for qid, v in solved.items():
-            arr = v[k].copy() if isinstance(v[k], np.ndarray) else v[k]  # a copy: not a view of the chunk
-            if isinstance(arr, np.ndarray):
-                arr.setflags(write=False)
-            key[qid] = arr
+            value = v[k]  # a NumPy scalar, or a view of the chunk's array
+            if isinstance(value, np.ndarray):
+                value = value.copy()
+                value.setflags(write=False)
+            key[qid] = value
         out.append(key if all(np.all(np.isfinite(a)) for a in key.values()) else None)
     return out
 

@@ -104,7 +104,7 @@ def _graded(tmp_path: Path, answers: dict, key) -> grading.Results:
     code = tmp_path / "sub.py"
     code.write_text(CODE_ONLY + f"\nANSWERS = {json.dumps(answers)}\n", encoding="utf-8")
     exercise_values._ONCE.clear()
-    return grading.grade_parts(str(code), None, "tutorial-4", student="gina", key=key)
+    return grading.grade_parts(str(code), None, "tutorial-4", student="gina", variant_key=key)
 
 
 def test_a_worker_takes_the_key_of_its_own_variant_only(tmp_path):

@@ -35,6 +35,8 @@ def load(path: str | Path, student: str | None = None, secret: str | None = None
 
 
 def _compile(data: Any, path: str, student: str | None, secret: str | None, validated: bool = False) -> Exercise:
+    """``data`` compiled, or a ``student``'s variant of it; ``validated``: a spec with variants
+    already passed the schema (a spec without them is always checked, by :func:`compile_spec`)."""
     if student is None or not isinstance(data, dict) or "variants" not in data:
         return compile_spec(data, path)
     if not validated:
@@ -100,9 +102,9 @@ def load_exercise(name: str | Path, student: str | None = None) -> Exercise:
 
 @functools.lru_cache(maxsize=32)
 def _load_cached(path: str, mtime_ns: int, size: int, student: str | None, secret: str) -> Exercise:
-    data, errors = _checked(path, mtime_ns, size)
-    if student is None or not isinstance(data, dict) or "variants" not in data:
+    if student is None:
         return load(path)
+    data, errors = _checked(path, mtime_ns, size)
     if errors:
         raise errors[0]
     return _compile(data, path, student, secret or None, validated=True)
