@@ -212,14 +212,18 @@ def _call_layout(ex: Exercise) -> tuple[tuple[Any, ...], Probe | None, tuple[sli
     from . import sandbox
 
     def build() -> tuple[tuple[Any, ...], Probe | None, tuple[slice, ...]]:
+        # a student's variant: its exercise cases (and the probe, made from one) hold the student's
+        # values; the random cases are every student's, and the sandbox worker keeps them
+        own = ex.variant_seed is not None
         probe = self_consistency_calls(ex)
-        probe_calls = [sandbox.Call(function, args) for function, args in probe.calls] if probe else []
+        probe_calls = [sandbox.Call(function, args, own) for function, args in probe.calls] if probe else []
         calls: list = []
         where: list[slice] = []
         probe_at = None
         for fn in ex.functions:
             where.append(slice(len(calls), len(calls) + len(fn.cases)))
-            calls += [sandbox.Call(fn.name, tuple(v for _, v in case.inputs)) for case in fn.cases]
+            calls += [sandbox.Call(fn.name, tuple(v for _, v in case.inputs), own and case.id == spec.EXERCISE_CASE)
+                      for case in fn.cases]
             if probe_calls and probe_at is None and fn.name == probe_calls[0].function:
                 probe_at = len(calls)
                 calls += probe_calls

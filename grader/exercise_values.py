@@ -49,10 +49,17 @@ def reference(ex: Exercise) -> dict[str, np.ndarray]:
     return dict(once("reference", (ex,), lambda: _reference(ex)))
 
 
-def give_reference(ex: Exercise, key: dict[str, np.ndarray]) -> None:
-    """Take ``key`` as :func:`reference` of ``ex`` (a key solved with its classmates' variants,
-    :mod:`grader.variant_keys`), unless this process holds one for ``ex`` already."""
+def give_reference(ex: Exercise, key: dict[str, np.ndarray],
+                   outputs: dict[tuple[str, str], tuple[np.ndarray, ...]] | None = None) -> None:
+    """Take ``key`` as :func:`reference` of ``ex``, and ``outputs`` (by function name and case id)
+    as :func:`expected_outputs` of those cases (solved with its classmates' variants,
+    :mod:`grader.variant_keys`), unless this process holds them for ``ex`` already."""
     once("reference", (ex,), lambda: dict(key))
+    for fn in ex.functions if outputs else ():
+        for case in fn.cases:
+            given = outputs.get((fn.name, case.id))
+            if given is not None and len(given) == len(fn.returns):
+                _ONCE.value(_expected_key(fn, case), (case,), lambda given=given: given)
 
 
 def _reference(ex: Exercise) -> dict[str, np.ndarray]:
@@ -73,10 +80,17 @@ def _reference(ex: Exercise) -> dict[str, np.ndarray]:
 
 
 def expected_outputs(fn: Function, case: Case) -> tuple[np.ndarray, ...]:
-    """What a correct ``fn`` returns on ``case``, computed once per worker for a cached exercise
-    (read-only arrays), and once per content of the case: each student's variant of an exercise
-    is compiled anew, but only its ``exercise`` cases hold the student's values."""
-    return once("expected", (fn, case), lambda: _by_content(fn, case))
+    """What a correct ``fn`` returns on ``case``, computed once per worker for a case (read-only
+    arrays), and once per content of the case: each student's variant of an exercise compiles
+    new functions around the same random cases, and only its ``exercise`` cases hold the
+    student's values (those come with a class's key, :func:`give_reference`)."""
+    return _ONCE.value(_expected_key(fn, case), (case,), lambda: _by_content(fn, case))
+
+
+def _expected_key(fn: Function, case: Case) -> tuple:
+    # by the case's identity and what the outputs read of the function (not the function itself:
+    # each student's variant compiles new functions around the same random cases)
+    return ("expected", fn.activation, fn.returns, id(case))
 
 
 _CONTENT = IdentityCache(1024)  # digest of what the outputs depend on -> them (no objects to hold)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,16 @@ __all__ = ["CODE_TOLERANCE", "Key", "Probe", "answer_key", "audit", "expected_ou
 
 
 def _spec_digest(path: str) -> str | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return _digest_of(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _digest_of(path: str, mtime_ns: int, size: int) -> str | None:
+    # once per version of the file: each student's variant is an exercise of its own
     try:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError:
@@ -198,6 +210,7 @@ def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: s
             warnings += list(source.notes)
             ex = _exercise(exercise, (source.exercise, f"{code}: EXERCISE") if source.exercise else
                            (named, f"{answers}: exercise"), warnings, student)
+            _take_key(ex, variant_key)
             calls, probe = sandbox_calls(ex)
             function_outputs(ex)
             run = box.run(source, calls, limits if limits is not None else sandbox.Limits())
@@ -206,6 +219,7 @@ def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: s
                 box.close()
     else:
         ex = _exercise(exercise, (named, f"{answers}: exercise"), warnings, student)
+        _take_key(ex, variant_key)
     if named is not None and named not in (ex.id, *ex.aliases):
         warnings.append(f"{answers}: the file names exercise {named!r} but is graded against {ex.id!r}")
     tests: list[TestResult] = []
@@ -231,8 +245,6 @@ def grade_parts(code: str | Path | None, answers: str | Path | None, exercise: s
     if ex.questions and own_answers is None and typed is None and typed_error is None and \
             compile_error is None and (run is None or run.load_status == "ok"):
         warnings.append("no ANSWERS defined and no answers file: the exercise's questions score 0 (missing)")
-    if variant_key is not None and ex.variant_seed is not None and variant_key.seed == ex.variant_seed:
-        give_reference(ex, variant_key.answers)
     key = reference(ex)
     graded = answer_grade.grade_answers(ex, merged, key, reveal=reveal, diagnose=_diagnose, diagnose_all=_diagnose_answers)
     questions = list(graded.tests)
@@ -253,6 +265,13 @@ def _diagnose_answers(*args: Any, **kwargs: Any) -> Any:
     from . import mistakes
 
     return mistakes.diagnose_answers(*args, **kwargs)
+
+
+def _take_key(ex: Exercise, variant_key: Any) -> None:
+    """Take a key solved with the class's variants (its answers and its own function cases'
+    outputs) when it is for this variant: a worker under another course secret solves its own."""
+    if variant_key is not None and ex.variant_seed is not None and variant_key.seed == ex.variant_seed:
+        give_reference(ex, variant_key.answers, variant_key.outputs)
 
 
 def _exercise(exercise: str | None, named: tuple[str | None, str], warnings: list[str],

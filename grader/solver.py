@@ -227,26 +227,40 @@ def function_outputs(fn: Function, case: Case) -> tuple[np.ndarray, ...]:
 
 
 def function_variants(fn: Function, case: Case, sw: Switches | None = None,
-                      returns: tuple[str, ...] | None = None) -> tuple[np.ndarray, ...]:
+                      returns: tuple[str, ...] | None = None,
+                      stacked: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, ...]:
     """What ``fn`` returns on ``case`` for each variant of ``sw`` (one without): each return with a
-    trailing variant axis; ``returns`` names other conventional returns. Not for an activation."""
+    trailing variant axis; ``returns`` names other conventional returns. Not for an activation.
+
+    ``stacked``: V variants of the case's array inputs instead, each with a trailing variant axis
+    (name -> (*shape, V), as ``case.inputs`` names them; the class's students' own ``exercise``
+    cases, :mod:`grader.variant_keys`); the other inputs are the case's, for every variant."""
     given = dict(case.inputs)
     net = case.net
     L = net.L
     V = 1 if sw is None else sw.V
-    # copies: training below works in place and the case's inputs must stay as they are
-    rep = lambda arr: np.repeat(np.asarray(arr, float)[..., None], V, axis=-1)
-    W = [rep(given.get(f"W{l}", np.zeros((net.sizes[l], net.sizes[l - 1])))) for l in range(1, L + 1)]
-    b = [rep(np.reshape(given.get(f"b{l}", np.zeros((net.sizes[l], 1))), (-1, 1))) for l in range(1, L + 1)]
-    x = rep(given.get("x", np.zeros((net.sizes[0], 1))))
-    t = rep(given.get("t", np.zeros((net.sizes[-1], x.shape[1]))))
+    if stacked:
+        V = next(iter(stacked.values())).shape[-1]
+        if sw is not None and sw.V != V:
+            raise ValueError(f"{V} stacked variants against {sw.V} switched ones")
+
+    def rep(arr: Any, name: str | None = None) -> np.ndarray:
+        # copies: training below works in place and the case's inputs must stay as they are
+        if stacked and name in stacked:
+            return np.array(stacked[name], float)
+        return np.repeat(np.asarray(arr, float)[..., None], V, axis=-1)
+
+    W = [rep(given.get(f"W{l}", np.zeros((net.sizes[l], net.sizes[l - 1]))), f"W{l}") for l in range(1, L + 1)]
+    b = [rep(np.reshape(given.get(f"b{l}", np.zeros((net.sizes[l], 1))), (-1, 1)), f"b{l}") for l in range(1, L + 1)]
+    x = rep(given.get("x", np.zeros((net.sizes[0], 1))), "x")
+    t = rep(given.get("t", np.zeros((net.sizes[-1], x.shape[1]))), "t")
     s = _State(W, b, x, t)
     with np.errstate(all="ignore"):  # a variant's wrong update may diverge: it explains nothing
         if "epochs" in given:
             _train(net, s, float(given.get("lr", 0.5)), int(given["epochs"]), "batch", sw)
         E_of = (lambda y: loss(net, y, s.t)) if sw is None else (lambda y: sw.E(net, y, s.t, loss))
         if f"a{L}" in given and "x" not in given:  # a loss function: E from y and t alone
-            E = E_of(rep(given[f"a{L}"]))
+            E = E_of(rep(given[f"a{L}"], f"a{L}"))
             return tuple(E for _ in (fn.returns if returns is None else returns))
         fwd = forward(net, s.W, s.b, s.x, sw)
         back = reverse(net, s.W, fwd, s.t, _E, sw)

@@ -5,6 +5,9 @@ a time, the key of ``tutorial-4`` (its ``E_1000`` question trains for 1,000 epoc
 25 ms; the solver is batched over variants, so a chunk of students costs about that of one. The
 batch's own process solves the keys of each chunk of students as it hands their submissions
 out, and each key travels with its submission to the grading worker (never to the sandbox).
+A key also holds what a correct function returns on the student's own values (each function's
+``exercise`` case: ``train`` runs 100 epochs there), solved the same way; the random cases are
+every student's, and a worker computes them once.
 
 A chunk is padded to at least :data:`MIN_V` variants, so that every chunk takes the same kernels
 (``grader.passes`` picks them by the number of variants): a student's key is then the same bits
@@ -14,7 +17,7 @@ last bits from a key solved for one variant alone (``grade FILE``), far below an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Sequence
 
@@ -23,9 +26,9 @@ import numpy as np
 from . import solver, spec
 from .errors import GraderError
 from .passes import Values
-from .spec import Exercise
+from .spec import EXERCISE_CASE, Case, Exercise
 
-CHUNK = 64  # students solved together: a few ms, a few hundred KB of keys held at a time
+CHUNK = 256  # students solved together: tens of ms, about a MB of keys held at a time
 MIN_V = 8  # variants in a solve at least (see the module's docstring)
 
 
@@ -36,12 +39,66 @@ class VariantKey:
 
     seed: int
     answers: dict[str, np.ndarray]
+    # what a correct function returns on the cases that hold the student's values (function
+    # name, case id) -> returns; the worker computes the shared random cases once itself
+    outputs: dict[tuple[str, str], tuple[np.ndarray, ...]] = field(default_factory=dict)
 
 
 def _same_shape(a: Exercise, b: Exercise) -> bool:
     return (a.path == b.path and a.id == b.id and a.learning_rate == b.learning_rate and a.mode == b.mode
             and a.net.sizes == b.net.sizes and [q.id for q in a.questions] == [q.id for q in b.questions]
             and all(p.shape == q.shape for p, q in zip(a.W + a.b + (a.x, a.t), b.W + b.b + (b.x, b.t), strict=True)))
+
+
+def _padded(exs: Sequence[Exercise]) -> list[Exercise]:
+    return list(exs) + [exs[-1]] * max(0, MIN_V - len(exs))
+
+
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    arr = np.array(arr)  # its own copy, not a view of the chunk's array
+    arr.setflags(write=False)
+    return arr
+
+
+def own_case_outputs(exs: Sequence[Exercise]) -> list[dict[tuple[str, str], tuple[np.ndarray, ...]]]:
+    """For each variant in ``exs`` (variants of one spec, as :func:`solve_variants` takes them),
+    what a correct function returns on its case on the student's values (``EXERCISE_CASE``; the
+    random cases are every student's, and a worker computes them once), by (function name, case
+    id): one batched solve per function, padded as the keys are. A case that differs in anything
+    but its arrays' values, and an activation's case (its values are not the student's), is
+    left to the worker."""
+    out: list[dict] = [{} for _ in exs]
+    if not exs or not all(_same_shape(exs[0], ex) for ex in exs):
+        return out
+    padded = _padded(exs)
+    first = exs[0]
+    for i, fn in enumerate(first.functions):
+        fns = [ex.functions[i] for ex in padded]
+        if fn.activation is not None or any(f.name != fn.name or f.returns != fn.returns or
+                                            len(f.cases) != len(fn.cases) for f in fns):
+            continue
+        for k, case in enumerate(fn.cases):
+            cases = [f.cases[k] for f in fns]
+            if case.id != EXERCISE_CASE or not all(_same_case(case, c) for c in cases):
+                continue
+            stacked = {name: np.stack([np.asarray(dict(c.inputs)[name], float) for c in cases], axis=-1)
+                       for name, v in case.inputs if isinstance(v, np.ndarray)}
+            solved = solver.function_variants(fn, case, stacked=stacked)
+            for v in range(len(exs)):
+                out[v][(fn.name, case.id)] = tuple(_frozen(arr[..., v]) for arr in solved)
+    return out
+
+
+def _same_case(a: Case, b: Case) -> bool:
+    """Do ``a`` and ``b`` differ in their arrays' values alone (one batched solve answers both)?"""
+    if a.id != b.id or a.net.sizes != b.net.sizes or len(a.inputs) != len(b.inputs):
+        return False
+    for (n, u), (m, w) in zip(a.inputs, b.inputs, strict=True):
+        if n != m or isinstance(u, np.ndarray) != isinstance(w, np.ndarray):
+            return False
+        if (u.shape != w.shape) if isinstance(u, np.ndarray) else (u != w):
+            return False
+    return True
 
 
 def solve_variants(exs: Sequence[Exercise]) -> list[dict[str, np.ndarray] | None]:
@@ -53,7 +110,7 @@ def solve_variants(exs: Sequence[Exercise]) -> list[dict[str, np.ndarray] | None
     first = exs[0]
     if not all(_same_shape(first, ex) for ex in exs):
         return [None] * len(exs)
-    padded = list(exs) + [exs[-1]] * max(0, MIN_V - len(exs))
+    padded = _padded(exs)
     stack = lambda arrays: np.stack([np.asarray(a, float) for a in arrays])  # noqa: E731
     values = Values(tuple(stack([ex.W[l] for ex in padded]) for l in range(len(first.W))),
                     tuple(stack([ex.b[l] for ex in padded]) for l in range(len(first.b))),
@@ -101,5 +158,7 @@ class ClassKeys:
                 return {}
         if any(ex.variant_seed is None for ex in exs):
             return {}
-        return {s: VariantKey(ex.variant_seed, key)
-                for s, ex, key in zip(students, exs, solve_variants(exs), strict=True) if key is not None}
+        keys = solve_variants(exs)
+        outputs = own_case_outputs(exs)
+        return {s: VariantKey(ex.variant_seed, key, out)
+                for s, ex, key, out in zip(students, exs, keys, outputs, strict=True) if key is not None}

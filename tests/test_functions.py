@@ -13,6 +13,7 @@ import pytest
 from grader import compare, solver, spec
 from grader.spec import functions
 from grader.errors import SpecError
+from grader.switches import Switches
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -237,3 +238,60 @@ def test_a_backward_returning_zeros_scores_nothing(tmp_path):
     cases = [t for t in r.tests if t.id.startswith("backward/") and t.max_score > 0]
     assert len(cases) == 4 and all(t.score == 0 and t.status == "wrong" for t in cases), \
         [(t.id, t.score, t.status) for t in cases]
+
+
+def test_stacked_variants_of_a_case_match_the_independent_implementation(ex, reference):
+    """V students' own values of a case in one solve (function_variants' ``stacked``), each
+    against the independent implementation on that student's inputs alone."""
+    rng = np.random.default_rng(7)
+    V = 5
+    for fn in (f for f in ex.functions if f.activation is None):
+        case = next(c for c in fn.cases if c.id == spec.EXERCISE_CASE)
+        arrays = {k: v for k, v in case.inputs if isinstance(v, np.ndarray)}
+        stacked = {k: v[..., None] + rng.uniform(-0.5, 0.5, (*v.shape, V)) for k, v in arrays.items()}
+        if "t" in stacked:
+            stacked["t"] = np.clip(stacked["t"], 0.05, 0.95)
+        got = solver.function_variants(fn, case, stacked=stacked)
+        assert len(got) == len(fn.returns)
+        for v in range(V):
+            given = [stacked[k][..., v].copy() if k in stacked else value for k, value in case.inputs]
+            want = getattr(reference, fn.name)(*given)
+            want = want if isinstance(want, tuple) else (want,)
+            for name, g, w in zip(fn.returns, got, want, strict=True):
+                np.testing.assert_allclose(g[..., v], w, rtol=1e-10, atol=1e-13, err_msg=f"{fn.name} {name} {v}")
+    with pytest.raises(ValueError, match="stacked"):
+        solver.function_variants(fn, case, Switches(case.net, [()] * (V + 1)), stacked=stacked)
+
+
+def test_every_variant_of_a_spec_shares_its_random_cases(ex):
+    """A function's random cases are drawn once per process and set of facts: compiled again (a
+    student's variant), they are the very same objects; other facts (another seed) draw others."""
+    data = json.loads((ROOT / "exercises" / "tutorial-4-matrix.json").read_text())
+    a, b = spec.compile_spec(data, "a.json"), spec.compile_spec(json.loads(json.dumps(data)), "b.json")
+    for fa, fb in zip(a.functions, b.functions, strict=True):
+        assert [c for c in fa.cases if c.id != spec.EXERCISE_CASE] == \
+            [c for c in fb.cases if c.id != spec.EXERCISE_CASE]
+        assert all(ca is cb for ca, cb in zip(fa.cases[1:], fb.cases[1:], strict=True))
+    data["functions"]["backward"]["seed"] = 11
+    c = spec.compile_spec(data, "c.json")
+    fwd = [next(f for f in e.functions if f.name == "forward") for e in (a, c)]
+    bwd = [next(f for f in e.functions if f.name == "backward") for e in (a, c)]
+    assert fwd[0].cases[1] is fwd[1].cases[1] and bwd[0].cases[1] is not bwd[1].cases[1]
+
+
+def test_a_draw_that_fails_is_not_remembered():
+    calls = []
+
+    def failing():
+        calls.append("fail")
+        raise SpecError("x.json: functions.backward: no case")
+
+    def drawing():
+        calls.append("draw")
+        return ("case",)
+    facts = json.dumps({"test": "a draw that fails"})
+    with pytest.raises(SpecError):
+        functions._same_draw(facts, failing)
+    assert functions._same_draw(facts, drawing) == ("case",) and functions._same_draw(facts, failing) == ("case",)
+    assert functions._same_draw(None, drawing) == ("case",)  # facts JSON cannot write: drawn each time
+    assert calls == ["fail", "draw", "draw"]

@@ -297,3 +297,20 @@ def test_gradescope_bundle_grades_each_submitter_on_their_variant(tmp_path, monk
 
     assert score("s1", "s1") == 1.0
     assert score("s2", "s1") < 0.5  # someone else's key does not pass
+
+
+def test_the_audit_digest_is_the_spec_files_and_follows_an_edit(tmp_path, monkeypatch):
+    """Every student's variant is an exercise of its own, and the digest is read once per version
+    of the spec file: it is that version's SHA-256, and an edited file gets its own."""
+    import hashlib
+
+    monkeypatch.setenv("GRADER_SECRET", "digest-secret")
+    path = tmp_path / "t4.json"
+    shutil.copy(ROOT / "exercises" / "tutorial-4-matrix.json", path)
+    digests = {dict(grading.audit(spec.load_exercise(str(path), s)))["exercise_sha256"] for s in ("a", "b", "c")}
+    assert digests == {hashlib.sha256(path.read_bytes()).hexdigest()}
+    data = json.loads(path.read_text("utf-8"))
+    data["title"] += " (edited)"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    edited = dict(grading.audit(spec.load_exercise(str(path), "a")))["exercise_sha256"]
+    assert edited == hashlib.sha256(path.read_bytes()).hexdigest() != digests.pop()

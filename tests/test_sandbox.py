@@ -1644,6 +1644,53 @@ def test_the_exercise_calls_go_to_a_worker_once_then_by_their_token(tmp_path):
                    for x, y in zip(run.outcomes, first.outcomes, strict=True))
 
 
+def test_each_students_own_calls_travel_with_the_token_of_the_classes(tmp_path, monkeypatch):
+    """With per-student variants, each student's exercise cases (``own`` calls) are new arrays,
+    while the random cases are the same objects for every student: the worker keeps those once,
+    and each later student sends the token and their own arrays alone; the results are those of
+    the same calls sent in full to a fresh worker."""
+    from grader import code_grade, spec
+    from grader.sandbox import _calls
+
+    monkeypatch.setenv("GRADER_SECRET", "own-calls-secret")
+    students = [code_grade.sandbox_calls(spec.load_exercise("tutorial-4", s))[0] for s in ("ann", "bo", "cy")]
+    own = [sum(c.own for c in calls) for calls in students]
+    assert own[0] > 0 and own == [own[0]] * 3 and all(len(c) == len(students[0]) for c in students)
+    with Sandbox() as sandbox:
+        sandbox.start()
+        sent: list[tuple[dict, int]] = []
+        real = sandbox._chan.send
+        sandbox._chan.send = lambda header, blobs=(): (sent.append((header, len(blobs))), real(header, blobs))[1]
+        runs = [sandbox.run(load_source(CORRECT), calls) for calls in students]
+    with Sandbox() as fresh:  # a worker that keeps nothing; every call in full
+        _calls._SETS.clear()
+        _calls._ENCODED.clear()
+        alone = fresh.run(load_source(CORRECT), students[2])
+    reqs = [h for h in sent if h[0].get("op") == "run"]
+    (a, na), (b, nb), (c, nc) = reqs
+    assert a["shared"]["store"] is True and len(a["calls"]) == len(students[0])
+    for h, n in ((b, nb), (c, nc)):
+        assert "calls" not in h and h["shared"] == {"id": a["shared"]["id"], "blobs": a["shared"]["blobs"]}
+        assert n == na - a["shared"]["blobs"] > 0  # each student's own arrays, and nothing kept
+    assert all(o.status == "ok" for run in runs for o in run.outcomes)
+    for x, y in zip(runs[2].outcomes, alone.outcomes, strict=True):
+        assert all(np.array_equal(p, q) for p, q in zip(x.values, y.values, strict=True))
+    assert any(not np.array_equal(p, q) for x, y in zip(runs[0].outcomes, runs[1].outcomes, strict=True)
+               for p, q in zip(x.values, y.values, strict=True))  # the students' own values reached their calls
+
+
+def test_npy_bytes_are_numpys_own():
+    from grader.sandbox import _calls
+
+    rng = np.random.default_rng(3)
+    for shape in [(), (1,), (2, 1), (3, 4), (4, 1000), (0,), (2, 0, 3)]:
+        for arr in (rng.uniform(-1, 1, shape), np.asfortranarray(rng.uniform(-1, 1, shape))):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arr) if arr.ndim else arr, allow_pickle=False)
+            assert _calls._npy(arr) == buf.getvalue(), shape
+            assert np.array_equal(np.load(io.BytesIO(_calls._npy(arr))), arr)
+
+
 def test_grader_and_supervisor_keep_the_same_shared_calls():
     """Both ends keep the last SHARED_CALLS sets and drop the oldest first, so every token the
     grader sends alone is one the supervisor holds; a token it does not hold, or a malformed one,

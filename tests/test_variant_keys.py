@@ -115,7 +115,7 @@ def test_a_worker_takes_the_key_of_its_own_variant_only(tmp_path):
     real = {qid: v[0] for qid, v in solver.solve(ex).items()}
     spoilt = dict(real, E=np.float64(float(real["E"]) + 1.0))  # a key that says E is something else
     taken = _graded(tmp_path, answers, VariantKey(ex.variant_seed, spoilt))
-    assert taken.score < right.score and next(t for t in taken.tests if t.id == "E").status != "pass"
+    assert taken.score < right.score and next(t for t in taken.tests if t.id == "E").status != "passed"
     other = _graded(tmp_path, answers, VariantKey(ex.variant_seed + 1, spoilt))  # another variant's
     assert other.score == right.score
 
@@ -152,3 +152,62 @@ def test_a_students_copy_of_a_broken_spec_is_refused_as_the_spec_is(tmp_path):
     for student in ("hal", "ida"):  # every student, also after the first (the check is cached)
         with pytest.raises(SpecError, match=r"broken\.json.*learning_rate"):
             spec.load_exercise(str(path), student)
+
+
+# ---------------------------------------------------------------------------- the students' own function cases
+def test_own_case_outputs_are_what_a_correct_function_returns_on_each_variant():
+    exs = _variants(12)
+    outs = variant_keys.own_case_outputs(exs)
+    for ex, out in zip(exs, outs, strict=True):
+        fns = {fn.name: fn for fn in ex.functions}
+        # the exercise case of each function that is not an activation: the student's values
+        assert set(out) == {(name, "exercise") for name, fn in fns.items() if fn.activation is None}
+        for (name, cid), got in out.items():
+            fn = fns[name]
+            case = next(c for c in fn.cases if c.id == cid)
+            alone = solver.function_outputs(fn, case)  # one variant, the inputs repeated
+            assert len(got) == len(alone) == len(fn.returns)
+            for ret, g, a in zip(fn.returns, got, alone, strict=True):
+                assert g.shape == a.shape and not g.flags.writeable, (name, ret)
+                np.testing.assert_allclose(g, a, rtol=1e-9, atol=1e-12, err_msg=f"{name}/{ret}")
+    trained = [float(np.sum(out[("train", "exercise")][0])) for out in outs]
+    assert len(set(trained)) == len(trained)  # each variant trained on its own values
+
+
+def test_own_case_outputs_are_the_same_bits_in_any_chunk():
+    exs = _variants(20)
+    whole = variant_keys.own_case_outputs(exs)
+    for start, stop in ((0, 1), (3, 9), (4, 20)):
+        for k, out in enumerate(variant_keys.own_case_outputs(exs[start:stop])):
+            assert out.keys() == whole[start + k].keys()
+            for name, arrays in out.items():
+                assert all(np.array_equal(a, b) for a, b in zip(arrays, whole[start + k][name], strict=True))
+
+
+def test_the_random_cases_are_the_same_objects_in_every_variant():
+    a, b = _variants(2, prefix="same")
+    for fa, fb in zip(a.functions, b.functions, strict=True):
+        assert fa is not fb and fa.name == fb.name
+        for ca, cb in zip(fa.cases, fb.cases, strict=True):
+            if ca.id == spec.EXERCISE_CASE:  # compiled for each student: their values (an activation's are not)
+                differ = [not np.array_equal(u, v) for (_, u), (_, v) in zip(ca.inputs, cb.inputs, strict=True)
+                          if isinstance(u, np.ndarray)]
+                assert ca is not cb and any(differ) == (fa.activation is None), fa.name
+            else:
+                assert ca is cb, (fa.name, ca.id)
+
+
+def test_a_worker_takes_the_function_outputs_of_its_own_variant_only(tmp_path):
+    ex = spec.load_exercise("tutorial-4", "gina")
+    answers = grading.answer_key("tutorial-4", "gina").answers
+    key = {qid: v[0] for qid, v in solver.solve(ex).items()}
+    right = variant_keys.own_case_outputs([ex, spec.load_exercise("tutorial-4", "hank")])[0]
+    taken = _graded(tmp_path, answers, VariantKey(ex.variant_seed, key, right))
+    assert taken.score == taken.max_score
+    spoilt = dict(right)
+    spoilt[("train", "exercise")] = tuple(np.asarray(a) + 1.0 for a in right[("train", "exercise")])
+    taken = _graded(tmp_path, answers, VariantKey(ex.variant_seed, key, spoilt))
+    assert next(t for t in taken.tests if t.id == "train/exercise").status == "wrong"
+    assert all(t.status == "passed" for t in taken.tests if t.id.startswith("forward/"))
+    other = _graded(tmp_path, answers, VariantKey(ex.variant_seed + 1, key, spoilt))  # another variant's
+    assert other.score == other.max_score

@@ -51,21 +51,37 @@ def _frozen(arg: np.ndarray) -> bool:
     return not arg.flags.writeable and (arg.base is None or not getattr(arg.base, "flags", arg.flags).writeable)
 
 
-def _npy(arg: np.ndarray) -> bytes:
+def _npy(arg: np.ndarray, keep: bool = True) -> bytes:
     """``.npy`` bytes of a float64 array; a read-only array (an exercise's case or probe, the
-    same objects for every submission) is written once."""
+    same objects for every submission) is written once (``keep``: and remembered)."""
     hit = _NPY.get(id(arg))
     if hit is not None and hit[0] is arg:
         return hit[1]
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.ascontiguousarray(arg, dtype=np.float64)
-                              if arg.ndim else np.asarray(arg, dtype=np.float64), allow_pickle=False)
-    data = buf.getvalue()
-    if _frozen(arg):
+    arr = np.ascontiguousarray(arg, dtype=np.float64) if arg.ndim else np.asarray(arg, dtype=np.float64)
+    data = _npy_header(arr.shape) + arr.tobytes()
+    if keep and _frozen(arg):
         if len(_NPY) > 512:
             _NPY.clear()
         _NPY[id(arg)] = (arg, data)
     return data
+
+
+_HEADERS: dict[tuple[int, ...], bytes] = {}
+
+
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    """The ``.npy`` header of a C-ordered float64 array of ``shape``, as NumPy writes it (made by
+    NumPy itself, once per shape: what follows it is the array's bytes in C order)."""
+    head = _HEADERS.get(shape)
+    if head is None:
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float64)),
+                                                  "fortran_order": False, "shape": shape})
+        head = buf.getvalue()
+        if len(_HEADERS) > 256:
+            _HEADERS.clear()
+        _HEADERS[shape] = head
+    return head
 
 
 def _encode_arg(arg, blobs: list, seen: dict) -> dict:
@@ -82,32 +98,68 @@ def _encode_arg(arg, blobs: list, seen: dict) -> dict:
     return {"value": arg}
 
 
-_ENCODED: dict[int, tuple[tuple, list, list[bytes], int]] = {}  # a cached exercise's calls -> their messages
+_ENCODED: dict[int, tuple[tuple, list, list[bytes], int | None, int]] = {}  # a cached exercise's calls -> their messages
+_SETS: dict[tuple, tuple[list, list, list[bytes], int]] = {}  # what a kept set is made of -> (arrays, messages, blobs, token)
 _TOKENS = itertools.count(1)
 
 
-def _encode_calls(calls: Sequence[Call]) -> tuple[list, list[bytes], int | None]:
-    """The call messages and argument blobs, and a token naming them; for a tuple of calls whose
-    arrays are all read-only (a cached exercise's, the same objects for every submission) made
-    once, and then the same token each time (None: made for this request alone)."""
+def _encode_calls(calls: Sequence[Call]) -> tuple[list, list[bytes], int | None, int]:
+    """The call messages and argument blobs, a token naming the messages and the first ``count``
+    blobs, and ``count``. The read-only arrays of the calls that are not ``own`` come first and
+    are the kept set: for the same arrays (the same objects: a cached exercise's, or the random
+    cases that every student's variant shares) and the same layout of the messages, the same
+    token, so that a worker is sent them once. A call's ``own`` arrays (a student's values)
+    follow, sent each time; the kept messages name them by position (token None: nothing kept)."""
     hit = _ENCODED.get(id(calls))
     if hit is not None and hit[0] is calls:
-        return hit[1], hit[2], hit[3]
-    blobs: list[bytes] = []
-    seen: dict[int, int] = {}
-    call_msgs = []
-    for i, call in enumerate(calls):
-        if not isinstance(call.function, str) or not call.function.isidentifier():
-            raise ValueError(f"not a function name: {call.function!r}")
-        call_msgs.append({"index": i, "function": call.function,
-                          "args": [_encode_arg(a, blobs, seen) for a in call.args]})
-    if isinstance(calls, tuple) and all(_frozen(a) for c in calls for a in c.args if isinstance(a, np.ndarray)):
+        return hit[1], hit[2], hit[3], hit[4]
+    kept: list[np.ndarray] = []
+    own: list[np.ndarray] = []
+    seen: dict[int, tuple[bool, int]] = {}
+    layout: list = []  # the messages' layout: each call's function and arguments, arrays by position
+    for call in calls:
+        layout += (call.function, call.own)
+        for arg in call.args:
+            if isinstance(arg, np.ndarray):
+                at = seen.get(id(arg))
+                if at is None:
+                    into = own if call.own else kept
+                    into.append(arg)
+                    at = seen[id(arg)] = (call.own, len(into) - 1)
+                layout.append(at)
+            else:
+                _encode_arg(arg, [], {})  # a clear error for anything but a finite float or an int
+                layout.append((type(arg), arg))
+    shape = (tuple(map(id, kept)), tuple(layout))
+    found = _SETS.get(shape)
+    if found is not None and all(a is b for a, b in zip(found[0], kept, strict=True)):
+        call_msgs, kept_blobs, token = found[1], found[2], found[3]
+    else:
+        call_msgs = []
+        for i, call in enumerate(calls):
+            if not isinstance(call.function, str) or not call.function.isidentifier():
+                raise ValueError(f"not a function name: {call.function!r}")
+            args = []
+            for arg in call.args:
+                if isinstance(arg, np.ndarray):
+                    mine, k = seen[id(arg)]
+                    args.append({"blob": len(kept) + k if mine else k})
+                else:
+                    args.append(_encode_arg(arg, [], {}))
+            call_msgs.append({"index": i, "function": call.function, "args": args})
+        kept_blobs = [_npy(a) for a in kept]
+        token = None
+        if isinstance(calls, tuple) and kept and all(_frozen(a) for a in kept):
+            token = next(_TOKENS)
+            if len(_SETS) > 16:
+                _SETS.clear()
+            _SETS[shape] = (kept, call_msgs, kept_blobs, token)
+    blobs = kept_blobs + [_npy(a, keep=False) for a in own]
+    if token is not None and not own:
         if len(_ENCODED) > 16:
             _ENCODED.clear()
-        token = next(_TOKENS)
-        _ENCODED[id(calls)] = (calls, call_msgs, blobs, token)
-        return call_msgs, blobs, token
-    return call_msgs, blobs, None
+        _ENCODED[id(calls)] = (calls, call_msgs, blobs, token, len(kept))
+    return call_msgs, blobs, token, len(kept)
 
 
 def encode_request(source: Source, calls: Sequence[Call], limits: Limits, require: list[str],
@@ -116,8 +168,8 @@ def encode_request(source: Source, calls: Sequence[Call], limits: Limits, requir
     ``source``; ``last``: the worker leaves after it. ``shared``: (token, count) when the call
     messages and the first ``count`` blobs are the same for every submission of the exercise,
     so that a worker that keeps them is sent the token instead (:meth:`_Run._attempt`)."""
-    call_msgs, blobs, token = _encode_calls(calls)
-    shared = (token, len(blobs)) if token is not None else None
+    call_msgs, blobs, token, count = _encode_calls(calls)
+    shared = (token, count) if token is not None else None
     blobs = list(blobs)
     helpers, refused = helper_files(source)
     notebook = source.path.suffix.lower() == ".ipynb"

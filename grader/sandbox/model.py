@@ -31,6 +31,9 @@ class Limits:
 class Call:
     function: str
     args: tuple  # positional; each a float64 numpy ndarray, a Python float or a Python int
+    # its arrays are this submission's alone (a student's variant's exercise case): sent with every
+    # request, while the other calls' read-only arrays are kept by the worker (see _calls)
+    own: bool = False
 
 
 @dataclass(frozen=True)

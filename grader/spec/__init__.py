@@ -18,14 +18,14 @@ from .compiler import compile_spec
 from .catalog import add_dirs
 from .files import bundled, exercises_folder, find, find_id, load, load_exercise, read_spec
 from .model import (
-    ACTIVATIONS, CODE_ATOL, CODE_RTOL, DEFAULT_ATOL, DEFAULT_RTOL, LOSSES, MAX_WEIGHTS, Case, Exercise, Function,
-    Network, Parameter, Quantity, Question, Ref, Tolerance,
+    ACTIVATIONS, CODE_ATOL, CODE_RTOL, DEFAULT_ATOL, DEFAULT_RTOL, EXERCISE_CASE, LOSSES, MAX_WEIGHTS, Case, Exercise,
+    Function, Network, Parameter, Quantity, Question, Ref, Tolerance,
 )
 from .names import did_you_mean, lookup, normalise_name, parse_ask
 from .schema import schema, validate
 
 __all__ = [
-    "ACTIVATIONS", "CODE_ATOL", "CODE_RTOL", "DEFAULT_ATOL", "DEFAULT_RTOL", "LOSSES", "MAX_WEIGHTS", "Case",
+    "ACTIVATIONS", "CODE_ATOL", "CODE_RTOL", "DEFAULT_ATOL", "DEFAULT_RTOL", "EXERCISE_CASE", "LOSSES", "MAX_WEIGHTS", "Case",
     "Exercise", "Function", "Network", "Parameter", "Quantity", "Question", "Ref", "Tolerance", "add_dirs", "bundled",
     "check_spec", "compile_spec", "did_you_mean", "exercises_folder", "find", "find_id", "load", "load_exercise",
     "lookup", "normalise_name", "parse_ask", "read_spec", "schema", "validate",

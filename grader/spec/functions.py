@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .model import ACTIVATIONS, Case, Function, Network
+from .model import ACTIVATIONS, EXERCISE_CASE, Case, Function, Network
 from .names import lookup, parse_ask
 
 _CONVENTION = re.compile(r"^(W|b|z|a|dW|db|delta)([0-9]+)$")
@@ -154,7 +154,7 @@ def compile_function(c: Any, name: str, f: dict[str, Any], ex_net: Network, x: n
         net = dense(ex_net.sizes)
         W = [np.asarray(w) for w in c.W]
         b = [np.asarray(v) for v in c.b]
-        cases.append(Case("exercise", "the exercise's values", net,
+        cases.append(Case(EXERCISE_CASE, "the exercise's values", net,
                           _inputs(args, net, x, t, W, b, lr, epochs, z_visible), visible=True))
     sizes_list = [list(s) for s in f.get("sizes", [])]
     for i, s in enumerate(sizes_list):
@@ -177,44 +177,51 @@ def compile_function(c: Any, name: str, f: dict[str, Any], ex_net: Network, x: n
     hidden = int(f.get("hidden", 3))
     draws = [(f"hidden-{k + 1}", sizes_list[k % len(sizes_list)], samples[k % len(samples)]) for k in range(hidden)]
     draws += [("vectorized-1000", sizes_list[0], 1000)] if vectorized else []
-    stored = _DrawnCases(name, f, args, rets, ex_net, lr, epochs, (lo, hi), draws)
+    facts = _draw_facts(name, f, args, rets, ex_net, lr, epochs, (lo, hi), draws)
 
-    def random_case(case_id: str, label: str, sizes: list[int], S: int, group: str = "",
-                    rng: Any = rng) -> Case:
-        """A case drawn from ``rng``; redrawn while a gradient it asks for is zero (a dead ReLU
-        layer): there a backward returning zeros would be right. Taken from disk when this
-        function's cases were drawn before (the same spec and grader)."""
-        net = dense(sizes)
-        if stored.old:
-            return Case(case_id, label, net, stored.inputs(case_id), visible=False, group=group)
-        for _ in range(50):
-            W = [rng.uniform(lo, hi, (sizes[l], sizes[l - 1])) for l in range(1, L + 1)]
-            b = [rng.uniform(lo, hi, sizes[l]) for l in range(1, L + 1)]
-            xs = rng.uniform(lo, hi, (sizes[0], S))
-            z = rng.uniform(4 * lo, 4 * hi, (sizes[1], S))
-            case = Case(case_id, label, net,
-                        _inputs(args, net, xs, _targets(net, rng, S, lo, hi), W, b, lr, epochs, z),
-                        visible=False, group=group)
-            if not grads or not _zero_gradient(case, rets, grads):
-                stored.drawn(case)
-                return case
-        raise c.fail(path, f"no {'-'.join(map(str, sizes))} case has every gradient non-zero for values in "
-                     f"[{lo:g}, {hi:g}] (a ReLU layer that is dead?): change 'range' or 'sizes'")
+    def draw() -> tuple[Case, ...]:
+        drawn: list[Case] = []
+        stored = _DrawnCases(facts, args, lr, epochs, ex_net.L, draws)
 
-    for k, (case_id, sizes, S) in enumerate(draws[:hidden]):  # what _DrawnCases was told is drawn
-        shape = f"{sizes[1]} x {S}" if activation else "-".join(map(str, sizes))
-        what = f"z of shape {shape}" if activation else f"{shape} network, {S} sample{'s' * (S != 1)}"
-        label = f"hidden case {k + 1}: {what}"
-        cases.append(random_case(case_id, label, sizes, S))
-    if vectorized:
-        sizes = sizes_list[0]
-        what = f"z with {sizes[1]} rows" if activation else f"{'-'.join(map(str, sizes))} network"
-        big = random_case("vectorized-1000", f"1,000 samples at once ({what})", sizes, 1000, group="vectorized",
-                          rng=_Lazy(lambda: np.random.default_rng([int(f.get("seed", 0)), 1000])))
-        first = tuple((k, v[:, :1] if k in ("x", "t", "z") else v) for k, v in big.inputs)
-        cases.append(big)
-        cases.append(Case("vectorized-1", "the first of those samples alone", big.net, first, False, "vectorized"))
-    stored.keep()
+        def random_case(case_id: str, label: str, sizes: list[int], S: int, group: str = "",
+                        rng: Any = rng) -> Case:
+            """A case drawn from ``rng``; redrawn while a gradient it asks for is zero (a dead ReLU
+            layer): there a backward returning zeros would be right. Taken from disk when this
+            function's cases were drawn before (the same spec and grader)."""
+            net = dense(sizes)
+            if stored.old:
+                return Case(case_id, label, net, stored.inputs(case_id), visible=False, group=group)
+            for _ in range(50):
+                W = [rng.uniform(lo, hi, (sizes[l], sizes[l - 1])) for l in range(1, L + 1)]
+                b = [rng.uniform(lo, hi, sizes[l]) for l in range(1, L + 1)]
+                xs = rng.uniform(lo, hi, (sizes[0], S))
+                z = rng.uniform(4 * lo, 4 * hi, (sizes[1], S))
+                case = Case(case_id, label, net,
+                            _inputs(args, net, xs, _targets(net, rng, S, lo, hi), W, b, lr, epochs, z),
+                            visible=False, group=group)
+                if not grads or not _zero_gradient(case, rets, grads):
+                    stored.drawn(case)
+                    return case
+            raise c.fail(path, f"no {'-'.join(map(str, sizes))} case has every gradient non-zero for values in "
+                         f"[{lo:g}, {hi:g}] (a ReLU layer that is dead?): change 'range' or 'sizes'")
+
+        for k, (case_id, sizes, S) in enumerate(draws[:hidden]):  # what _DrawnCases was told is drawn
+            shape = f"{sizes[1]} x {S}" if activation else "-".join(map(str, sizes))
+            what = f"z of shape {shape}" if activation else f"{shape} network, {S} sample{'s' * (S != 1)}"
+            label = f"hidden case {k + 1}: {what}"
+            drawn.append(random_case(case_id, label, sizes, S))
+        if vectorized:
+            sizes = sizes_list[0]
+            what = f"z with {sizes[1]} rows" if activation else f"{'-'.join(map(str, sizes))} network"
+            big = random_case("vectorized-1000", f"1,000 samples at once ({what})", sizes, 1000, group="vectorized",
+                              rng=_Lazy(lambda: np.random.default_rng([int(f.get("seed", 0)), 1000])))
+            first = tuple((k, v[:, :1] if k in ("x", "t", "z") else v) for k, v in big.inputs)
+            drawn.append(big)
+            drawn.append(Case("vectorized-1", "the first of those samples alone", big.net, first, False, "vectorized"))
+        stored.keep()
+        return tuple(drawn)
+
+    cases += _same_draw(facts, draw)
     return Function(
         name=name,
         args=tuple(args),
@@ -244,48 +251,58 @@ class _Lazy:
         return getattr(self._rng, name)
 
 
-_DRAWN: dict[Any, dict] = {}  # cases file -> its arrays (read-only): each student's variant compiles the cases again
+def _draw_facts(name: str, f: dict, args: list[str], rets: list[str], net: Network, lr: float, epochs: int,
+                bounds: tuple[float, float], draws: list[tuple[str, list[int], int]]) -> str | None:
+    """Everything the drawing of a function's random cases reads, as JSON text (None when the
+    spec holds something JSON cannot write): equal text, the same cases."""
+    facts = {"name": name, "function": f, "args": args, "returns": rets, "sizes": list(net.sizes),
+             "activations": list(net.activations), "loss": net.loss, "reduction": net.reduction, "lr": lr,
+             "epochs": epochs, "range": list(bounds), "draws": draws}
+    try:
+        return json.dumps(facts, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
 
 
-def _read_drawn(path: Any) -> dict:
-    """The arrays of a cases file, read once per process (its name is its content's hash)."""
-    from .. import arraycache
+_SAME: dict[str, tuple[Case, ...]] = {}  # facts -> the cases drawn from them, in this process
 
-    found = _DRAWN.get(path)
+
+def _same_draw(facts: str | None, draw: Any) -> tuple[Case, ...]:
+    """``draw()``, once per process and facts: each student's variant of an exercise compiles its
+    functions again, and only their ``exercise`` cases hold the student's values; the random cases
+    are then the very same objects (so is what is computed from them, once per worker)."""
+    if facts is None:
+        return draw()
+    found = _SAME.get(facts)
     if found is None:
-        found = arraycache.read(path) or {}
-        if found and path is not None:
-            if len(_DRAWN) >= 64:
-                _DRAWN.clear()
-            _DRAWN[path] = found
+        found = draw()  # a spec error raises here and is not remembered
+        if len(_SAME) >= 64:
+            _SAME.clear()
+        _SAME[facts] = found
     return found
 
 
 class _DrawnCases:
     """A function's random cases as drawn before, kept on disk (``$GRADER_CACHE_DIR/cases/``,
-    :mod:`grader.arraycache`): named by everything the drawing reads (the function's spec, the
-    network, the sizes and the grader's code), so a hit is the same draw. All of a function's
-    cases come from the file or none does (each draw continues the generator of the last)."""
+    :mod:`grader.arraycache`): named by everything the drawing reads (:func:`_draw_facts`, and the
+    grader's code), so a hit is the same draw. All of a function's cases come from the file or
+    none does (each draw continues the generator of the last)."""
 
-    def __init__(self, name: str, f: dict, args: list[str], rets: list[str], net: Network, lr: float,
-                 epochs: int, bounds: tuple[float, float], draws: list[tuple[str, list[int], int]]):
+    def __init__(self, facts: str | None, args: list[str], lr: float, epochs: int, L: int,
+                 draws: list[tuple[str, list[int], int]]):
         from .. import arraycache
         from ..cachedir import cache_base
 
         self.args, self.lr, self.epochs = args, lr, epochs
         self.new: dict[tuple[str, ...], np.ndarray] = {}
         self.path = None
-        facts = {"name": name, "function": f, "args": args, "returns": rets, "sizes": list(net.sizes),
-                 "activations": list(net.activations), "loss": net.loss, "reduction": net.reduction, "lr": lr,
-                 "epochs": epochs, "range": list(bounds), "draws": draws}
-        try:
-            text = json.dumps(facts, sort_keys=True, ensure_ascii=False, allow_nan=False)
-            h = hashlib.sha256(f"cases\0{arraycache.code_signature()}\0{text}".encode("utf-8", "surrogatepass"))
-            self.path = cache_base() / "cases" / f"{h.hexdigest()}.bin"
-        except (TypeError, ValueError, OSError):
-            pass
-        old = _read_drawn(self.path)
-        L = net.L
+        if facts is not None:
+            try:
+                h = hashlib.sha256(f"cases\0{arraycache.code_signature()}\0{facts}".encode("utf-8", "surrogatepass"))
+                self.path = cache_base() / "cases" / f"{h.hexdigest()}.bin"
+            except OSError:
+                pass
+        old = arraycache.read(self.path) or {}
         want = {}
         for case_id, sizes, S in draws:
             shapes = {"x": (sizes[0], S), "t": (sizes[L], S), "z": (sizes[1], S), f"a{L}": (sizes[L], S)}

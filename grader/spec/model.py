@@ -129,11 +129,16 @@ class Question:
     accept: tuple[Accept, ...] = ()  # other answers that earn (a fraction of) the points
 
 
+# The id of a function's case on the exercise's own values: the only case that holds a student's
+# values when the exercise has per-student variants (the random cases are every student's).
+EXERCISE_CASE = "exercise"
+
+
 @dataclass(frozen=True)
 class Case:
     """One call of a student function: its inputs by conventional name (``x``, ``W1``, ``lr``…)."""
 
-    id: str  # "exercise", "hidden-1", "vectorized-1000", …
+    id: str  # EXERCISE_CASE, "hidden-1", "vectorized-1000", …
     label: str  # for feedback: sizes and sample count, never values
     net: Network
     inputs: tuple[tuple[str, Any], ...]  # name -> float64 ndarray, float or int
