@@ -269,8 +269,9 @@ def _diagnose_answers(*args: Any, **kwargs: Any) -> Any:
 
 def _take_key(ex: Exercise, variant_key: Any) -> None:
     """Take a key solved with the class's variants (its answers and its own function cases'
-    outputs) when it is for this variant: a worker under another course secret solves its own."""
-    if variant_key is not None and ex.variant_seed is not None and variant_key.seed == ex.variant_seed:
+    outputs) when it is for this variant, its seed and its values: a worker under another
+    course secret, or whose copy holds other values, solves its own."""
+    if variant_key is not None and ex.variant_seed is not None and variant_key.fits(ex):
         give_reference(ex, variant_key.answers, variant_key.outputs)
 
 

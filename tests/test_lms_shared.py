@@ -68,3 +68,45 @@ def test_batched_variant_keys_equal_each_students_own_key(keys):
         own = grading.reference(spec.load_exercise("tutorial-4-matrix", s))
         for q in ex.questions:
             np.testing.assert_allclose(batched[s][q.id], own[q.id], rtol=1e-12, atol=1e-15, err_msg=f"{s} {q.id}")
+
+
+def _pairwise(ex, answers, everyone, key_of):
+    """The definition, one pair of students and one question at a time (the oracle)."""
+    out = []
+    people = sorted(set(everyone) | set(answers))
+    for w in sorted(answers):
+        for p in people:
+            if p == w:
+                continue
+            hit = differs = own = 0
+            for q in ex.questions:
+                if q.id not in answers[w]:
+                    continue
+                a = np.squeeze(np.asarray(answers[w][q.id], dtype=float))
+                mine, theirs = (np.squeeze(np.asarray(key_of(s)[q.id], dtype=float)) for s in (w, p))
+                if a.shape != mine.shape:
+                    continue
+                if compare.within(mine, theirs, q.tolerance).all():
+                    continue  # this question does not tell the two variants apart
+                differs += 1
+                hit += bool(compare.within(a, theirs, q.tolerance).all())
+                own += bool(compare.within(a, mine, q.tolerance).all())
+            if hit >= max(shared.MIN_QUESTIONS, shared.SHARE * differs) and hit > own:
+                out.append((w, p, hit, own, differs))
+    return out
+
+
+def test_a_class_of_copiers_is_found_as_the_pairwise_definition_finds_it(keys):
+    ex = spec.load_exercise(EXERCISE)
+    people = [f"p{k:02d}" for k in range(24)]
+    rng = np.random.default_rng(5)
+    answers = {}
+    for k, w in enumerate(people[:16]):
+        source = keys(people[(k * 7 + 3) % len(people)]) if k % 3 else keys(w)
+        mine = keys(w)
+        share = (0.5, 0.8, 1.0)[k % 3]  # some copy most, some half, some nothing
+        answers[w] = {q: np.asarray((source if rng.random() < share else mine)[q]).tolist() for q in mine}
+    got = [(f.student, f.other, f.matches_other, f.matches_own, f.questions)
+           for f in shared.find(ex, answers, people, keys)]
+    want = _pairwise(ex, answers, people, keys)
+    assert got == want and len(want) >= 3  # copiers found, and the oracle's counts

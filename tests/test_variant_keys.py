@@ -12,7 +12,7 @@ import pytest
 
 from grader import exercise_values, grading, solver, spec, variant_keys, variants
 from grader.errors import SpecError
-from grader.variant_keys import ClassKeys, VariantKey, solve_variants
+from grader.variant_keys import ClassKeys, VariantKey, solve_class
 
 ROOT = Path(__file__).resolve().parents[1]
 MATRIX = ROOT / "exercises" / "tutorial-4-matrix.json"
@@ -20,53 +20,86 @@ CORRECT = (ROOT / "solutions" / "submission.py").read_text("utf-8")
 CODE_ONLY = CORRECT.split("\n\n# The typed questions")[0] + "\n"
 
 
+SECRET = "variant-keys-secret"
+
+
 @pytest.fixture(autouse=True)
 def secret(monkeypatch):
-    monkeypatch.setenv("GRADER_SECRET", "variant-keys-secret")
+    monkeypatch.setenv("GRADER_SECRET", SECRET)
 
 
 def _variants(n: int, exercise: str = "tutorial-4", prefix: str = "s") -> list:
     return [spec.load_exercise(exercise, f"{prefix}{k}") for k in range(n)]
 
 
-def test_each_key_of_a_chunk_is_the_key_of_its_variant_solved_alone():
-    exs = _variants(24)
-    keys = solve_variants(exs)
-    for ex, key in zip(exs, keys, strict=True):
+def _class(n: int, prefix: str = "s", exercise: str = "tutorial-4") -> tuple[list[str], dict[str, VariantKey]]:
+    students = [f"{prefix}{k}" for k in range(n)]
+    return students, solve_class(spec.load_exercise(exercise), students, SECRET)
+
+
+def test_each_key_of_a_chunk_is_the_key_of_its_variant_compiled_and_solved_alone():
+    students, keys = _class(24)
+    for student in students:
+        ex = spec.load_exercise("tutorial-4", student)  # the student's own copy, compiled
+        key = keys[student]
+        assert key.fits(ex) and key.seed == ex.variant_seed  # the values written are the compiled ones
         alone = {qid: v[0] for qid, v in solver.solve(ex).items()}
-        assert key is not None and key.keys() == alone.keys()
+        assert key.answers.keys() == alone.keys()
         for qid in alone:  # E_1000 trains 1,000 epochs: other kernels, the same number to 1e-9
-            np.testing.assert_allclose(key[qid], alone[qid], rtol=1e-9, atol=1e-12, err_msg=qid)
+            np.testing.assert_allclose(key.answers[qid], alone[qid], rtol=1e-9, atol=1e-12, err_msg=qid)
     # the variants differ, so a key that ignored its own values would fail the loop above
-    assert len({float(np.asarray(k["E_1000"])) for k in keys}) == len(keys)
+    assert len({float(np.asarray(k.answers["E_1000"])) for k in keys.values()}) == len(keys)
+
+
+@pytest.mark.parametrize("path", sorted(p.name for p in (ROOT / "exercises").glob("*.json")
+                                        if '"variants"' in p.read_text("utf-8")))
+def test_the_values_written_for_each_student_are_their_compiled_copys(path):
+    """Each bundled exercise with variants: the values written into a student's slice (no copy
+    compiled) are exactly those of the student's copy compiled, so each worker takes the key."""
+    students = [f"w{k}" for k in range(5)]
+    keys = solve_class(spec.load_exercise(str(ROOT / "exercises" / path)), students, SECRET)
+    assert keys.keys() == set(students)
+    for s in students:
+        assert keys[s].fits(spec.load_exercise(str(ROOT / "exercises" / path), s)), s
+
+
+def test_a_key_fits_its_own_variant_only():
+    students, keys = _class(3)
+    a, b = (spec.load_exercise("tutorial-4", s) for s in students[:2])
+    assert keys[students[0]].fits(a) and not keys[students[0]].fits(b)
+    moved = dataclasses.replace(keys[students[0]], values=(keys[students[0]].values[0] + 0.01,
+                                                           *keys[students[0]].values[1:]))
+    assert not moved.fits(a)  # the seed is right, a value is not: a copy compiled otherwise
+    assert not dataclasses.replace(keys[students[0]], values=()).fits(a)
 
 
 def test_a_students_key_is_the_same_bits_in_any_chunk():
-    exs = _variants(40)
-    whole = solve_variants(exs)
+    students, whole = _class(40)
+    ex = spec.load_exercise("tutorial-4")
     for start, stop in ((0, 1), (5, 8), (10, 30)):  # padded, padded, not padded
-        for k, key in enumerate(solve_variants(exs[start:stop])):
-            for qid, v in key.items():
-                assert np.array_equal(v, whole[start + k][qid]), (start + k, qid)
+        part = solve_class(ex, students[start:stop], SECRET)
+        assert part.keys() == set(students[start:stop])
+        for s, key in part.items():
+            assert key.outputs and key.outputs.keys() == whole[s].outputs.keys()
+            for qid, v in key.answers.items():
+                assert np.array_equal(v, whole[s].answers[qid]), (s, qid)
+            for name, arrays in key.outputs.items():
+                assert all(np.array_equal(p, q) for p, q in zip(arrays, whole[s].outputs[name], strict=True))
 
 
 def test_keys_are_read_only_copies():
-    key = solve_variants(_variants(3))[0]
-    arrays = [v for v in key.values() if isinstance(v, np.ndarray)]
+    key = next(iter(_class(3)[1].values()))
+    arrays = [v for v in (*key.answers.values(), *key.values, *(a for o in key.outputs.values() for a in o))
+              if isinstance(v, np.ndarray)]
     assert arrays and all(not v.flags.writeable and v.base is None for v in arrays)
 
 
 def test_a_variant_whose_key_is_not_finite_is_left_to_its_worker():
-    exs = _variants(9)
-    huge = dataclasses.replace(exs[4], W=tuple(np.full_like(w, np.nan) for w in exs[4].W))
-    keys = solve_variants(exs[:4] + [huge] + exs[5:])
+    ex = spec.load_exercise("tutorial-4")
+    values = variant_keys.class_values(ex, [variants.seed(ex.id, f"s{k}", SECRET) for k in range(9)])
+    values.W[0][4] = np.nan
+    keys = variant_keys.solve_values(ex, values)
     assert keys[4] is None and all(k is not None for i, k in enumerate(keys) if i != 4)
-
-
-def test_variants_of_other_exercises_are_not_solved_together():
-    mixed = _variants(3) + _variants(3, "tutorial-4-output-layer")
-    assert solve_variants(mixed) == [None] * 6
-    assert solve_variants([]) == []
 
 
 def test_class_keys_a_chunk_at_a_time(monkeypatch):
@@ -112,12 +145,15 @@ def test_a_worker_takes_the_key_of_its_own_variant_only(tmp_path):
     answers = grading.answer_key("tutorial-4", "gina").answers
     right = _graded(tmp_path, answers, None)
     assert right.score == right.max_score
-    real = {qid: v[0] for qid, v in solver.solve(ex).items()}
-    spoilt = dict(real, E=np.float64(float(real["E"]) + 1.0))  # a key that says E is something else
-    taken = _graded(tmp_path, answers, VariantKey(ex.variant_seed, spoilt))
+    key = solve_class(spec.load_exercise("tutorial-4"), ["gina"], SECRET)["gina"]
+    assert _graded(tmp_path, answers, key).score == right.score
+    spoilt = dataclasses.replace(key, answers=dict(key.answers, E=np.float64(float(key.answers["E"]) + 1.0)))
+    taken = _graded(tmp_path, answers, spoilt)  # a key that says E is something else: it is taken
     assert taken.score < right.score and next(t for t in taken.tests if t.id == "E").status != "passed"
-    other = _graded(tmp_path, answers, VariantKey(ex.variant_seed + 1, spoilt))  # another variant's
+    other = _graded(tmp_path, answers, dataclasses.replace(spoilt, seed=ex.variant_seed + 1))  # another variant's
     assert other.score == right.score
+    moved = dataclasses.replace(spoilt, values=(spoilt.values[0] * 2, *spoilt.values[1:]))  # other values
+    assert _graded(tmp_path, answers, moved).score == right.score
 
 
 def test_a_variant_shares_the_unchanged_parts_and_leaves_the_spec_alone():
@@ -156,32 +192,23 @@ def test_a_students_copy_of_a_broken_spec_is_refused_as_the_spec_is(tmp_path):
 
 # ---------------------------------------------------------------------------- the students' own function cases
 def test_own_case_outputs_are_what_a_correct_function_returns_on_each_variant():
-    exs = _variants(12)
-    outs = variant_keys.own_case_outputs(exs)
-    for ex, out in zip(exs, outs, strict=True):
+    students, keys = _class(12)
+    for student in students:
+        ex = spec.load_exercise("tutorial-4", student)  # the student's copy, compiled
         fns = {fn.name: fn for fn in ex.functions}
+        out = keys[student].outputs
         # the exercise case of each function that is not an activation: the student's values
         assert set(out) == {(name, "exercise") for name, fn in fns.items() if fn.activation is None}
         for (name, cid), got in out.items():
             fn = fns[name]
             case = next(c for c in fn.cases if c.id == cid)
-            alone = solver.function_outputs(fn, case)  # one variant, the inputs repeated
+            alone = solver.function_outputs(fn, case)  # one variant, on the compiled copy's inputs
             assert len(got) == len(alone) == len(fn.returns)
             for ret, g, a in zip(fn.returns, got, alone, strict=True):
                 assert g.shape == a.shape and not g.flags.writeable, (name, ret)
                 np.testing.assert_allclose(g, a, rtol=1e-9, atol=1e-12, err_msg=f"{name}/{ret}")
-    trained = [float(np.sum(out[("train", "exercise")][0])) for out in outs]
+    trained = [float(np.sum(key.outputs[("train", "exercise")][0])) for key in keys.values()]
     assert len(set(trained)) == len(trained)  # each variant trained on its own values
-
-
-def test_own_case_outputs_are_the_same_bits_in_any_chunk():
-    exs = _variants(20)
-    whole = variant_keys.own_case_outputs(exs)
-    for start, stop in ((0, 1), (3, 9), (4, 20)):
-        for k, out in enumerate(variant_keys.own_case_outputs(exs[start:stop])):
-            assert out.keys() == whole[start + k].keys()
-            for name, arrays in out.items():
-                assert all(np.array_equal(a, b) for a, b in zip(arrays, whole[start + k][name], strict=True))
 
 
 def test_the_random_cases_are_the_same_objects_in_every_variant():
@@ -198,16 +225,13 @@ def test_the_random_cases_are_the_same_objects_in_every_variant():
 
 
 def test_a_worker_takes_the_function_outputs_of_its_own_variant_only(tmp_path):
-    ex = spec.load_exercise("tutorial-4", "gina")
     answers = grading.answer_key("tutorial-4", "gina").answers
-    key = {qid: v[0] for qid, v in solver.solve(ex).items()}
-    right = variant_keys.own_case_outputs([ex, spec.load_exercise("tutorial-4", "hank")])[0]
-    taken = _graded(tmp_path, answers, VariantKey(ex.variant_seed, key, right))
-    assert taken.score == taken.max_score
-    spoilt = dict(right)
-    spoilt[("train", "exercise")] = tuple(np.asarray(a) + 1.0 for a in right[("train", "exercise")])
-    taken = _graded(tmp_path, answers, VariantKey(ex.variant_seed, key, spoilt))
+    key = solve_class(spec.load_exercise("tutorial-4"), ["gina", "hank"], SECRET)["gina"]
+    assert _graded(tmp_path, answers, key).score == _graded(tmp_path, answers, key).max_score
+    outputs = dict(key.outputs)
+    outputs[("train", "exercise")] = tuple(np.asarray(a) + 1.0 for a in outputs[("train", "exercise")])
+    taken = _graded(tmp_path, answers, dataclasses.replace(key, outputs=outputs))
     assert next(t for t in taken.tests if t.id == "train/exercise").status == "wrong"
     assert all(t.status == "passed" for t in taken.tests if t.id.startswith("forward/"))
-    other = _graded(tmp_path, answers, VariantKey(ex.variant_seed + 1, key, spoilt))  # another variant's
+    other = _graded(tmp_path, answers, dataclasses.replace(key, outputs=outputs, seed=key.seed + 1))
     assert other.score == other.max_score

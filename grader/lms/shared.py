@@ -49,23 +49,25 @@ def _as_array(value: Any) -> np.ndarray | None:
 def find(ex: Exercise, answers: dict[str, dict[str, Any]], everyone: list[str],
          key_of: Callable[[str], dict[str, np.ndarray]]) -> list[Finding]:
     """Findings for the students of ``answers`` (student -> their typed answers) against the
-    variants of ``everyone`` (``key_of(student)`` is that variant's key)."""
+    variants of ``everyone`` (``key_of(student)`` is that variant's key). One writer at a time
+    against every variant: memory grows with the class, not with its square."""
     from ..compare import within
 
     people = sorted(set(everyone) | set(answers))
     keys = {p: key_of(p) for p in people}
-    writers = sorted(answers)
     index = {p: i for i, p in enumerate(people)}
-    hit = np.zeros((len(writers), len(people)), dtype=int)  # answers of w fit p's variant
-    differs = np.zeros((len(writers), len(people)), dtype=int)  # ... on questions where p's and w's differ
-    own = np.zeros((len(writers), len(people)), dtype=int)  # ... where w's fits w's own
+    stacks = []  # (question, every variant's answer stacked (people, ...), the axes of one answer)
     for q in ex.questions:
         K = [np.squeeze(np.asarray(keys[p][q.id], dtype=float)) for p in people]
-        if any(k.shape != K[0].shape for k in K):
-            continue
-        K = np.stack(K)  # (people, ...)
-        axes = tuple(range(1, K.ndim))
-        for i, w in enumerate(writers):
+        if all(k.shape == K[0].shape for k in K):
+            K = np.stack(K)
+            stacks.append((q, K, tuple(range(1, K.ndim))))
+    out = []
+    for w in sorted(answers):
+        hit = np.zeros(len(people), dtype=int)  # answers of w fit p's variant
+        differs = np.zeros(len(people), dtype=int)  # ... on questions where p's and w's differ
+        own = np.zeros(len(people), dtype=int)  # ... where w's fits w's own
+        for q, K, axes in stacks:
             a = _as_array(answers[w].get(q.id)) if q.id in answers[w] else None
             if a is None or a.shape != K.shape[1:]:
                 continue
@@ -73,40 +75,24 @@ def find(ex: Exercise, answers: dict[str, dict[str, Any]], everyone: list[str],
             mine = K[index[w]]
             distinct = ~(within(mine[None], K, q.tolerance).all(axis=axes) if axes
                          else within(mine[None], K, q.tolerance))
-            differs[i] += distinct
-            hit[i] += fits & distinct
-            own[i] += distinct & bool(fits[index[w]])
-    out = []
-    for i, w in enumerate(writers):
-        for j, p in enumerate(people):
-            if p == w or hit[i, j] < max(MIN_QUESTIONS, SHARE * differs[i, j]) or hit[i, j] <= own[i, j]:
-                continue
-            out.append(Finding(w, p, int(hit[i, j]), int(own[i, j]), int(differs[i, j])))
+            differs += distinct
+            hit += fits & distinct
+            own += distinct & bool(fits[index[w]])
+        found = (hit >= np.maximum(MIN_QUESTIONS, SHARE * differs)) & (hit > own)
+        found[index[w]] = False
+        out += [Finding(w, people[j], int(hit[j]), int(own[j]), int(differs[j])) for j in np.flatnonzero(found)]
     return out
 
 
 def variant_keys(ex: Exercise, students: list[str], secret: str) -> dict[str, dict[str, np.ndarray]]:
-    r"""Every student's key in one batched solver call: the exercise's values repeated V times
-    (the variant axis), each student's drawn values written into their slice, then
-    :func:`grader.solver.solve` once, instead of compiling and solving V specs."""
-    from ..solver import Values, solve
-    from ..variants import concrete, seed
+    r"""Every student's key in one batched solver call (:func:`grader.variant_keys.class_values`:
+    each student's drawn values written into their slice), instead of compiling and solving V
+    specs."""
+    from ..solver import solve
+    from ..variant_keys import class_values
+    from ..variants import seed
 
-    rules = ex.raw["variants"]["values"]
-    vals = Values.of(ex, len(students))
-    inputs = {n: i for i, n in enumerate(ex.neurons[0])}
-    outputs = {n: i for i, n in enumerate(ex.neurons[-1])}
-    for v, student in enumerate(students):
-        data = concrete(ex.raw, seed(ex.id, student, secret), ex.path)
-        for name in rules:
-            if name in ex.parameters:
-                value = float(data["network"]["parameters"][name]["value"])
-                for kind, l, idx in ex.parameters[name].uses:
-                    (vals.W if kind == "W" else vals.b)[l - 1][(v, *idx)] = value
-            elif name in inputs and name in data.get("inputs", {}):
-                vals.x[v, inputs[name], :] = float(data["inputs"][name])
-            else:
-                vals.t[v, outputs[name], :] = float(data["targets"][name])
+    vals = class_values(ex, [seed(ex.id, student, secret) for student in students])
     solved = solve(ex, values=vals)
     return {s: {qid: arr[v] for qid, arr in solved.items()} for v, s in enumerate(students)}
 
