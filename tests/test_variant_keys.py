@@ -235,3 +235,63 @@ def test_a_worker_takes_the_function_outputs_of_its_own_variant_only(tmp_path):
     assert all(t.status == "passed" for t in taken.tests if t.id.startswith("forward/"))
     other = _graded(tmp_path, answers, dataclasses.replace(key, outputs=outputs, seed=key.seed + 1))
     assert other.score == other.max_score
+
+
+DEEP = {'id': 'deep-variants',
+ 'title': 'a 2-3-2-2 network with tied biases',
+ 'network': {'layers': [{'neurons': ['x1', 'x2'], 'output': 'x'},
+                        {'neurons': ['h1', 'h2', 'h3'], 'activation': 'tanh', 'weights': 'W(1)', 'output': 'h'},
+                        {'neurons': ['g1', 'g2'],
+                         'activation': 'sigmoid',
+                         'weights': 'W(2)',
+                         'bias': 'b(2)',
+                         'output': 'g'},
+                        {'neurons': ['y1', 'y2'],
+                         'activation': 'sigmoid',
+                         'weights': 'W(3)',
+                         'bias': 'b(3)',
+                         'output': 'y'}],
+             'parameters': {'W(1)': {'init': {'seed': 1, 'scale': 0.5}},
+                            'bh': {'to': ['h1', 'h2', 'h3'], 'value': 0.1},
+                            'W(2)': {'init': {'seed': 2, 'scale': 0.5}},
+                            'b(2)': {'value': [0.0, 0.1]},
+                            'W(3)': {'init': {'seed': 3, 'scale': 0.5}},
+                            'b(3)': {'value': [0.2, -0.1]}}},
+ 'inputs': {'x1': 0.3, 'x2': -0.2},
+ 'targets': {'y1': 0.1, 'y2': 0.9},
+ 'loss': 'half_sse',
+ 'learning_rate': 0.3,
+ 'questions': [{'id': 'E', 'ask': 'E'},
+               {'id': 'dbh', 'ask': 'dE/dbh'},
+               {'id': 'dW1', 'ask': 'dE/dW(1)'},
+               {'id': 'E5', 'ask': 'E', 'after_epochs': 5}],
+ 'functions': {'forward': {'points': 1},
+               'backward': {'points': 1},
+               'train': {'points': 1, 'epochs': 20},
+               'loss': {'points': 1}},
+ 'variants': {'values': {'x1': {'range': [0.1, 0.5], 'decimals': 2},
+                         'y2': {'range': [0.6, 0.95], 'decimals': 2},
+                         'bh': {'range': [-0.3, 0.3], 'decimals': 2}}}}
+
+
+def test_keys_of_a_deeper_network_with_a_varied_tied_bias(tmp_path):
+    """Three layers, tanh below sigmoid, one bias shared by a whole layer and varied, an input
+    and a target varied, a loss function: each key fits its compiled copy and answers as it;
+    the loss function's case is not the students' values (it is given outputs): left to the worker."""
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(DEEP), encoding="utf-8")
+    students = [f"d{k}" for k in range(10)]
+    keys = solve_class(spec.load_exercise(str(path)), students, SECRET)
+    for student in students:
+        ex = spec.load_exercise(str(path), student)
+        key = keys[student]
+        assert key.fits(ex)
+        for qid, v in solver.solve(ex).items():
+            np.testing.assert_allclose(key.answers[qid], v[0], rtol=1e-9, atol=1e-12, err_msg=qid)
+        fns = {fn.name: fn for fn in ex.functions}
+        assert set(key.outputs) == {("forward", "exercise"), ("backward", "exercise"), ("train", "exercise")}
+        for (name, cid), got in key.outputs.items():
+            case = next(c for c in fns[name].cases if c.id == cid)
+            for g, a in zip(got, solver.function_outputs(fns[name], case), strict=True):
+                np.testing.assert_allclose(g, a, rtol=1e-9, atol=1e-12, err_msg=name)
+    assert len({float(k.values[3][0]) for k in keys.values()}) > 1  # the tied bias (b of layer 1) varies
