@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import jsonio, safefs
+from .identity import IdentityCache
 from .errors import AnswersError
 from .spec import Case, Function, Question, Tolerance
 
@@ -276,17 +277,32 @@ def expected_layout(cases: list[tuple[np.ndarray, ...]], tol: Tolerance) -> Expe
     """The layout of ``cases`` (each case's expected returns) for :func:`all_within`; None when
     the tolerance is not ``relabs`` or an expected value is not a finite float64 array (then
     each case is checked on its own)."""
-    arrays = [e for exp in cases for e in exp]
-    if tol.mode != "relabs" or not cases or any(not exp for exp in cases) or not all(
-            isinstance(e, np.ndarray) and e.dtype == np.float64 and np.all(np.isfinite(e)) for e in arrays):
+    if tol.mode != "relabs" or not cases or any(not exp for exp in cases):
         return None
-    flat = np.concatenate([e.ravel() for e in arrays]) if arrays else np.zeros(0)
-    sizes = [sum(e.size for e in exp) for exp in cases]
-    starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.intp)
-    bound = tol.atol + tol.rtol * np.abs(flat)  # the right-hand side of within(), entry by entry
+    pieces = [_piece(exp, tol) for exp in cases]
+    if any(p is None for p in pieces):
+        return None
+    flat = np.concatenate([p[0] for p in pieces])
+    bound = np.concatenate([p[1] for p in pieces])
+    starts = np.concatenate(([0], np.cumsum([p[0].size for p in pieces]))).astype(np.intp)
     for arr in (flat, bound, starts):
         arr.setflags(write=False)
     return Expected(tuple(tuple(e.shape for e in exp) for exp in cases), flat, bound, starts)
+
+
+_PIECES = IdentityCache(1024)  # one case's expected returns -> (their entries, bounds), or None
+
+
+def _piece(exp: tuple[np.ndarray, ...], tol: Tolerance) -> tuple[np.ndarray, np.ndarray] | None:
+    """One case's entries laid end to end and their bounds (the right-hand side of within()),
+    once per tuple of expected returns: a student's variant lays out its own exercise cases,
+    and the random cases' returns are the same objects for every student."""
+    def make() -> tuple[np.ndarray, np.ndarray] | None:
+        if not all(isinstance(e, np.ndarray) and e.dtype == np.float64 and np.all(np.isfinite(e)) for e in exp):
+            return None
+        flat = np.concatenate([e.ravel() for e in exp])
+        return flat, tol.atol + tol.rtol * np.abs(flat)
+    return _PIECES.value((id(exp), tol.atol, tol.rtol), (exp,), make)
 
 
 def all_within(layout: Expected, values: list[tuple | None]) -> list[bool]:

@@ -353,3 +353,20 @@ def test_expected_layout_only_for_finite_relabs():
     assert compare.expected_layout(finite, spec.Tolerance("sigfig", digits=3)) is None
     assert compare.expected_layout([(np.array([1.0, np.inf]),)], spec.Tolerance("relabs", 1e-6, 1e-9)) is None
     assert compare.expected_layout(finite, spec.Tolerance("relabs", 1e-6, 1e-9)) is not None
+
+
+def test_layouts_that_share_cases_are_laid_out_as_fresh_ones():
+    """A student's variant lays out its own cases beside the random cases every student shares
+    (the same tuples, laid out once): each layout is that of fresh copies, for its tolerance."""
+    rng = np.random.default_rng(2)
+    shared = (rng.normal(size=(3, 4)), rng.normal(size=(2, 1)))
+    tight, loose = spec.Tolerance("relabs", 1e-6, 1e-9), spec.Tolerance("relabs", 1e-2, 1e-8)
+    for k in range(3):
+        own = (rng.normal(size=(2, 2)) + k,)
+        for tol in (tight, loose):
+            got = compare.expected_layout([own, shared], tol)
+            fresh = compare.expected_layout([tuple(e.copy() for e in own), tuple(e.copy() for e in shared)], tol)
+            assert got.shapes == fresh.shapes and np.array_equal(got.starts, fresh.starts)
+            assert np.array_equal(got.flat, fresh.flat) and np.array_equal(got.bound, fresh.bound)
+            want = np.concatenate([e.ravel() for e in (*own, *shared)])
+            assert np.array_equal(got.bound, tol.atol + tol.rtol * np.abs(want))
