@@ -70,20 +70,27 @@ def _squeeze_variants(arr: np.ndarray) -> np.ndarray:
     return arr.reshape((arr.shape[0],) + tuple(d for d in arr.shape[1:] if d != 1))
 
 
-def _all_close(got: np.ndarray, cands: np.ndarray, tol: spec.Tolerance) -> np.ndarray:
-    """Per candidate (axis 0): every entry of ``got`` within tolerance of the candidate's."""
+def _all_close(got: np.ndarray, cands: np.ndarray, tol: spec.Tolerance, scaled: bool = False) -> np.ndarray:
+    """Per candidate (axis 0): every entry of ``got`` within tolerance of the candidate's;
+    ``scaled`` (a trained return): within ``atol + rtol`` times the candidate's largest entry."""
     if cands.shape[1:] != got.shape:
         return np.zeros(cands.shape[0], dtype=bool)
     finite = np.isfinite(cands)
     with np.errstate(invalid="ignore", over="ignore"):  # a diverged candidate is close to nothing
-        ok = within(got[None], np.where(finite, cands, 0.0), tol) & finite
+        c = np.where(finite, cands, 0.0)
+        if scaled:
+            scale = np.abs(c).reshape(c.shape[0], -1).max(axis=1, initial=0.0)
+            ok = np.abs(got[None] - c) <= (tol.atol + tol.rtol * scale).reshape((-1,) + (1,) * got.ndim)
+        else:
+            ok = within(got[None], c, tol)
+        ok &= finite
     return ok.reshape(cands.shape[0], -1).all(axis=1)
 
 
-def _differs(cands: np.ndarray, ref: np.ndarray, tol: spec.Tolerance) -> np.ndarray:
+def _differs(cands: np.ndarray, ref: np.ndarray, tol: spec.Tolerance, scaled: bool = False) -> np.ndarray:
     """Per candidate: finite, and not within tolerance of the reference (so it is a mistake there)."""
     finite = np.isfinite(cands.reshape(cands.shape[0], -1)).all(axis=1)
-    return finite & ~_all_close(ref, cands, tol)
+    return finite & ~_all_close(ref, cands, tol, scaled)
 
 
 def _pick(found: Sequence[Candidate], names: messages.Names, ex: Exercise | None = None,
@@ -176,7 +183,8 @@ def diagnose_cases(fn: Function, cases: Sequence[Case], values: Sequence[tuple[n
         for k, (case, got) in enumerate(got_all):
             level_cands, outs = case_variants(fn, case, level)
             # many epochs of a diverging mistake amplify rounding: match trained values more loosely
-            strict, partial, wrong = _case_fit(fn, level_cands, outs, got, TRAINED_TOLERANCE if _trains(case) else tol)
+            strict, partial, wrong = _case_fit(fn, level_cands, outs, got, TRAINED_TOLERANCE if _trains(case) else tol,
+                                               scaled=_trains(case))
             any_wrong |= wrong
             done[k].append(np.array([strict, partial], dtype=bool))
         if not any_wrong:
@@ -241,9 +249,12 @@ def _alignment(fn: Function, cases: tuple[Case, ...], level: int) -> tuple[list[
 
 
 def _case_fit(fn: Function, cands: list[Candidate], outs: tuple[np.ndarray, ...], got: tuple[np.ndarray, ...],
-              tol: spec.Tolerance) -> tuple[np.ndarray, np.ndarray, bool]:
+              tol: spec.Tolerance, scaled: bool = False) -> tuple[np.ndarray, np.ndarray, bool]:
     """Per candidate on one case: fits every return (strict); fits every wrong return while the
-    rest are right, with one wrong return explained (partial); and whether any return is wrong."""
+    rest are right, with one wrong return explained (partial); and whether any return is wrong.
+    ``scaled``: trained returns, compared relative to each array's largest entry (epochs of a
+    diverging mistake amplify the rounding of another order of operations in every entry alike,
+    so a small entry's relative error grows with its big neighbours)."""
     V = len(cands)
     forms = _cached(("forms", id(cands)), (cands,), lambda: np.array([c.form for c in cands]))
     T, U, N, M = forms == "T", forms == "db_delta", forms == "db_neurons", forms == "dW_mul"
@@ -256,23 +267,23 @@ def _case_fit(fn: Function, cands: list[Candidate], outs: tuple[np.ndarray, ...]
         arr = np.moveaxis(outs[k], -1, 0)  # (V, *shape)
         g = got[k]
         ref = arr[0]
-        right = g.shape == ref.shape and bool(np.all(within(g, ref, tol)))
+        right = g.shape == ref.shape and bool(_all_close(g, ref[None], tol, scaled)[0])
         any_wrong |= not right
-        match = _all_close(g, arr, tol) & ~T
+        match = _all_close(g, arr, tol, scaled) & ~T
         if T.any() and arr.ndim == 3:  # the transpose, where it differs from the right matrix
             flipped = np.swapaxes(arr[T], 1, 2)
-            match[T] = _all_close(g, flipped, tol) & _differs(flipped, ref, tol)
+            match[T] = _all_close(g, flipped, tol, scaled) & _differs(flipped, ref, tol, scaled)
         if name.startswith("dW") and M.any():  # δ * a as NumPy broadcasts it, for δ @ a.T
             l = int(name[2:])
             d, a = (np.moveaxis(outs[names.index(n)][..., M], -1, 0) for n in (f"delta{l}", f"a{l - 1}"))
             broadcasts = d.shape[1] == a.shape[1] or 1 in (d.shape[1], a.shape[1])  # else NumPy raises
-            match[M] = _all_close(g, d * a, tol) if broadcasts else False  # every dW so, as "T" every matrix
+            match[M] = _all_close(g, d * a, tol, scaled) if broadcasts else False  # every dW so, as "T" every matrix
         if name.startswith("db") and (U.any() or N.any()):  # δ itself, or δ summed over the neurons
             delta = np.moveaxis(outs[names.index(f"delta{name[2:]}")], -1, 0)  # (V, n_l, S)
-            match[U] = _all_close(g, delta[U], tol)  # with one sample δ is its own sum
+            match[U] = _all_close(g, delta[U], tol, scaled)  # with one sample δ is its own sum
             summed = delta[N].sum(axis=1)
             if g.size == summed.shape[1] and g.shape != ref.shape:
-                match[N] = _all_close(g.reshape(-1), summed, tol)
+                match[N] = _all_close(g.reshape(-1), summed, tol, scaled)
         strict &= match
         partial &= match | right
         if not right:
