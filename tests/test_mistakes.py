@@ -545,3 +545,35 @@ def test_a_large_layer_keeps_the_variants_few():
     z, a, delta = n.backward()
     check(ex, "d2", a[2] - n.t, "no_activation_derivative")
     assert diagnose(ex, _question(ex, "W2"), key["W2"]) is None
+
+
+def test_students_variants_share_the_random_cases_candidates(monkeypatch):
+    """Each student's variant compiles new functions around the same random cases: the
+    candidates' outputs there are computed once for the class (a wrong submission cost 167 ms of
+    the worker's CPU on variants, 40 with this), and the diagnosis is the one made afresh."""
+    from grader.mistakes import search
+
+    monkeypatch.setenv("GRADER_SECRET", "mistakes-secret")
+    a, b = (spec.load_exercise("tutorial-4", s) for s in ("amy", "ben"))
+    fa, fb = (next(f for f in ex.functions if f.name == "backward") for ex in (a, b))
+    shared = next(c for c in fa.cases if c.id != spec.EXERCISE_CASE and not c.group)
+    assert fa is not fb and shared in fb.cases  # the very same case object in both copies
+    assert search.case_variants(fa, shared, 0) is search.case_variants(fb, shared, 0)
+    own_a, own_b = (next(c for c in f.cases if c.id == spec.EXERCISE_CASE) for f in (fa, fb))
+    assert search.case_variants(fa, own_a, 0) is not search.case_variants(fb, own_b, 0)
+
+    def wrong(case):  # σ′ left out of the output layer's δ
+        g = dict(case.inputs)
+        o = 1 / (1 + np.exp(-(g["W1"] @ g["x"] + g["b1"])))
+        y = 1 / (1 + np.exp(-(g["W2"] @ o + g["b2"])))
+        d2 = y - g["t"]
+        d1 = (g["W2"].T @ d2) * o * (1 - o)
+        return d1 @ g["x"].T, d1.sum(axis=1, keepdims=True), d2 @ o.T, d2.sum(axis=1, keepdims=True)
+
+    cases = [c for c in fb.cases if not c.group]
+    values = [wrong(c) for c in cases]
+    shared_then = search.diagnose_cases(fb, cases, values)
+    search._CACHE.clear()
+    fresh = search.diagnose_cases(fb, cases, values)
+    assert shared_then == fresh
+    assert any("no_activation_derivative" in ids for ids in (fresh.ids, *fresh.alternatives))

@@ -150,7 +150,7 @@ def case_variants(fn: Function, case: Case, level: int) -> tuple[list[Candidate]
         cands = [REFERENCE, *by_size[level]]
         sw = Switches(net, [c.switches for c in cands], lr=fn.learning_rate)
         return cands, solver.function_variants(fn, case, sw, _returns(fn))
-    return _cached(("fn", id(fn), id(case), level), (fn, case), make)
+    return _cached(("fn", *_reads(fn), id(case), level), (case,), make)
 
 
 def diagnose_cases(fn: Function, cases: Sequence[Case], values: Sequence[tuple[np.ndarray, ...] | None]) -> Mistake | None:
@@ -245,7 +245,14 @@ def _alignment(fn: Function, cases: tuple[Case, ...], level: int) -> tuple[list[
                 return None
             sources.append([c[0] for c in computed])
         return align(sources)
-    return _cached(("align", id(fn), tuple(id(c) for c in cases), level), (fn, *cases), make)
+    return _cached(("align", *_reads(fn), tuple(id(c) for c in cases), level), cases, make)
+
+
+def _reads(fn: Function) -> tuple[Any, ...]:
+    """What the candidates of a case read of its function: cached by these and the case, not by
+    the function object (each student's variant compiles new functions around the same random
+    cases, so a class's wrong submissions share the candidates' outputs there)."""
+    return fn.name, fn.returns, fn.activation, fn.learning_rate
 
 
 def _case_fit(fn: Function, cands: list[Candidate], outs: tuple[np.ndarray, ...], got: tuple[np.ndarray, ...],
