@@ -84,13 +84,8 @@ def _npy_header(shape: tuple[int, ...]) -> bytes:
     return head
 
 
-def _encode_arg(arg, blobs: list, seen: dict) -> dict:
-    if isinstance(arg, np.ndarray):
-        if id(arg) in seen:  # the same array in several calls is sent once (each call still gets a copy)
-            return {"blob": seen[id(arg)]}
-        blobs.append(_npy(arg))
-        seen[id(arg)] = len(blobs) - 1
-        return {"blob": len(blobs) - 1}
+def _scalar(arg: Any) -> dict:
+    """The message of an argument that is not an array: a finite float or an int."""
     if isinstance(arg, bool) or not isinstance(arg, (int, float)):
         raise TypeError(f"a sandbox call argument must be a float64 ndarray, a float or an int, not {type(arg).__name__}")
     if isinstance(arg, float) and not np.isfinite(arg):
@@ -115,10 +110,12 @@ def _encode_calls(calls: Sequence[Call]) -> tuple[list, list[bytes], int | None,
         return hit[1], hit[2], hit[3], hit[4]
     kept: list[np.ndarray] = []
     own: list[np.ndarray] = []
-    seen: dict[int, tuple[bool, int]] = {}
-    layout: list = []  # the messages' layout: each call's function and arguments, arrays by position
+    seen: dict[int, tuple[bool, int]] = {}  # an array sent once, however many calls take it
+    rows: list[list] = []  # per call, per argument: (own?, position) of an array, or a scalar's message
     for call in calls:
-        layout += (call.function, call.own)
+        if not isinstance(call.function, str) or not call.function.isidentifier():
+            raise ValueError(f"not a function name: {call.function!r}")
+        row = []
         for arg in call.args:
             if isinstance(arg, np.ndarray):
                 at = seen.get(id(arg))
@@ -126,27 +123,22 @@ def _encode_calls(calls: Sequence[Call]) -> tuple[list, list[bytes], int | None,
                     into = own if call.own else kept
                     into.append(arg)
                     at = seen[id(arg)] = (call.own, len(into) - 1)
-                layout.append(at)
+                row.append(at)
             else:
-                _encode_arg(arg, [], {})  # a clear error for anything but a finite float or an int
-                layout.append((type(arg), arg))
-    shape = (tuple(map(id, kept)), tuple(layout))
+                row.append(_scalar(arg))
+        rows.append(row)
+    # the messages' layout: each call's function and arguments, arrays by position (a scalar by
+    # type and value: 1 and 1.0 are written differently; NaN never gets this far)
+    layout = tuple((call.function, call.own, *(a if isinstance(a, tuple) else (type(a["value"]), a["value"]) for a in row))
+                   for call, row in zip(calls, rows, strict=True))
+    shape = (tuple(map(id, kept)), layout)
     found = _SETS.get(shape)
     if found is not None and all(a is b for a, b in zip(found[0], kept, strict=True)):
         call_msgs, kept_blobs, token = found[1], found[2], found[3]
     else:
-        call_msgs = []
-        for i, call in enumerate(calls):
-            if not isinstance(call.function, str) or not call.function.isidentifier():
-                raise ValueError(f"not a function name: {call.function!r}")
-            args = []
-            for arg in call.args:
-                if isinstance(arg, np.ndarray):
-                    mine, k = seen[id(arg)]
-                    args.append({"blob": len(kept) + k if mine else k})
-                else:
-                    args.append(_encode_arg(arg, [], {}))
-            call_msgs.append({"index": i, "function": call.function, "args": args})
+        call_msgs = [{"index": i, "function": call.function,
+                      "args": [a if isinstance(a, dict) else {"blob": len(kept) + a[1] if a[0] else a[1]} for a in row]}
+                     for i, (call, row) in enumerate(zip(calls, rows, strict=True))]
         kept_blobs = [_npy(a) for a in kept]
         token = None
         if isinstance(calls, tuple) and kept and all(_frozen(a) for a in kept):
