@@ -93,7 +93,10 @@ def _expected_key(fn: Function, case: Case) -> tuple:
     return ("expected", fn.activation, fn.returns, id(case))
 
 
-_CONTENT = IdentityCache(1024)  # digest of what the outputs depend on -> them (no objects to hold)
+# digest of what the outputs depend on -> them (no objects to hold): a class on variants fills
+# _ONCE with each student's entries and empties it every few dozen students; the random cases'
+# outputs (train's take 3 ms each) are found here again, not trained again
+_CONTENT = IdentityCache(1024)
 
 
 def _by_content(fn: Function, case: Case) -> tuple[np.ndarray, ...]:

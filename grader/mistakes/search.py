@@ -252,7 +252,7 @@ def _reads(fn: Function) -> tuple[Any, ...]:
     """What the candidates of a case read of its function: cached by these and the case, not by
     the function object (each student's variant compiles new functions around the same random
     cases, so a class's wrong submissions share the candidates' outputs there)."""
-    return fn.name, fn.returns, fn.activation, fn.learning_rate
+    return fn.returns, fn.activation, fn.learning_rate
 
 
 def _case_fit(fn: Function, cands: list[Candidate], outs: tuple[np.ndarray, ...], got: tuple[np.ndarray, ...],
